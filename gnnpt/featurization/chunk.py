@@ -1,0 +1,133 @@
+"""Featurize one chunk of inputs into flat numpy arrays (runs in the caller or in a worker process).
+
+This module imports no torch, so worker processes start quickly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from rdkit import Chem, rdBase
+
+from gnnpt.featurization.errors import ErrorReason, FeaturizationError, ItemError
+from gnnpt.featurization.schemes import get_scheme, scheme_dims
+from gnnpt.featurization.standardize import Standardization, Standardizer
+
+
+@dataclass(frozen=True)
+class FeaturizeOptions:
+    """Everything that determines the output of featurization (part of the cache key)."""
+
+    scheme: str = "hu2020"
+    max_atoms: int = 1000
+    standardize: Standardization | None = None
+    canonical: bool = False
+
+    def key(self) -> str:
+        std = self.standardize.to_dict() if self.standardize else None
+        return f"scheme={self.scheme};max_atoms={self.max_atoms};standardize={std};canonical={self.canonical}"
+
+
+@dataclass
+class ChunkResult:
+    """Flat arrays for a chunk of graphs; a failed item is a graph with zero nodes and an error."""
+
+    x: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+    edge_attr: np.ndarray
+    num_nodes: np.ndarray
+    num_edges: np.ndarray
+    smiles: list[str | None]
+    errors: list[FeaturizationError] = field(default_factory=list)
+
+
+def _as_text(item: object) -> str:
+    if isinstance(item, Chem.Mol):
+        try:
+            return Chem.MolToSmiles(item)
+        except Exception:  # RDKit raises assorted errors on broken Mol objects
+            return "<Mol>"
+    return str(item)
+
+
+def _to_mol(item: object) -> tuple[Chem.Mol, str | None]:
+    """Parse one input. Returns the molecule and, for SMILES input, the text it came from."""
+    if isinstance(item, Chem.Mol):
+        return Chem.Mol(item), None
+    if item is None or (isinstance(item, float) and math.isnan(item)):
+        raise ItemError(ErrorReason.EMPTY, "missing value: no SMILES given")
+    if not isinstance(item, str):
+        raise ItemError(ErrorReason.UNPARSABLE, f"expected a SMILES string or RDKit Mol, got {type(item).__name__}")
+    text = item.strip()
+    if not text:
+        raise ItemError(ErrorReason.EMPTY, "empty SMILES string")
+    if not (text.isascii() and text.isprintable()):
+        # RDKit stops reading at such characters and returns a truncated molecule: reject instead
+        pos, char = next((i, c) for i, c in enumerate(text) if not (c.isascii() and c.isprintable()))
+        raise ItemError(
+            ErrorReason.UNPARSABLE, f"SMILES must be printable ASCII; found {char!r} at position {pos}"
+        )
+    try:
+        mol = Chem.MolFromSmiles(text)
+    except Exception as exc:  # e.g. text RDKit cannot encode (lone surrogates)
+        raise ItemError(ErrorReason.UNPARSABLE, f"RDKit could not read this SMILES ({exc})") from None
+    if mol is None:
+        raise ItemError(ErrorReason.UNPARSABLE, "RDKit could not parse this SMILES (syntax or valence error)")
+    return mol, text
+
+
+def featurize_chunk(items: list[object], start: int, options: FeaturizeOptions) -> ChunkResult:
+    """Featurize ``items`` (global positions ``start, start+1, ...``) without raising for bad inputs."""
+    scheme = get_scheme(options.scheme)
+    node_dim, edge_dim = scheme_dims(options.scheme)
+    standardizer = Standardizer(options.standardize) if options.standardize else None
+    xs, srcs, dsts, attrs = [], [], [], []
+    num_nodes = np.zeros(len(items), np.int64)
+    num_edges = np.zeros(len(items), np.int64)
+    smiles_out: list[str | None] = []
+    errors: list[FeaturizationError] = []
+    block = rdBase.BlockLogs()
+    for k, item in enumerate(items):
+        try:
+            mol, text = _to_mol(item)
+            if standardizer is not None:
+                try:
+                    mol = standardizer(mol)
+                except Exception as exc:  # RDKit standardizer errors are not one type
+                    raise ItemError(ErrorReason.STANDARDIZATION_FAILED, f"standardization failed: {exc}") from None
+                text = None
+            n = mol.GetNumAtoms()
+            if n == 0:
+                raise ItemError(ErrorReason.EMPTY, "the molecule has no atoms")
+            if n > options.max_atoms:
+                raise ItemError(
+                    ErrorReason.TOO_MANY_ATOMS,
+                    f"{n} heavy atoms exceeds max_atoms={options.max_atoms} (raise max_atoms to accept it)",
+                )
+            x, src, dst, attr = scheme.featurize_mol(mol, text)
+            out_smiles = Chem.MolToSmiles(mol) if options.canonical or text is None else text
+        except ItemError as err:
+            errors.append(FeaturizationError(start + k, _as_text(item), err.reason, err.message))
+            smiles_out.append(None)
+            continue
+        xs.append(x)
+        srcs.append(src)
+        dsts.append(dst)
+        attrs.append(attr)
+        num_nodes[k] = x.shape[0]
+        num_edges[k] = src.shape[0]
+        smiles_out.append(out_smiles)
+    del block
+    return ChunkResult(
+        x=np.concatenate(xs) if xs else np.empty((0, node_dim), np.int16),
+        src=np.concatenate(srcs) if srcs else np.empty(0, np.int64),
+        dst=np.concatenate(dsts) if dsts else np.empty(0, np.int64),
+        edge_attr=np.concatenate(attrs) if attrs else np.empty((0, edge_dim), np.int16),
+        num_nodes=num_nodes,
+        num_edges=num_edges,
+        smiles=smiles_out,
+        errors=errors,
+    )

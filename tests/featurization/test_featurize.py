@@ -1,0 +1,201 @@
+"""featurize(): per-item errors, exact hu2020/ogb encodings, standardization, workers == serial."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from ogb.utils import smiles2graph
+from rdkit import Chem
+
+import gnnpt
+from gnnpt.featurization import ErrorReason
+
+
+def reference_hu2020(smiles: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Independent per-atom/per-bond encoding, written from pretrain-gnns chem/loader.py."""
+    mol = Chem.MolFromSmiles(smiles)
+    chiral = {Chem.ChiralType.CHI_TETRAHEDRAL_CW: 1, Chem.ChiralType.CHI_TETRAHEDRAL_CCW: 2}
+    btype = {
+        Chem.BondType.SINGLE: 0,
+        Chem.BondType.DOUBLE: 1,
+        Chem.BondType.TRIPLE: 2,
+        Chem.BondType.AROMATIC: 3,
+        Chem.BondType.DATIVE: 0,
+    }
+    bdir = {Chem.BondDir.ENDUPRIGHT: 1, Chem.BondDir.ENDDOWNRIGHT: 2}
+    x = np.array([[a.GetAtomicNum() - 1, chiral.get(a.GetChiralTag(), 0)] for a in mol.GetAtoms()])
+    edges = []
+    for b in mol.GetBonds():
+        i, j = b.GetBeginAtomIdx(), b.GetEndAtomIdx()
+        f = (btype[b.GetBondType()], bdir.get(b.GetBondDir(), 0))
+        edges += [(i, j, *f), (j, i, *f)]
+    edges = np.array(sorted(edges), dtype=np.int64).reshape(-1, 4)
+    return x, edges[:, :2].T, edges[:, 2:]
+
+
+def graph(store: gnnpt.PackedGraphs, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    b = store.gather([i])
+    return b.x.numpy(), b.edge_index.numpy(), b.edge_attr.numpy()
+
+
+POLYMER = "C" * 10_000
+
+
+@pytest.mark.parametrize(
+    ("smiles", "reason"),
+    [
+        ("C1CC", ErrorReason.UNPARSABLE),
+        ("", ErrorReason.EMPTY),
+        ("   ", ErrorReason.EMPTY),
+        (None, ErrorReason.EMPTY),
+        (float("nan"), ErrorReason.EMPTY),
+        ("[Xx]", ErrorReason.UNPARSABLE),
+        (POLYMER, ErrorReason.TOO_MANY_ATOMS),
+        ("CCÖ", ErrorReason.UNPARSABLE),  # RDKit alone would silently return "CC"
+        ("C\x00O", ErrorReason.UNPARSABLE),
+        ("\ud800", ErrorReason.UNPARSABLE),
+        (42, ErrorReason.UNPARSABLE),
+        ("*CC", ErrorReason.UNSUPPORTED_ELEMENT),
+    ],
+)
+def test_bad_input_is_one_rows_error(smiles: object, reason: ErrorReason) -> None:
+    store = gnnpt.featurize(["CCO", smiles, "c1ccccc1"])
+    assert len(store) == 3
+    assert [(e.index, e.reason) for e in store.errors] == [(1, reason)]
+    assert store.errors[0].message
+    assert store.smiles == ["CCO", None, "c1ccccc1"]
+    assert store.valid.tolist() == [True, False, True]
+    assert store.nodes_per_graph().tolist() == [3, 0, 6]
+
+
+def test_max_atoms_is_configurable() -> None:
+    store = gnnpt.featurize([POLYMER], max_atoms=20_000)
+    assert not store.errors and store.num_nodes == 10_000
+    assert store.edge_index.dtype == torch.int16
+    big = gnnpt.featurize(["C" * 40_000], max_atoms=50_000)
+    assert big.edge_index.dtype == torch.int32  # local indices beyond int16
+    assert int(big.gather([0]).edge_index.max()) == 39_999
+
+
+def test_all_invalid_and_empty_input() -> None:
+    store = gnnpt.featurize(["", "C1CC"])
+    assert len(store) == 2 and store.num_nodes == 0 and len(store.errors) == 2
+    empty = gnnpt.featurize([])
+    assert len(empty) == 0 and empty.num_nodes == 0
+
+
+def test_hu2020_encoding_by_hand() -> None:
+    store = gnnpt.featurize(["CCO", "F/C=C/F", "C[C@H](N)O", "c1ccccc1", "C#N", "[Na+].[Cl-]"])
+    x, ei, ea = graph(store, 0)
+    assert x.tolist() == [[5, 0], [5, 0], [7, 0]]
+    assert ei.tolist() == [[0, 1, 1, 2], [1, 0, 2, 1]] and ea.tolist() == [[0, 0]] * 4
+    x, ei, ea = graph(store, 1)  # ENDUPRIGHT on both single bonds, NONE on the double bond
+    assert sorted(map(tuple, ea.tolist())) == [(0, 1)] * 4 + [(1, 0)] * 2
+    x, _, _ = graph(store, 2)
+    assert x[1, 1] in (1, 2) and x[[0, 2, 3], 1].tolist() == [0, 0, 0]
+    assert set(graph(store, 3)[2][:, 0].tolist()) == {3}
+    assert set(graph(store, 4)[2][:, 0].tolist()) == {2}
+    x, ei, ea = graph(store, 5)  # no bonds
+    assert x.tolist() == [[10, 0], [16, 0]] and ei.shape == (2, 0) and ea.shape == (0, 2)
+
+
+def test_oddities_have_defined_treatment() -> None:
+    mol = Chem.RWMol(Chem.MolFromSmiles("CC(F)Cl"))
+    mol.GetAtomWithIdx(1).SetChiralTag(Chem.ChiralType.CHI_OTHER)
+    dative = "[NH3]->[Co+3]"
+    store = gnnpt.featurize([mol.GetMol(), dative, "[2H]C([2H])([2H])O", "[H]N=C"])
+    assert not store.errors
+    assert graph(store, 0)[0][:, 1].tolist() == [0, 0, 0, 0]  # CHI_OTHER -> unspecified
+    assert graph(store, 1)[2][:, 0].tolist() == [0, 0]  # dative -> single
+    x, _, _ = graph(store, 2)
+    assert sorted(x[:, 0].tolist()) == [0, 0, 0, 5, 7]  # deuterium stays an explicit atom
+    assert graph(store, 3)[0][:, 0].tolist() == [6, 5]  # explicit [H] removed by RDKit
+
+
+def _sample_smiles(moleculenet_dir, corpus_dir, per_file: int = 400) -> list[str]:
+    out: list[str] = []
+    for path in sorted(moleculenet_dir.glob("*.csv.gz")):
+        frame = pd.read_csv(path)
+        col = "smiles" if "smiles" in frame.columns else "mol"
+        out += frame[col].astype(str).sample(min(per_file, len(frame)), random_state=0).tolist()
+    with gzip.open(corpus_dir / "zinc250k.smi.gz", "rt") as fh:
+        out += [next(fh).strip() for _ in range(per_file)]
+    return out
+
+
+def test_matches_reference_encoding_on_real_data(moleculenet_dir, corpus_dir) -> None:
+    """The fast SMILES-token/adjacency path equals the per-bond reference on every dataset."""
+    smiles = _sample_smiles(moleculenet_dir, corpus_dir)
+    store = gnnpt.featurize(smiles)
+    failed = {e.index for e in store.errors}
+    checked = 0
+    for i, s in enumerate(smiles):
+        mol = Chem.MolFromSmiles(s.strip())
+        if mol is None or any(a.GetAtomicNum() == 0 for a in mol.GetAtoms()):
+            assert i in failed
+            continue
+        x, ei, ea = graph(store, i)
+        rx, rei, rea = reference_hu2020(s.strip())
+        np.testing.assert_array_equal(x, rx)
+        np.testing.assert_array_equal(ei, rei)
+        np.testing.assert_array_equal(ea, rea)
+        checked += 1
+    assert checked > 0.95 * len(smiles)
+
+
+def test_clintox_dummy_and_dative_rows(moleculenet_dir) -> None:
+    smiles = pd.read_csv(moleculenet_dir / "clintox.csv.gz")["smiles"].tolist()
+    store = gnnpt.featurize(smiles)
+    reasons = {e.index: e.reason for e in store.errors}
+    assert reasons[0] == ErrorReason.UNSUPPORTED_ELEMENT  # the leading '*'
+    assert 983 not in reasons and 984 not in reasons  # dative bonds are encoded as single
+    assert len(store) == len(smiles)
+
+
+def test_ogb_scheme_matches_ogb_smiles2graph() -> None:
+    smiles = ["CC(=O)Oc1ccccc1C(=O)O", "C[C@H](N)C(=O)O", "[Na+].[Cl-]", "*CC", "F/C=C/F"]
+    store = gnnpt.featurize(smiles, scheme="ogb")
+    assert not store.errors  # ogb maps '*' to its misc index
+    for i, s in enumerate(smiles):
+        ref = smiles2graph(s)
+        x, ei, ea = graph(store, i)
+        np.testing.assert_array_equal(x, ref["node_feat"])
+        order = np.lexsort((ref["edge_index"][1], ref["edge_index"][0]))
+        np.testing.assert_array_equal(ei, ref["edge_index"][:, order])
+        np.testing.assert_array_equal(ea, ref["edge_feat"][order])
+
+
+def test_standardization_and_canonical_smiles() -> None:
+    store = gnnpt.featurize(["CC(=O)[O-].[Na+]", "OCC"], standardize=True, canonical=True)
+    assert store.smiles == ["CC(=O)O", "CCO"]
+    assert graph(store, 0)[0][:, 0].tolist() == [5, 5, 7, 7]
+    plain = gnnpt.featurize(["CC(=O)[O-].[Na+]", "OCC"], canonical=True)
+    assert plain.smiles == ["CC(=O)[O-].[Na+]", "CCO"]
+
+
+def test_mol_inputs_and_whitespace() -> None:
+    store = gnnpt.featurize([Chem.MolFromSmiles("CCO"), "CCO\r", " CCO "])
+    a, b, c = (graph(store, i) for i in range(3))
+    for arrays in (b, c):
+        for u, v in zip(a, arrays, strict=True):
+            np.testing.assert_array_equal(u, v)
+    assert store.smiles == ["CCO", "CCO", "CCO"]
+
+
+def test_workers_give_identical_results(moleculenet_dir) -> None:
+    smiles = pd.read_csv(moleculenet_dir / "bbbp.csv.gz")["smiles"].tolist()
+    serial = gnnpt.featurize(smiles, canonical=True)
+    parallel = gnnpt.featurize(iter(smiles), canonical=True, workers=2, chunk_size=256)
+    for name in ("x", "edge_index", "edge_attr", "node_ptr", "edge_ptr"):
+        assert torch.equal(getattr(serial, name), getattr(parallel, name)), name
+    assert serial.smiles == parallel.smiles
+    assert serial.errors == parallel.errors and len(serial.errors) == 11
+
+
+def test_unknown_scheme_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="hu2020"):
+        gnnpt.featurize(["CCO"], scheme="nope")
