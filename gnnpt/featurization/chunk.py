@@ -67,9 +67,7 @@ def _to_mol(item: object) -> tuple[Chem.Mol, str | None]:
     if not (text.isascii() and text.isprintable()):
         # RDKit stops reading at such characters and returns a truncated molecule: reject instead
         pos, char = next((i, c) for i, c in enumerate(text) if not (c.isascii() and c.isprintable()))
-        raise ItemError(
-            ErrorReason.UNPARSABLE, f"SMILES must be printable ASCII; found {char!r} at position {pos}"
-        )
+        raise ItemError(ErrorReason.UNPARSABLE, f"SMILES must be printable ASCII; found {char!r} at position {pos}")
     try:
         mol = Chem.MolFromSmiles(text)
     except Exception as exc:  # e.g. text RDKit cannot encode (lone surrogates)

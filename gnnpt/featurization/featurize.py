@@ -29,9 +29,7 @@ def _pool_context() -> mp.context.BaseContext:
     return mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
 
 
-def _run_parallel(
-    chunks: Iterator[list[object]], options: FeaturizeOptions, workers: int
-) -> Iterator[ChunkResult]:
+def _run_parallel(chunks: Iterator[list[object]], options: FeaturizeOptions, workers: int) -> Iterator[ChunkResult]:
     """Featurize chunks in worker processes, yielding results in input order with bounded memory."""
     with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
         pending: deque[Future[ChunkResult]] = deque()

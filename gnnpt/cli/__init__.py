@@ -1,0 +1,1 @@
+"""The ``gnnpt`` command line: a thin layer over the library."""

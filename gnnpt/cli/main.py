@@ -1,0 +1,27 @@
+"""Entry point of the ``gnnpt`` command; each stage registers its commands from its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from gnnpt.cli import datasets as datasets_cmd
+from gnnpt.cli import featurize as featurize_cmd
+
+app = typer.Typer(
+    name="gnnpt",
+    help="Pretrain, adapt and serve molecular graph neural networks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+app.command("featurize")(featurize_cmd.featurize)
+app.add_typer(datasets_cmd.app, name="datasets")
+
+
+@app.callback()
+def _root() -> None:
+    """gnnpt: featurize molecules, pretrain and fine-tune GNN encoders, score molecules."""
+
+
+if __name__ == "__main__":
+    app()
