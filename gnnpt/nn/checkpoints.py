@@ -1,0 +1,106 @@
+"""Encoder weights in and out: published Hu et al. ``.pth`` files, and the project's safetensors + JSON card.
+
+Published checkpoints are plain state_dicts and are read with ``torch.load(weights_only=True)``
+only. The project's own format is ``model.safetensors`` (tensors, no code) plus ``card.json`` (the
+architecture and the record of how the weights were made), so loading never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from gnnpt.nn.hu2020 import HuEncoder
+from gnnpt.nn.ogb import OgbEncoder
+
+WEIGHTS_FILE = "model.safetensors"
+CARD_FILE = "card.json"
+_ENCODERS: dict[str, type[nn.Module]] = {"hu2020": HuEncoder, "ogb": OgbEncoder}
+
+
+def _infer_gnn_type(path: Path, state: dict[str, torch.Tensor]) -> str:
+    if any(k.endswith(".mlp.0.weight") for k in state):
+        return "gin"
+    if any(k.endswith(".att") for k in state):
+        return "gat"
+    name = path.name.lower()
+    if "graphsage" in name or "sage" in name:
+        return "graphsage"
+    if "gcn" in name:
+        return "gcn"
+    raise ValueError(
+        f"{path.name}: GCN and GraphSAGE checkpoints have identical keys and the file name names neither; "
+        "pass gnn_type='gcn' or gnn_type='graphsage'"
+    )
+
+
+def load_hu2020_checkpoint(path: str | Path, gnn_type: str | None = None, **encoder_kwargs: Any) -> HuEncoder:
+    """A :class:`HuEncoder` with the weights of a published pretrain-gnns checkpoint (strict, weights only).
+
+    ``gnn_type`` is inferred from the keys (GIN, GAT) or the file name (GCN vs GraphSAGE) when omitted;
+    ``encoder_kwargs`` (``jk``, ``drop_ratio``) configure the encoder around the weights.
+    """
+    path = Path(path)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict) or "x_embedding1.weight" not in state:
+        raise ValueError(f"{path} is not a pretrain-gnns encoder state_dict (no x_embedding1.weight)")
+    gnn_type = gnn_type or _infer_gnn_type(path, state)
+    layers = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("gnns."))
+    emb_dim = state["x_embedding1.weight"].shape[1]
+    encoder = HuEncoder(num_layer=layers, emb_dim=emb_dim, gnn_type=gnn_type, **encoder_kwargs)
+    encoder.load_state_dict(state, strict=True)
+    return encoder
+
+
+def export_hu2020_state_dict(encoder: HuEncoder, path: str | Path) -> Path:
+    """Write ``encoder`` as a plain pretrain-gnns state_dict ``.pth`` (loadable by upstream code)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()}, path)
+    return path
+
+
+def encoder_architecture(encoder: nn.Module) -> str:
+    for name, cls in _ENCODERS.items():
+        if isinstance(encoder, cls):
+            return name
+    raise TypeError(f"cannot save {type(encoder).__name__}: not a gnnpt encoder")
+
+
+def save_encoder(encoder: nn.Module, directory: str | Path, card: dict[str, Any] | None = None) -> Path:
+    """Write ``directory/model.safetensors`` and ``directory/card.json`` (architecture + ``card``)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
+    save_file(tensors, str(directory / WEIGHTS_FILE))
+    full = {**(card or {}), "kind": "encoder", "architecture": encoder_architecture(encoder),
+            "config": encoder.config(), "scheme": encoder_architecture(encoder)}  # fmt: skip
+    (directory / CARD_FILE).write_text(json.dumps(full, indent=2, sort_keys=True))
+    return directory
+
+
+def read_card(directory: str | Path) -> dict[str, Any]:
+    """The JSON model card of a saved encoder or model."""
+    path = Path(directory) / CARD_FILE
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} not found: {directory} is not a saved gnnpt model (model.safetensors + card.json)"
+        )
+    return json.loads(path.read_text())
+
+
+def load_encoder(directory: str | Path) -> nn.Module:
+    """The encoder saved by :func:`save_encoder` (weights via safetensors, architecture from the card)."""
+    card = read_card(directory)
+    try:
+        cls = _ENCODERS[card["architecture"]]
+    except KeyError:
+        raise ValueError(f"{directory}: card names unknown architecture {card.get('architecture')!r}") from None
+    encoder = cls(**card["config"])
+    encoder.load_state_dict(load_file(str(Path(directory) / WEIGHTS_FILE)), strict=True)
+    return encoder

@@ -1,0 +1,122 @@
+"""The message-passing layers of Hu et al. (2020) ``chem/model.py``: GIN, GCN, GraphSAGE and GAT.
+
+Parameter names and shapes equal upstream, so published state_dicts load with ``strict=True``.
+Semantics follow the PyTorch Geometric 1.0 version the checkpoints were trained with: for an edge
+``(a, b) = edge_index[:, e]`` the message ``x[b] + edge_embedding[e]`` is aggregated at ``a``
+(upstream's ``x_i = x[edge_index[0]]``, ``x_j = x[edge_index[1]]``, scatter on ``edge_index[0]``),
+and GAT's softmax groups edges by that same ``edge_index[0]``. Every layer first adds a self-loop
+per node with bond features (4 = self-loop, direction 0). Implemented with plain vectorized
+scatter ops: no per-graph Python.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch_geometric.utils import softmax
+
+from gnnpt.featurization.schemes import HU_NUM_BOND_DIRS, HU_NUM_BOND_TYPES, HU_SELF_LOOP_BOND
+
+
+def add_self_loops(
+    edge_index: torch.Tensor, edge_attr: torch.Tensor, num_nodes: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Append one self-loop per node, with hu2020 bond features (self-loop type, direction 0)."""
+    loop = torch.arange(num_nodes, device=edge_index.device, dtype=edge_index.dtype)
+    loop_attr = torch.zeros(num_nodes, edge_attr.shape[1], device=edge_attr.device, dtype=edge_attr.dtype)
+    loop_attr[:, 0] = HU_SELF_LOOP_BOND
+    return torch.cat([edge_index, loop.expand(2, -1)], dim=1), torch.cat([edge_attr, loop_attr], dim=0)
+
+
+class _EdgeEmbedding(nn.Module):
+    """Per-layer bond type + bond direction embeddings (``edge_embedding1/2`` upstream)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.edge_embedding1 = nn.Embedding(HU_NUM_BOND_TYPES, dim)
+        self.edge_embedding2 = nn.Embedding(HU_NUM_BOND_DIRS, dim)
+        nn.init.xavier_uniform_(self.edge_embedding1.weight)
+        nn.init.xavier_uniform_(self.edge_embedding2.weight)
+
+    def embed_edges(self, edge_attr: torch.Tensor) -> torch.Tensor:
+        return self.edge_embedding1(edge_attr[:, 0]) + self.edge_embedding2(edge_attr[:, 1])
+
+
+def _sum_at(messages: torch.Tensor, index: torch.Tensor, num_nodes: int) -> torch.Tensor:
+    out = messages.new_zeros((num_nodes, *messages.shape[1:]))
+    return out.index_add_(0, index, messages)
+
+
+class GINConv(_EdgeEmbedding):
+    """GIN with edge features: ``MLP(sum_j (x_j + e_ij))`` over neighbours and the self-loop."""
+
+    def __init__(self, emb_dim: int):
+        super().__init__(emb_dim)
+        self.mlp = nn.Sequential(nn.Linear(emb_dim, 2 * emb_dim), nn.ReLU(), nn.Linear(2 * emb_dim, emb_dim))
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
+        edge_index, edge_attr = add_self_loops(edge_index, edge_attr, x.shape[0])
+        msg = x[edge_index[1]] + self.embed_edges(edge_attr)
+        return self.mlp(_sum_at(msg, edge_index[0], x.shape[0]))
+
+
+class GCNConv(_EdgeEmbedding):
+    """GCN: ``sum_j deg^-1/2[i] deg^-1/2[j] (W x_j + e_ij)``, degrees counted with self-loops."""
+
+    def __init__(self, emb_dim: int):
+        super().__init__(emb_dim)
+        self.linear = nn.Linear(emb_dim, emb_dim)
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        edge_index, edge_attr = add_self_loops(edge_index, edge_attr, n)
+        row, col = edge_index
+        deg = torch.zeros(n, dtype=x.dtype, device=x.device).index_add_(0, row, torch.ones_like(row, dtype=x.dtype))
+        inv_sqrt = deg.pow(-0.5).masked_fill(deg == 0, 0.0)
+        norm = (inv_sqrt[row] * inv_sqrt[col]).unsqueeze(-1)
+        x = self.linear(x)
+        return _sum_at(norm * (x[col] + self.embed_edges(edge_attr)), row, n)
+
+
+class GraphSAGEConv(_EdgeEmbedding):
+    """GraphSAGE: L2-normalized ``mean_j (W x_j + e_ij)``."""
+
+    def __init__(self, emb_dim: int):
+        super().__init__(emb_dim)
+        self.linear = nn.Linear(emb_dim, emb_dim)
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        edge_index, edge_attr = add_self_loops(edge_index, edge_attr, n)
+        row, col = edge_index
+        x = self.linear(x)
+        total = _sum_at(x[col] + self.embed_edges(edge_attr), row, n)
+        count = torch.zeros(n, dtype=x.dtype, device=x.device).index_add_(0, row, torch.ones_like(row, dtype=x.dtype))
+        return F.normalize(total / count.clamp(min=1).unsqueeze(-1), p=2, dim=-1)
+
+
+class GATConv(_EdgeEmbedding):
+    """GAT with ``heads`` heads whose outputs are averaged, then ``bias`` added (upstream layout)."""
+
+    def __init__(self, emb_dim: int, heads: int = 2, negative_slope: float = 0.2):
+        super().__init__(heads * emb_dim)
+        self.emb_dim, self.heads, self.negative_slope = emb_dim, heads, negative_slope
+        self.weight_linear = nn.Linear(emb_dim, heads * emb_dim)
+        self.att = nn.Parameter(torch.empty(1, heads, 2 * emb_dim))
+        self.bias = nn.Parameter(torch.zeros(emb_dim))
+        nn.init.xavier_uniform_(self.att)
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        edge_index, edge_attr = add_self_loops(edge_index, edge_attr, n)
+        row, col = edge_index
+        h = self.weight_linear(x).view(-1, self.heads, self.emb_dim)
+        x_j = h[col] + self.embed_edges(edge_attr).view(-1, self.heads, self.emb_dim)
+        alpha = (torch.cat([h[row], x_j], dim=-1) * self.att).sum(dim=-1)
+        alpha = softmax(F.leaky_relu(alpha, self.negative_slope), row, num_nodes=n)
+        out = _sum_at(x_j * alpha.unsqueeze(-1), row, n)
+        return out.mean(dim=1) + self.bias
+
+
+CONVS: dict[str, type[nn.Module]] = {"gin": GINConv, "gcn": GCNConv, "graphsage": GraphSAGEConv, "gat": GATConv}

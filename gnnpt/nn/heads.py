@@ -1,0 +1,51 @@
+"""Prediction heads and the encoder -> pooling -> head composition."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class LinearHead(nn.Module):
+    """One linear layer from the graph vector to the task outputs (the Hu et al. fine-tuning head)."""
+
+    def __init__(self, in_dim: int, num_tasks: int):
+        super().__init__()
+        self.linear = nn.Linear(in_dim, num_tasks)
+
+    def forward(self, g: torch.Tensor) -> torch.Tensor:
+        return self.linear(g)
+
+
+class MLPHead(nn.Module):
+    """``Linear -> ReLU -> Dropout`` blocks, then a linear output layer."""
+
+    def __init__(self, in_dim: int, num_tasks: int, hidden: int = 300, layers: int = 2, dropout: float = 0.0):
+        super().__init__()
+        blocks: list[nn.Module] = []
+        dim = in_dim
+        for _ in range(layers - 1):
+            blocks += [nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(dropout)]
+            dim = hidden
+        blocks.append(nn.Linear(dim, num_tasks))
+        self.mlp = nn.Sequential(*blocks)
+
+    def forward(self, g: torch.Tensor) -> torch.Tensor:
+        return self.mlp(g)
+
+
+class GraphModel(nn.Module):
+    """encoder (nodes) -> pooling (graphs) -> head (tasks). ``embed`` gives the pooled graph vectors."""
+
+    def __init__(self, encoder: nn.Module, pooling: nn.Module, head: nn.Module):
+        super().__init__()
+        self.encoder, self.pooling, self.head = encoder, pooling, head
+
+    def embed(self, batch) -> torch.Tensor:
+        """Graph vectors [num_graphs, dim] for a ``GraphBatch`` or PyG ``Batch``."""
+        h = self.encoder(batch.x, batch.edge_index, batch.edge_attr)
+        return self.pooling(h, batch.batch, batch.num_graphs)
+
+    def forward(self, batch) -> torch.Tensor:
+        """Task outputs (logits or values) [num_graphs, num_tasks]."""
+        return self.head(self.embed(batch))
