@@ -9,7 +9,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "featurize": "gnnpt.featurization.featurize",
+    "featurize": "gnnpt.featurization.pipeline",
     "Standardization": "gnnpt.featurization.standardize",
     "PackedGraphs": "gnnpt.store.packed",
     "GraphBatch": "gnnpt.store.packed",

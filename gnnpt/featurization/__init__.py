@@ -11,7 +11,7 @@ _EXPORTS = {
     "ErrorReason": "gnnpt.featurization.errors",
     "FeaturizationError": "gnnpt.featurization.errors",
     "Standardization": "gnnpt.featurization.standardize",
-    "featurize": "gnnpt.featurization.featurize",
+    "featurize": "gnnpt.featurization.pipeline",
 }
 __all__ = sorted(_EXPORTS)
 

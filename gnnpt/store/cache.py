@@ -93,7 +93,7 @@ def cached_featurize(
 ) -> PackedGraphs:
     """``featurize`` with an on-disk cache: the same inputs and options load the stored result (mmap)."""
     from gnnpt.featurization.chunk import FeaturizeOptions
-    from gnnpt.featurization.featurize import featurize
+    from gnnpt.featurization.pipeline import featurize
     from gnnpt.featurization.standardize import Standardization
 
     smiles = [str(s) for s in smiles]

@@ -93,7 +93,7 @@ def test_cache_is_keyed_by_inputs_and_options(tmp_path, monkeypatch) -> None:
     def fail(*args, **kwargs):
         raise AssertionError("featurize must not run on a cache hit")
 
-    monkeypatch.setattr("gnnpt.featurization.featurize.featurize", fail)
+    monkeypatch.setattr("gnnpt.featurization.pipeline.featurize", fail)
     again = cached_featurize(SMILES, cache_dir=tmp_path)
     assert torch.equal(again.x, first.x) and again.errors == first.errors
     monkeypatch.undo()

@@ -1,0 +1,45 @@
+"""The gnnpt command line: featurize a file or the shipped sample; list and fetch datasets."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from gnnpt.cli.main import app
+from gnnpt.store import load_packed
+
+runner = CliRunner()
+
+
+def test_featurize_sample(tmp_path) -> None:
+    out = tmp_path / "graphs"
+    result = runner.invoke(app, ["featurize", "--sample", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    store = load_packed(out)
+    assert len(store) == 20 and len(store.errors) == 3
+    assert "unsupported element" in result.output and "C1CC" in result.output
+
+
+def test_featurize_a_gzipped_csv_with_bad_rows(tmp_path) -> None:
+    import gzip
+
+    path = tmp_path / "lib.csv.gz"
+    path.write_bytes(gzip.compress(b"id,smi\r\n1,CCO\r\n2,\r\n3,C1CC\r\n4,c1ccccc1\r\n"))
+    out = tmp_path / "lib_graphs"
+    result = runner.invoke(app, ["featurize", str(path), "-o", str(out), "--workers", "2", "--smiles-col", "smi"])
+    assert result.exit_code == 0, result.output
+    store = load_packed(out)
+    assert store.smiles == ["CCO", None, None, "c1ccccc1"]
+    assert [(e.index, str(e.reason)) for e in store.errors] == [(1, "empty"), (2, "unparsable")]
+
+
+def test_featurize_needs_exactly_one_input() -> None:
+    assert runner.invoke(app, ["featurize"]).exit_code != 0
+
+
+def test_datasets_list_and_fetch(moleculenet_dir) -> None:
+    listed = runner.invoke(app, ["datasets", "list"])
+    assert listed.exit_code == 0 and "tox21" in listed.output and "moses" in listed.output
+    fetched = runner.invoke(app, ["datasets", "fetch", "tox21", "--data-dir", str(moleculenet_dir)])
+    assert fetched.exit_code == 0 and "7,831 rows" in fetched.output
+    unknown = runner.invoke(app, ["datasets", "fetch", "tox22"])
+    assert unknown.exit_code != 0 and "registered" in unknown.output
