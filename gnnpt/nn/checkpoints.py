@@ -23,20 +23,32 @@ CARD_FILE = "card.json"
 _ENCODERS: dict[str, type[nn.Module]] = {"hu2020": HuEncoder, "ogb": OgbEncoder}
 
 
-def _infer_gnn_type(path: Path, state: dict[str, torch.Tensor]) -> str:
+def _resolve_gnn_type(path: Path, state: dict[str, torch.Tensor], gnn_type: str | None) -> str:
+    """The layer type of a published state_dict: from its keys (GIN, GAT), else from the file name.
+
+    GCN and GraphSAGE checkpoints have identical keys, so only ``gnn_type=`` or the name tells them apart.
+    """
     if any(k.endswith(".mlp.0.weight") for k in state):
-        return "gin"
-    if any(k.endswith(".att") for k in state):
-        return "gat"
+        candidates = ("gin",)
+    elif any(k.endswith(".att") for k in state):
+        candidates = ("gat",)
+    else:
+        candidates = ("gcn", "graphsage")
+    if gnn_type is not None:
+        if gnn_type not in candidates:
+            choices = " or ".join(repr(t) for t in candidates)
+            raise ValueError(f"{path.name} holds {choices} weights, not {gnn_type!r}; pass gnn_type={choices}")
+        return gnn_type
+    if len(candidates) == 1:
+        return candidates[0]
     name = path.name.lower()
-    if "graphsage" in name or "sage" in name:
-        return "graphsage"
-    if "gcn" in name:
-        return "gcn"
-    raise ValueError(
-        f"{path.name}: GCN and GraphSAGE checkpoints have identical keys and the file name names neither; "
-        "pass gnn_type='gcn' or gnn_type='graphsage'"
-    )
+    named = [t for t, token in (("gcn", "gcn"), ("graphsage", "sage")) if token in name]
+    if len(named) != 1:
+        raise ValueError(
+            f"{path.name}: GCN and GraphSAGE checkpoints have identical keys and the file name does not say "
+            "which this is; pass gnn_type='gcn' or gnn_type='graphsage'"
+        )
+    return named[0]
 
 
 def load_hu2020_checkpoint(path: str | Path, gnn_type: str | None = None, **encoder_kwargs: Any) -> HuEncoder:
@@ -49,7 +61,7 @@ def load_hu2020_checkpoint(path: str | Path, gnn_type: str | None = None, **enco
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict) or "x_embedding1.weight" not in state:
         raise ValueError(f"{path} is not a pretrain-gnns encoder state_dict (no x_embedding1.weight)")
-    gnn_type = gnn_type or _infer_gnn_type(path, state)
+    gnn_type = _resolve_gnn_type(path, state, gnn_type)
     layers = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("gnns."))
     emb_dim = state["x_embedding1.weight"].shape[1]
     encoder = HuEncoder(num_layer=layers, emb_dim=emb_dim, gnn_type=gnn_type, **encoder_kwargs)

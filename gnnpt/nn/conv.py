@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch_geometric.nn.inits import glorot
 from torch_geometric.utils import softmax
 
 from gnnpt.featurization.schemes import HU_NUM_BOND_DIRS, HU_NUM_BOND_TYPES, HU_SELF_LOOP_BOND
@@ -30,10 +31,13 @@ def add_self_loops(
 
 
 class _EdgeEmbedding(nn.Module):
-    """Per-layer bond type + bond direction embeddings (``edge_embedding1/2`` upstream)."""
+    """Per-layer bond type + bond direction embeddings (``edge_embedding1/2`` upstream).
 
-    def __init__(self, dim: int):
-        super().__init__()
+    Subclasses create their own weights first and then call ``_add_edge_embeddings``, so the
+    ``state_dict`` keys come in upstream's order and exported ``.pth`` files list them as the published ones do.
+    """
+
+    def _add_edge_embeddings(self, dim: int) -> None:
         self.edge_embedding1 = nn.Embedding(HU_NUM_BOND_TYPES, dim)
         self.edge_embedding2 = nn.Embedding(HU_NUM_BOND_DIRS, dim)
         nn.init.xavier_uniform_(self.edge_embedding1.weight)
@@ -52,8 +56,9 @@ class GINConv(_EdgeEmbedding):
     """GIN with edge features: ``MLP(sum_j (x_j + e_ij))`` over neighbours and the self-loop."""
 
     def __init__(self, emb_dim: int):
-        super().__init__(emb_dim)
+        super().__init__()
         self.mlp = nn.Sequential(nn.Linear(emb_dim, 2 * emb_dim), nn.ReLU(), nn.Linear(2 * emb_dim, emb_dim))
+        self._add_edge_embeddings(emb_dim)
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
         edge_index, edge_attr = add_self_loops(edge_index, edge_attr, x.shape[0])
@@ -65,8 +70,9 @@ class GCNConv(_EdgeEmbedding):
     """GCN: ``sum_j deg^-1/2[i] deg^-1/2[j] (W x_j + e_ij)``, degrees counted with self-loops."""
 
     def __init__(self, emb_dim: int):
-        super().__init__(emb_dim)
+        super().__init__()
         self.linear = nn.Linear(emb_dim, emb_dim)
+        self._add_edge_embeddings(emb_dim)
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
@@ -83,8 +89,9 @@ class GraphSAGEConv(_EdgeEmbedding):
     """GraphSAGE: L2-normalized ``mean_j (W x_j + e_ij)``."""
 
     def __init__(self, emb_dim: int):
-        super().__init__(emb_dim)
+        super().__init__()
         self.linear = nn.Linear(emb_dim, emb_dim)
+        self._add_edge_embeddings(emb_dim)
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
@@ -100,12 +107,13 @@ class GATConv(_EdgeEmbedding):
     """GAT with ``heads`` heads whose outputs are averaged, then ``bias`` added (upstream layout)."""
 
     def __init__(self, emb_dim: int, heads: int = 2, negative_slope: float = 0.2):
-        super().__init__(heads * emb_dim)
+        super().__init__()
         self.emb_dim, self.heads, self.negative_slope = emb_dim, heads, negative_slope
         self.weight_linear = nn.Linear(emb_dim, heads * emb_dim)
         self.att = nn.Parameter(torch.empty(1, heads, 2 * emb_dim))
         self.bias = nn.Parameter(torch.zeros(emb_dim))
-        nn.init.xavier_uniform_(self.att)
+        glorot(self.att)  # PyG's glorot, as upstream (bound from the last two dims, unlike xavier_uniform_)
+        self._add_edge_embeddings(heads * emb_dim)
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]

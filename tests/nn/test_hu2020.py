@@ -35,14 +35,6 @@ def batch():
     return gnnpt.featurize(SMILES).gather(range(len(SMILES)))
 
 
-@pytest.fixture(scope="module")
-def checkpoint_dir() -> Path:
-    path = Path(os.environ.get("GNNPT_CHECKPOINT_DIR", ""))
-    if not path.is_dir():
-        pytest.skip("published checkpoints not found; set GNNPT_CHECKPOINT_DIR")
-    return path
-
-
 @pytest.mark.parametrize("name", CHECKPOINTS)
 def test_published_checkpoint_loads_strictly(name: str, checkpoint_dir: Path, batch) -> None:
     encoder = load_hu2020_checkpoint(checkpoint_dir / name).eval()
