@@ -1,22 +1,30 @@
-"""Named datasets (MoleculeNet), unlabeled corpora, molecule file readers and splits."""
+"""Named datasets (MoleculeNet), unlabeled corpora, molecule file readers and splits.
 
-from gnnpt.datasets.corpora import CORPORA, corpus_path, iter_corpus, list_corpora, load_corpus
-from gnnpt.datasets.download import ChecksumError, content_sha256, fetch, verify
-from gnnpt.datasets.labeled import MoleculeDataset, load
-from gnnpt.datasets.readers import iter_molecules, read_molecules
-from gnnpt.datasets.registry import DATASETS, DatasetSpec, get_spec, list_datasets
+Data is never bundled: ``load(name)`` and ``load_corpus(name)`` read a verified copy from ``data_dir=``
+or a mirror directory (``$GNNPT_DATA_DIR`` / ``$GNNPT_CORPUS_DIR``), then the cache (``$GNNPT_CACHE_DIR``,
+default ``~/.cache/gnnpt``), else download and verify it. See ``datasets/README.md`` for the cards.
+"""
+
+from gnnpt.datasets.corpora import CORPORA, CorpusSpec, corpus_path, iter_corpus, list_corpora, load_corpus
+from gnnpt.datasets.download import ChecksumError, cache_dir, content_sha256, fetch, verify
+from gnnpt.datasets.readers import detect_format, find_smiles_column, iter_molecules, read_molecules
+from gnnpt.datasets.registry import DATASETS, DatasetSpec, MoleculeDataset, get_spec, list_datasets, load
 from gnnpt.datasets.splits import Split, random_split, scaffold_split, stratified_split
 
 __all__ = [
     "CORPORA",
     "DATASETS",
     "ChecksumError",
+    "CorpusSpec",
     "DatasetSpec",
     "MoleculeDataset",
     "Split",
+    "cache_dir",
     "content_sha256",
     "corpus_path",
+    "detect_format",
     "fetch",
+    "find_smiles_column",
     "get_spec",
     "iter_corpus",
     "iter_molecules",

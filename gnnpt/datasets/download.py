@@ -1,28 +1,32 @@
-"""Download, verify (sha256 of the decompressed content) and cache data files.
+"""Download, verify and cache data files.
 
-One checksum rule serves every source: the sha256 of the file's *content* — the bytes after gzip
-decompression, or of the named member of a zip archive. So the gzipped mirror copy, a plain-CSV
-download from the canonical URL and a zipped upstream release of the same data all verify against
-one number, and a changed byte anywhere is refused.
+The checksum rule: a file is identified by the sha256 of its *content* — the bytes after gzip
+decompression, or the named member of a zip archive, or the file itself when it is neither. One number
+therefore verifies the gzipped mirror copy, a plain-CSV download from the canonical URL and a zipped
+upstream release of the same data. A spec may also carry the sha256 of the mirror's ``.gz`` file as a
+fast path (no decompression needed); a file matching neither is refused with :class:`ChecksumError`.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import io
+import http.client
 import os
 import shutil
 import tempfile
 import urllib.request
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
+BLOCK = 1 << 20
 
 
 class ChecksumError(RuntimeError):
@@ -31,84 +35,161 @@ class ChecksumError(RuntimeError):
 
 def cache_dir() -> Path:
     """``$GNNPT_CACHE_DIR`` or ``~/.cache/gnnpt``."""
-    return Path(os.environ.get("GNNPT_CACHE_DIR", Path.home() / ".cache" / "gnnpt"))
+    return Path(os.environ.get("GNNPT_CACHE_DIR") or Path.home() / ".cache" / "gnnpt")
 
 
-def content_bytes(raw: bytes, member: str | None = None) -> bytes:
-    """The content of a file: gunzipped if gzip, the named (or only) member if zip, else as is."""
-    if raw[:2] == GZIP_MAGIC:
-        return gzip.decompress(raw)
-    if raw[:4] == ZIP_MAGIC:
-        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+def magic(path: str | Path, size: int = 4) -> bytes:
+    """The first ``size`` bytes of ``path`` (to tell gzip, zip and parquet from plain text)."""
+    with open(path, "rb") as fh:
+        return fh.read(size)
+
+
+@contextmanager
+def open_content(path: str | Path, member: str | None = None) -> Iterator[BinaryIO]:
+    """A binary stream of the content of ``path``: gunzipped, the named (or only) zip member, or as is."""
+    head = magic(path)
+    if head.startswith(GZIP_MAGIC):
+        with gzip.open(path, "rb") as fh:
+            yield fh
+    elif head == ZIP_MAGIC:
+        with zipfile.ZipFile(path) as zf:
             names = [n for n in zf.namelist() if not n.endswith("/")]
             if member is None and len(names) != 1:
-                raise ValueError(f"zip archive holds {len(names)} files; name the member to read")
-            return zf.read(member or names[0])
-    return raw
+                raise ValueError(f"{path}: zip archive holds {len(names)} files; name the member to read")
+            with zf.open(member or names[0]) as fh:
+                yield fh
+    else:
+        with open(path, "rb") as fh:
+            yield fh
+
+
+def _sha256_of(stream: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    while block := stream.read(BLOCK):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of the bytes of ``path`` as stored."""
+    with open(path, "rb") as fh:
+        return _sha256_of(fh)
 
 
 def content_sha256(path: str | Path, member: str | None = None) -> str:
-    """sha256 of the decompressed content of ``path`` (see module docstring)."""
-    return hashlib.sha256(content_bytes(Path(path).read_bytes(), member)).hexdigest()
+    """sha256 of the decompressed content of ``path`` (the checksum rule, see the module docstring)."""
+    with open_content(path, member) as fh:
+        return _sha256_of(fh)
 
 
-def verify(path: str | Path, sha256: str, member: str | None = None) -> Path:
-    """Return ``path`` if its content has ``sha256``; else raise :class:`ChecksumError`."""
-    got = content_sha256(path, member)
+def _content_sha256_or_why(path: Path, member: str | None) -> str:
+    """The content sha256, or why the content cannot be read (a truncated gzip, a bad zip...)."""
+    try:
+        return content_sha256(path, member)
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        return f"unreadable ({type(exc).__name__}: {exc})"
+
+
+def verify(path: str | Path, sha256: str, *, member: str | None = None, stored_sha256: str | None = None) -> Path:
+    """Return ``path`` if its content has ``sha256`` (or its stored bytes ``stored_sha256``); else raise.
+
+    Raises :class:`ChecksumError` naming the file, both hashes and what to do.
+    """
+    path = Path(path)
+    if stored_sha256 is not None and file_sha256(path) == stored_sha256:
+        return path
+    got = _content_sha256_or_why(path, member)
     if got != sha256:
         raise ChecksumError(
-            f"{path}: content sha256 is {got}, expected {sha256}. The file is corrupt, truncated or a "
-            "different version; delete it (or fix the mirror) and load again to download a verified copy."
+            f"{path}: content sha256 is {got}, expected {sha256}. The file is corrupt, truncated or a different "
+            "version and will not be used: replace it with a verified copy, or delete it so the next load "
+            "downloads one."
         )
-    return Path(path)
+    return path
 
 
-def _download(url: str, label: str) -> bytes:
-    buf = io.BytesIO()
+def _download(url: str, out: BinaryIO, label: str) -> None:
+    """Stream ``url`` into ``out`` with a progress bar."""
     with urllib.request.urlopen(url, timeout=60) as resp:
         total = int(resp.headers.get("Content-Length") or 0) or None
         columns = (TextColumn(label), BarColumn(), DownloadColumn(), TransferSpeedColumn())
         with Progress(*columns, transient=True) as bar:
             task = bar.add_task(label, total=total)
-            while chunk := resp.read(1 << 20):
-                buf.write(chunk)
-                bar.advance(task, len(chunk))
-    return buf.getvalue()
+            while block := resp.read(BLOCK):
+                out.write(block)
+                bar.advance(task, len(block))
+
+
+def atomic_copy(src: BinaryIO, dest: Path, *, compress: bool = False) -> None:
+    """Write ``src`` to ``dest`` (gzipped if ``compress``) via a temporary file renamed into place."""
+    handle, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            if compress:
+                with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz:
+                    shutil.copyfileobj(src, gz, BLOCK)
+            else:
+                shutil.copyfileobj(src, out, BLOCK)
+        os.replace(name, dest)
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
+def _store_gzipped(part: Path, dest: Path, member: str | None) -> None:
+    """Move a verified download to ``dest``, gzipped; gzip input is kept byte for byte."""
+    if member is None and magic(part).startswith(GZIP_MAGIC):
+        os.replace(part, dest)
+        return
+    with open_content(part, member) as src:
+        atomic_copy(src, dest, compress=True)
 
 
 def fetch(urls: Sequence[str], sha256: str, dest: str | Path, member: str | None = None) -> Path:
-    """Download the first of ``urls`` whose content verifies and cache it gzipped at ``dest``.
+    """Download the first of ``urls`` whose content verifies, and cache it gzipped at ``dest``.
 
-    Each URL is tried in turn; a download whose content has the wrong sha256 is discarded. If none
-    verifies, :class:`ChecksumError` (or the last network error) names every URL and what it gave.
+    URLs are tried in order; a download with the wrong content sha256 is deleted and the next URL tried.
+    Nothing lands at ``dest`` unless it verified: downloads go to a temporary file in the same folder and
+    are renamed. If no URL gives a verified copy, :class:`ChecksumError` (some URL gave other bytes) or
+    :class:`ConnectionError` (none could be read) lists every URL and what it gave.
     """
     dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     mismatch = False
     for url in urls:
+        handle, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        part = Path(name)
         try:
-            raw = _download(url, f"downloading {dest.name}")
-        except OSError as exc:
-            problems.append(f"{url}: {exc}")
-            continue
-        content = content_bytes(raw, member)
-        got = hashlib.sha256(content).hexdigest()
-        if got != sha256:
-            mismatch = True
-            problems.append(f"{url}: content sha256 {got} != expected {sha256}")
-            continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=dest.parent, delete=False, suffix=".part") as tmp:
-            with gzip.GzipFile(fileobj=tmp, mode="wb", mtime=0) as gz:
-                gz.write(content)
-        shutil.move(tmp.name, dest)
-        return dest
-    detail = "\n  ".join(problems)
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    _download(url, out, f"downloading {dest.name}")
+            except (OSError, ValueError, http.client.HTTPException) as exc:
+                problems.append(f"{url}: {type(exc).__name__}: {exc}")
+                continue
+            got = _content_sha256_or_why(part, member)
+            if got != sha256:
+                mismatch = True
+                problems.append(f"{url}: content sha256 is {got}, expected {sha256}")
+                continue
+            _store_gzipped(part, dest, member)
+            return dest
+        finally:
+            part.unlink(missing_ok=True)
+    detail = "\n  ".join(problems) or "no download URL is known for this file"
     error = ChecksumError if mismatch else ConnectionError
     raise error(
         f"could not get a verified copy of {dest.name}:\n  {detail}\n"
-        "Check the network, or put a verified copy in a mirror directory (GNNPT_DATA_DIR / GNNPT_CORPUS_DIR)."
+        "Check the network, or put a verified copy in a mirror directory (data_dir=, $GNNPT_DATA_DIR or "
+        "$GNNPT_CORPUS_DIR)."
     )
+
+
+def find_mirrored(filename: str, data_dir: str | Path | None, env_var: str) -> Path | None:
+    """``filename`` in ``data_dir`` or in the folder named by ``$env_var`` (the first that has it), unverified."""
+    for folder in (data_dir, os.environ.get(env_var)):
+        if folder and (Path(folder) / filename).is_file():
+            return Path(folder) / filename
+    return None
 
 
 def resolve(
@@ -119,15 +200,17 @@ def resolve(
     data_dir: str | Path | None = None,
     env_var: str = "GNNPT_DATA_DIR",
     member: str | None = None,
+    stored_sha256: str | None = None,
 ) -> Path:
-    """A verified local copy of ``filename``: from ``data_dir``, then ``$env_var``, then the cache, else downloaded.
+    """A verified local copy of ``filename``: from ``data_dir``, ``$env_var``, the cache, else downloaded.
 
-    A mirror or cached file with the wrong content is refused with :class:`ChecksumError`, never used.
+    The first folder that holds the file is used; one that lacks it is passed over. A mirror or cached
+    file with the wrong content is refused with :class:`ChecksumError`, never used.
     """
-    for folder in (data_dir, os.environ.get(env_var)):
-        if folder and (Path(folder) / filename).exists():
-            return verify(Path(folder) / filename, sha256)
+    mirrored = find_mirrored(filename, data_dir, env_var)
+    if mirrored is not None:
+        return verify(mirrored, sha256, stored_sha256=stored_sha256)
     cached = cache_dir() / "data" / filename
-    if cached.exists():
-        return verify(cached, sha256)
+    if cached.is_file():
+        return verify(cached, sha256, stored_sha256=stored_sha256)
     return fetch(urls, sha256, cached, member)

@@ -1,72 +1,95 @@
 """Read molecule files — CSV, TSV, SMI, SDF, Parquet, each plain or gzipped — whole or in chunks.
 
-Every reader yields DataFrames with a ``smiles`` column and keeps every record: an SDF record RDKit
-cannot read becomes a row with ``smiles=None`` and its ``error``; blank lines and CRLF endings are
-skipped/handled.
+Every reader yields DataFrames with a ``smiles`` column and keeps every record in file order: an SDF
+record RDKit cannot read becomes a row with a missing SMILES (None/NaN, as pandas stores it) and an
+``error`` note. Blank lines are skipped, CRLF line endings read like LF, and SMILES cells are stripped of
+surrounding whitespace.
 """
 
 from __future__ import annotations
 
 import gzip
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import overload
 
 import pandas as pd
 
-from gnnpt.datasets.download import GZIP_MAGIC
+from gnnpt.datasets.download import GZIP_MAGIC, magic
 
-SMILES_CANDIDATES = ("smiles", "canonical_smiles", "smi", "mol", "structure")
+SMILES_CANDIDATES = ("smiles", "canonical_smiles", "isomeric_smiles", "smi", "mol", "structure")
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".smi": "smi", ".smiles": "smi", ".txt": "smi",
            ".sdf": "sdf", ".sd": "sdf", ".parquet": "parquet", ".pq": "parquet"}  # fmt: skip
+PARQUET_MAGIC = b"PAR1"
+
+
+def find_smiles_column(columns: Sequence[str], candidates: Sequence[str] = SMILES_CANDIDATES) -> str:
+    """The first of ``candidates`` present in ``columns`` (case-insensitive); a clear error otherwise."""
+    lower = {str(c).lower(): c for c in columns}
+    for cand in candidates:
+        if cand.lower() in lower:
+            return lower[cand.lower()]
+    raise ValueError(
+        f"no SMILES column found (looked for {list(candidates)}, any case); the columns are {list(columns)}. "
+        "Name the column with smiles_col=."
+    )
 
 
 def _is_gzip(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(2) == GZIP_MAGIC
+    return magic(path, 2) == GZIP_MAGIC
 
 
 def detect_format(path: str | Path) -> str:
-    """The format from the suffix (``.gz`` ignored): csv, tsv, smi, sdf or parquet."""
-    suffixes = [s.lower() for s in Path(path).suffixes if s.lower() != ".gz"]
+    """csv, tsv, smi, sdf or parquet: from the suffix (``.gz`` ignored), else parquet by its magic bytes."""
+    path = Path(path)
+    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
     fmt = FORMATS.get(suffixes[-1]) if suffixes else None
+    if fmt is None and path.is_file() and magic(path) == PARQUET_MAGIC:
+        fmt = "parquet"
     if fmt is None:
-        raise ValueError(f"cannot tell the format of {path}; use one of {sorted(FORMATS)} (optionally + .gz)")
+        raise ValueError(f"cannot tell the format of {path}: use a suffix from {sorted(FORMATS)} (optionally + .gz)")
     return fmt
 
 
 def _open_text(path: Path) -> io.TextIOBase:
     if _is_gzip(path):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace", newline="")
-    return open(path, encoding="utf-8", errors="replace", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace")
 
 
 def _with_smiles(frame: pd.DataFrame, smiles_col: str | None) -> pd.DataFrame:
-    from gnnpt.datasets.labeled import find_smiles_column
-
-    col = smiles_col or find_smiles_column(list(frame.columns), SMILES_CANDIDATES)
+    """``frame`` with a ``smiles`` column: the named or detected one, whitespace stripped."""
+    col = smiles_col or find_smiles_column(list(frame.columns))
     if col not in frame.columns:
-        raise ValueError(f"column {col!r} not found; columns are {list(frame.columns)}")
-    if col != "smiles":
-        frame = frame.assign(smiles=frame[col])
-    return frame
+        raise ValueError(f"column {col!r} not found in the file; the columns are {list(frame.columns)}")
+    return frame.assign(smiles=frame[col].map(_clean_smiles))
+
+
+def _clean_smiles(value: object) -> str | None:
+    if isinstance(value, str):
+        return value.strip()
+    return None if pd.isna(value) else str(value)
 
 
 def _read_delimited(path: Path, sep: str, smiles_col: str | None, chunk_size: int) -> Iterator[pd.DataFrame]:
-    if path.stat().st_size == 0:
+    compression = "gzip" if _is_gzip(path) else None
+    try:
+        reader = pd.read_csv(path, sep=sep, chunksize=chunk_size, compression=compression, skip_blank_lines=True)
+    except pd.errors.EmptyDataError:  # no header at all
         yield pd.DataFrame({"smiles": pd.Series([], dtype=object)})
         return
-    reader = pd.read_csv(path, sep=sep, chunksize=chunk_size, skip_blank_lines=True)
-    empty = True
-    for chunk in reader:
-        empty = False
-        yield _with_smiles(chunk, smiles_col)
-    if empty:  # header only
-        yield _with_smiles(pd.read_csv(path, sep=sep, nrows=0), smiles_col)
+    with reader:
+        empty = True
+        for chunk in reader:
+            empty = False
+            yield _with_smiles(chunk, smiles_col)
+    if empty:  # a header and no rows
+        yield _with_smiles(pd.read_csv(path, sep=sep, nrows=0, compression=compression), smiles_col)
 
 
 def _read_smi(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
-    """SMILES per line with an optional name after whitespace; an optional 'smiles' header is skipped."""
+    """One SMILES per line, optionally followed by whitespace and a name; a 'smiles' header line is skipped."""
     rows: list[tuple[str, str | None]] = []
     with _open_text(path) as fh:
         for number, line in enumerate(fh):
@@ -80,7 +103,14 @@ def _read_smi(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
     yield pd.DataFrame(rows, columns=["smiles", "name"])
 
 
+def _sdf_frame(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    first = ["smiles", "error", "title"]
+    return frame.reindex(columns=first + [c for c in frame.columns if c not in first])
+
+
 def _read_sdf(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
+    """Canonical SMILES, title and properties per record; an unreadable record is a row with an error."""
     from rdkit import Chem, rdBase
 
     rows: list[dict] = []
@@ -88,13 +118,14 @@ def _read_sdf(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
     with stream, rdBase.BlockLogs():
         for number, mol in enumerate(Chem.ForwardSDMolSupplier(stream)):
             if mol is None:
-                rows.append({"smiles": None, "error": f"SDF record {number} could not be read by RDKit"})
+                rows.append({"smiles": None, "error": f"SDF record {number} (0-based) could not be read by RDKit"})
             else:
-                rows.append({"smiles": Chem.MolToSmiles(mol), "error": None, **mol.GetPropsAsDict()})
+                title = mol.GetProp("_Name") if mol.HasProp("_Name") else None
+                rows.append({"smiles": Chem.MolToSmiles(mol), "error": None, "title": title, **mol.GetPropsAsDict()})
             if len(rows) == chunk_size:
-                yield pd.DataFrame(rows)
+                yield _sdf_frame(rows)
                 rows = []
-    yield pd.DataFrame(rows, columns=None if rows else ["smiles", "error"])
+    yield _sdf_frame(rows)
 
 
 def _read_parquet(path: Path, smiles_col: str | None, chunk_size: int) -> Iterator[pd.DataFrame]:
@@ -110,27 +141,54 @@ def _read_parquet(path: Path, smiles_col: str | None, chunk_size: int) -> Iterat
         yield _with_smiles(pf.schema_arrow.empty_table().to_pandas(), smiles_col)
 
 
+def _chunks(path: Path, smiles_col: str | None, chunk_size: int) -> Iterator[pd.DataFrame]:
+    fmt = detect_format(path)
+    if fmt in ("csv", "tsv"):
+        return _read_delimited(path, "," if fmt == "csv" else "\t", smiles_col, chunk_size)
+    if fmt == "smi":
+        return _read_smi(path, chunk_size)
+    if fmt == "sdf":
+        return _read_sdf(path, chunk_size)
+    return _read_parquet(path, smiles_col, chunk_size)
+
+
 def iter_molecules(
     path: str | Path, smiles_col: str | None = None, chunk_size: int = 100_000
 ) -> Iterator[pd.DataFrame]:
-    """Stream ``path`` as DataFrames of at most ``chunk_size`` rows, each with a ``smiles`` column."""
+    """Stream ``path`` as DataFrames of at most ``chunk_size`` rows, each with a ``smiles`` column.
+
+    Memory stays bounded by ``chunk_size`` (except a gzipped Parquet file, which is unpacked in memory).
+    Chunks are never empty, except the single chunk of a file with no records (it still has the columns).
+    """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist")
-    fmt = detect_format(path)
-    if fmt in ("csv", "tsv"):
-        yield from _read_delimited(path, "," if fmt == "csv" else "\t", smiles_col, chunk_size)
-    elif fmt == "smi":
-        yield from _read_smi(path, chunk_size)
-    elif fmt == "sdf":
-        yield from _read_sdf(path, chunk_size)
-    else:
-        yield from _read_parquet(path, smiles_col, chunk_size)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist or is not a file")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    first_empty, yielded = None, False
+    for chunk in _chunks(path, smiles_col, chunk_size):
+        if len(chunk):
+            yielded = True
+            yield chunk
+        elif first_empty is None:
+            first_empty = chunk
+    if not yielded and first_empty is not None:
+        yield first_empty
 
 
-def read_molecules(path: str | Path, smiles_col: str | None = None) -> pd.DataFrame:
-    """The whole file as one DataFrame with a ``smiles`` column (row order = file order)."""
-    chunks = [c for c in iter_molecules(path, smiles_col) if len(c)]
-    if not chunks:
-        return next(iter_molecules(path, smiles_col)).iloc[:0]
-    return pd.concat(chunks, ignore_index=True)
+@overload
+def read_molecules(path: str | Path, smiles_col: str | None = None, chunk_size: None = None) -> pd.DataFrame: ...
+@overload
+def read_molecules(path: str | Path, smiles_col: str | None = None, *, chunk_size: int) -> Iterator[pd.DataFrame]: ...
+
+
+def read_molecules(
+    path: str | Path, smiles_col: str | None = None, chunk_size: int | None = None
+) -> pd.DataFrame | Iterator[pd.DataFrame]:
+    """The whole file as one DataFrame with a ``smiles`` column (rows in file order).
+
+    With ``chunk_size``, an iterator of DataFrames instead (see :func:`iter_molecules`).
+    """
+    if chunk_size is not None:
+        return iter_molecules(path, smiles_col, chunk_size)
+    return pd.concat(iter_molecules(path, smiles_col), ignore_index=True)

@@ -1,55 +1,68 @@
 """Train/valid/test splits: deterministic scaffold (Hu et al. 2020), random and stratified with a seed.
 
-Indices refer to the original rows. Rows whose SMILES RDKit cannot parse are in no split and are
-reported in ``Split.invalid``.
+Indices (int64) refer to the original rows. Rows whose SMILES RDKit cannot parse are in no part and are
+reported in ``Split.invalid``; rows a stratified split leaves out for a missing label, in ``Split.unlabeled``.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from rdkit import Chem, rdBase
 from rdkit.Chem.Scaffolds import MurckoScaffold
 
 
+def _empty() -> np.ndarray:
+    return np.zeros(0, dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class Split:
-    """Row indices of each part, and the rows left out because they are invalid."""
+    """Row indices of each part, and the rows left out of every part (with the reason)."""
 
     train: np.ndarray
     valid: np.ndarray
     test: np.ndarray
-    invalid: np.ndarray
+    invalid: np.ndarray = field(default_factory=_empty)
+    unlabeled: np.ndarray = field(default_factory=_empty)
 
     def sizes(self) -> tuple[int, int, int]:
+        """Rows in train, valid and test."""
         return len(self.train), len(self.valid), len(self.test)
 
 
 def _check_frac(frac: Sequence[float]) -> tuple[float, float, float]:
     if len(frac) != 3 or any(f < 0 for f in frac) or abs(sum(frac) - 1.0) > 1e-6:
-        raise ValueError(f"frac must be three non-negative fractions summing to 1, got {tuple(frac)}")
+        raise ValueError(f"frac must be three non-negative fractions (train, valid, test) summing to 1, got {frac}")
     return float(frac[0]), float(frac[1]), float(frac[2])
 
 
-def _idx(values: list[int]) -> np.ndarray:
+def _idx(values: Sequence[int] | np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.int64)
 
 
-def scaffold_split(smiles: Sequence[str], frac: Sequence[float] = (0.8, 0.1, 0.1)) -> Split:
-    """Hu et al.'s deterministic scaffold split (pretrain-gnns ``chem/splitters.py``).
+def _parse(smiles: object) -> Chem.Mol | None:
+    return Chem.MolFromSmiles(smiles) if isinstance(smiles, str) and smiles.strip() else None
 
-    Bemis-Murcko scaffolds (with chirality) group the molecules; the groups, sorted by size and then
-    by first row, largest first, fill train up to 80%, then valid up to 90%, the rest go to test. No
-    scaffold is shared between parts.
+
+def scaffold_split(smiles: Sequence[str], frac: Sequence[float] = (0.8, 0.1, 0.1)) -> Split:
+    """Hu et al.'s deterministic scaffold split (snap-stanford/pretrain-gnns ``chem/splitters.py``).
+
+    Molecules are grouped by Bemis-Murcko scaffold with chirality (``MurckoScaffoldSmiles(...,
+    includeChirality=True)``, the same call on the same parse); the groups, sorted by (size, first row)
+    largest first, fill train while it stays within ``frac[0]`` of the valid molecules, then valid up to
+    ``frac[0] + frac[1]``, and the rest go to test. No scaffold is shared between parts. Unparsable
+    SMILES are in ``invalid`` (Hu et al. dropped them before splitting, so the parts match theirs).
     """
     f_train, f_valid, _ = _check_frac(frac)
     groups: dict[str, list[int]] = {}
     invalid: list[int] = []
     with rdBase.BlockLogs():
         for i, s in enumerate(smiles):
-            mol = Chem.MolFromSmiles(s.strip()) if isinstance(s, str) and s.strip() else None
+            mol = _parse(s)
             if mol is None:
                 invalid.append(i)
                 continue
@@ -73,22 +86,35 @@ def scaffold_split(smiles: Sequence[str], frac: Sequence[float] = (0.8, 0.1, 0.1
 
 
 def _valid_rows(smiles: Sequence[str] | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows whose SMILES parse, and those that do not (every row is valid when ``smiles`` is None)."""
     if smiles is None:
-        return np.arange(n, dtype=np.int64), np.zeros(0, np.int64)
+        return np.arange(n, dtype=np.int64), _empty()
+    if len(smiles) != n:
+        raise ValueError(f"got {len(smiles)} SMILES for {n} rows")
     with rdBase.BlockLogs():
-        ok = np.array([isinstance(s, str) and Chem.MolFromSmiles(s.strip()) is not None for s in smiles], bool)
-    return np.flatnonzero(ok), np.flatnonzero(~ok)
+        ok = np.array([_parse(s) is not None for s in smiles], dtype=bool)
+    return np.flatnonzero(ok).astype(np.int64), np.flatnonzero(~ok).astype(np.int64)
+
+
+def _cut(rows: np.ndarray, f_train: float, f_valid: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    a, b = int(f_train * len(rows)), int(f_train * len(rows)) + int(f_valid * len(rows))
+    return rows[:a], rows[a:b], rows[b:]
 
 
 def random_split(
     n: int, frac: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0, smiles: Sequence[str] | None = None
 ) -> Split:
-    """A seeded random split of ``n`` rows (rows with unparsable ``smiles`` are excluded and reported)."""
+    """A seeded random split of ``n`` rows: Hu et al.'s ``random_split`` (Python ``random`` shuffle, sizes
+    truncated), so with no invalid rows the parts equal theirs for the same seed.
+
+    Give ``smiles`` to keep unparsable rows out of every part (they are reported in ``invalid``).
+    """
     f_train, f_valid, _ = _check_frac(frac)
     rows, invalid = _valid_rows(smiles, n)
-    perm = rows[np.random.default_rng(seed).permutation(len(rows))]
-    a, b = int(f_train * len(rows)), int((f_train + f_valid) * len(rows))
-    return Split(np.sort(perm[:a]), np.sort(perm[a:b]), np.sort(perm[b:]), invalid)
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    train, valid, test = (np.sort(p) for p in _cut(rows[order], f_train, f_valid))
+    return Split(train, valid, test, invalid)
 
 
 def stratified_split(
@@ -97,15 +123,21 @@ def stratified_split(
     seed: int = 0,
     smiles: Sequence[str] | None = None,
 ) -> Split:
-    """A seeded split that keeps each class's share in every part (single-task labels; NaN rows excluded)."""
+    """A seeded split that keeps each class's share in every part (one classification task).
+
+    Rows with a missing (NaN) label are reported in ``unlabeled``, unparsable ``smiles`` in ``invalid``.
+    """
     f_train, f_valid, _ = _check_frac(frac)
     y = np.asarray(labels, dtype=np.float64)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
     if y.ndim != 1:
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y[:, 0]
-        else:
-            raise ValueError(f"stratified_split needs one task's labels, got shape {y.shape}; use scaffold_split")
+        raise ValueError(
+            f"stratified_split needs the labels of one task, got shape {y.shape}; pick a column "
+            "(labels[:, k]) or use scaffold_split / random_split for multi-task data"
+        )
     rows, invalid = _valid_rows(smiles, len(y))
+    unlabeled = rows[np.isnan(y[rows])]
     rows = rows[~np.isnan(y[rows])]
     rng = np.random.default_rng(seed)
     parts: list[list[np.ndarray]] = [[], [], []]
@@ -115,5 +147,5 @@ def stratified_split(
         a, b = round(f_train * len(members)), round((f_train + f_valid) * len(members))
         for k, chunk in enumerate((members[:a], members[a:b], members[b:])):
             parts[k].append(chunk)
-    train, valid, test = (np.sort(np.concatenate(p)) if p else np.zeros(0, np.int64) for p in parts)
-    return Split(train, valid, test, invalid)
+    train, valid, test = (np.sort(np.concatenate(p)) if p else _empty() for p in parts)
+    return Split(train, valid, test, invalid, unlabeled)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
-from rdkit import Chem
+from rdkit import Chem, rdBase
 from rdkit.Chem.Scaffolds import MurckoScaffold
 
-from gnnpt.datasets import load, random_split, scaffold_split, stratified_split
+from gnnpt.datasets import Split, load, random_split, scaffold_split, stratified_split
 
 
 @pytest.fixture(scope="module")
@@ -15,44 +17,89 @@ def bbbp(moleculenet_dir):
     return load("bbbp", data_dir=moleculenet_dir)
 
 
-def test_scaffold_split_is_deterministic_disjoint_and_80_10_10(bbbp) -> None:
+def _scaffold(smiles: str) -> str:
+    return MurckoScaffold.MurckoScaffoldSmiles(smiles=smiles, includeChirality=True)
+
+
+def _hu_scaffold_split(smiles_list: list[str]) -> tuple[list[int], list[int], list[int]]:
+    """pretrain-gnns chem/splitters.py scaffold_split, transcribed (on the already-filtered list)."""
+    all_scaffolds: dict[str, list[int]] = {}
+    for i, smiles in enumerate(smiles_list):
+        all_scaffolds.setdefault(_scaffold(smiles), []).append(i)
+    all_scaffolds = {key: sorted(value) for key, value in all_scaffolds.items()}
+    sets = [s for (_, s) in sorted(all_scaffolds.items(), key=lambda x: (len(x[1]), x[1][0]), reverse=True)]
+    train_cutoff, valid_cutoff = 0.8 * len(smiles_list), 0.9 * len(smiles_list)
+    train_idx: list[int] = []
+    valid_idx: list[int] = []
+    test_idx: list[int] = []
+    for scaffold_set in sets:
+        if len(train_idx) + len(scaffold_set) > train_cutoff:
+            if len(train_idx) + len(valid_idx) + len(scaffold_set) > valid_cutoff:
+                test_idx.extend(scaffold_set)
+            else:
+                valid_idx.extend(scaffold_set)
+        else:
+            train_idx.extend(scaffold_set)
+    return train_idx, valid_idx, test_idx
+
+
+def test_scaffold_split_matches_hu_et_al_on_bbbp(bbbp) -> None:
     a, b = scaffold_split(bbbp.smiles), scaffold_split(bbbp.smiles)
     for part in ("train", "valid", "test", "invalid"):
-        assert np.array_equal(getattr(a, part), getattr(b, part))
+        assert np.array_equal(getattr(a, part), getattr(b, part)) and getattr(a, part).dtype == np.int64
     assert len(a.invalid) == 11  # the unparsable BBBP rows are reported, not silently dropped
-    assert a.sizes() == (1631, 204, 204)  # of 2039 valid molecules, as in Hu et al.
+    assert a.sizes() == (1631, 204, 204)  # of the 2,039 valid molecules: 80/10/10
     everything = np.concatenate([a.train, a.valid, a.test, a.invalid])
     assert sorted(everything.tolist()) == list(range(len(bbbp)))
 
-    def scaffolds(idx):
-        return {MurckoScaffold.MurckoScaffoldSmiles(mol=Chem.MolFromSmiles(bbbp.smiles[i]), includeChirality=True)
-                for i in idx}  # fmt: skip
+    with rdBase.BlockLogs():
+        valid_rows = [i for i, s in enumerate(bbbp.smiles) if Chem.MolFromSmiles(s) is not None]
+        reference = _hu_scaffold_split([bbbp.smiles[i] for i in valid_rows])  # Hu et al. dropped invalid rows first
+    for ours, theirs in zip((a.train, a.valid, a.test), reference, strict=True):
+        assert ours.tolist() == [valid_rows[i] for i in theirs]
 
-    train, valid, test = scaffolds(a.train), scaffolds(a.valid), scaffolds(a.test)
+    train, valid, test = ({_scaffold(bbbp.smiles[i]) for i in part} for part in (a.train, a.valid, a.test))
     assert not (train & valid) and not (train & test) and not (valid & test)
 
 
-def test_scaffold_split_puts_the_largest_scaffold_sets_in_train() -> None:
-    smiles = ["c1ccccc1C"] * 5 + ["C1CCCCC1C"] * 3 + ["CCO", "CCN"]
-    split = scaffold_split(smiles, frac=(0.8, 0.1, 0.1))
-    assert split.train.tolist() == [0, 1, 2, 3, 4, 5, 6, 7]
+def test_scaffold_split_order_and_errors() -> None:
+    smiles = ["c1ccccc1C"] * 5 + ["C1CCCCC1C"] * 3 + ["CCO", "not a smiles", "CCN"]
+    split = scaffold_split(smiles)
+    assert split.train.tolist() == [0, 1, 2, 3, 4, 5, 6, 7]  # largest scaffold sets first
+    assert split.invalid.tolist() == [9]
     with pytest.raises(ValueError, match="sum"):
         scaffold_split(smiles, frac=(0.8, 0.3, 0.1))
 
 
-def test_random_split_is_seeded(bbbp) -> None:
-    a = random_split(len(bbbp), seed=1, smiles=bbbp.smiles)
-    b = random_split(len(bbbp), seed=1, smiles=bbbp.smiles)
-    c = random_split(len(bbbp), seed=2, smiles=bbbp.smiles)
+def test_random_split_is_seeded_and_follows_hu_et_al() -> None:
+    a, b, c = random_split(100, seed=1), random_split(100, seed=1), random_split(100, seed=2)
     assert np.array_equal(a.test, b.test) and not np.array_equal(a.test, c.test)
-    assert len(a.invalid) == 11 and sum(a.sizes()) == 2039
+    order = list(range(100))
+    random.Random(1).shuffle(order)  # pretrain-gnns: random.seed(seed); random.shuffle(all_idx)
+    assert a.train.tolist() == sorted(order[:80]) and a.valid.tolist() == sorted(order[80:90])
+    assert isinstance(a, Split) and a.train.dtype == np.int64
+
+
+def test_random_split_reports_invalid_smiles(bbbp) -> None:
+    split = random_split(len(bbbp), seed=0, smiles=bbbp.smiles)
+    assert len(split.invalid) == 11 and sum(split.sizes()) == 2039
+    assert not set(split.invalid) & set(np.concatenate([split.train, split.valid, split.test]))
+    with pytest.raises(ValueError, match="2050 SMILES for 10 rows"):
+        random_split(10, smiles=bbbp.smiles)
 
 
 def test_stratified_split_keeps_class_ratios(bbbp) -> None:
     y = bbbp.targets[:, 0]
     split = stratified_split(y, seed=0, smiles=bbbp.smiles)
+    assert np.array_equal(split.test, stratified_split(y, seed=0, smiles=bbbp.smiles).test)
+    assert not np.array_equal(split.test, stratified_split(y, seed=1, smiles=bbbp.smiles).test)
     overall = y[np.concatenate([split.train, split.valid, split.test])].mean()
     for part in (split.train, split.valid, split.test):
         assert y[part].mean() == pytest.approx(overall, abs=0.01)
+    assert len(split.invalid) == 11 and sum(split.sizes()) == 2039
+
+    labels = np.array([0, 1, np.nan] * 20)
+    partial = stratified_split(labels, seed=0)
+    assert partial.unlabeled.tolist() == list(range(2, 60, 3)) and sum(partial.sizes()) == 40
     with pytest.raises(ValueError, match="one task"):
         stratified_split(np.zeros((10, 2)))

@@ -1,0 +1,105 @@
+"""Molecule file readers: CSV, TSV, SMI, SDF, Parquet, plain and gzipped, whole and chunked."""
+
+from __future__ import annotations
+
+import gzip
+import io
+
+import pandas as pd
+import pytest
+from rdkit import Chem
+
+from gnnpt.datasets import detect_format, iter_molecules, read_molecules
+
+
+def _write(path, data: bytes | str, gz: bool) -> None:
+    raw = data.encode() if isinstance(data, str) else data
+    path.write_bytes(gzip.compress(raw) if gz else raw)
+
+
+def _sdf() -> str:
+    good = Chem.MolToMolBlock(Chem.MolFromSmiles("OCC")) + "> <name>\nethanol\n\n> <pIC50>\n6.5\n\n$$$$\n"
+    bad = "broken\n  junk\n\n  2  1  0  0  0  0  0  0  0  0999 V2000\nnot an atom line\n$$$$\n"
+    other = "benzene" + Chem.MolToMolBlock(Chem.MolFromSmiles("c1ccccc1")) + "$$$$\n"
+    return good + bad + other
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+def test_every_format_plain_and_gzipped(tmp_path, gz: bool) -> None:
+    sfx = ".gz" if gz else ""
+    _write(tmp_path / f"a.csv{sfx}", "id,SMILES\r\n1, CCO \r\n\r\n2,C1CC\r\n3,c1ccccc1\r\n", gz)
+    _write(tmp_path / f"a.tsv{sfx}", "smiles\tname\nCCO\tethanol\n\nCCN\tethylamine\n", gz)
+    _write(tmp_path / f"a.smi{sfx}", "SMILES Name\r\nCCO ethanol\r\n\r\nC1CC broken ring\nCCN\n", gz)
+    _write(tmp_path / f"b.smi{sfx}", "CCO\tethanol\nCCN\n", gz)  # no header
+    _write(tmp_path / f"a.sdf{sfx}", _sdf(), gz)
+    buf = io.BytesIO()
+    pd.DataFrame({"canonical_smiles": ["CCO", "CCN"], "y": [1.0, 0.0]}).to_parquet(buf)
+    _write(tmp_path / f"a.parquet{sfx}", buf.getvalue(), gz)
+
+    csv = read_molecules(tmp_path / f"a.csv{sfx}")
+    assert csv["smiles"].tolist() == ["CCO", "C1CC", "c1ccccc1"]  # CRLF, blank line, spaces stripped
+    assert csv["id"].tolist() == [1, 2, 3]
+    assert read_molecules(tmp_path / f"a.tsv{sfx}")["name"].tolist() == ["ethanol", "ethylamine"]
+    smi = read_molecules(tmp_path / f"a.smi{sfx}")
+    assert smi["smiles"].tolist() == ["CCO", "C1CC", "CCN"]
+    assert smi["name"].tolist()[:2] == ["ethanol", "broken ring"] and pd.isna(smi["name"].iloc[2])
+    assert read_molecules(tmp_path / f"b.smi{sfx}")["smiles"].tolist() == ["CCO", "CCN"]
+
+    sdf = read_molecules(tmp_path / f"a.sdf{sfx}")  # the broken record stays a row, with its error
+    assert sdf["smiles"].iloc[0] == "CCO" and pd.isna(sdf["smiles"].iloc[1]) and sdf["smiles"].iloc[2] == "c1ccccc1"
+    assert sdf["error"].isna().tolist() == [True, False, True] and "record 1" in sdf["error"].iloc[1]
+    assert sdf["name"].iloc[0] == "ethanol" and sdf["pIC50"].iloc[0] == 6.5 and sdf["title"].iloc[2] == "benzene"
+
+    pq = read_molecules(tmp_path / f"a.parquet{sfx}")
+    assert pq["smiles"].tolist() == ["CCO", "CCN"] and pq["y"].tolist() == [1.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "size"),
+    [
+        ("c.csv", "smiles\n" + "C\n" * 5, 5),
+        ("c.tsv", "x\tsmiles\n" + "1\tC\n" * 5, 5),
+        ("c.smi", "C\n" * 5, 5),
+        ("c.sdf", (Chem.MolToMolBlock(Chem.MolFromSmiles("C")) + "$$$$\n") * 5, 5),
+    ],
+)
+def test_chunked_iteration(tmp_path, name: str, data: str, size: int) -> None:
+    (tmp_path / name).write_text(data)
+    chunks = list(read_molecules(tmp_path / name, chunk_size=2))
+    assert [len(c) for c in chunks] == [2, 2, 1]
+    assert pd.concat(chunks)["smiles"].tolist() == ["C"] * size
+
+
+def test_parquet_chunks_and_detection_by_magic_bytes(tmp_path) -> None:
+    frame = pd.DataFrame({"SMILES": ["CCO", "CCN", "CCC", "CCCl", "CCBr"], "y": range(5)})
+    frame.to_parquet(tmp_path / "molecules.bin")
+    assert detect_format(tmp_path / "molecules.bin") == "parquet"
+    chunks = list(iter_molecules(tmp_path / "molecules.bin", chunk_size=2))
+    assert [len(c) for c in chunks] == [2, 2, 1]
+    assert pd.concat(chunks)["smiles"].tolist() == frame.SMILES.tolist()
+    (tmp_path / "gz_without_suffix.csv").write_bytes(gzip.compress(b"smiles\nCCO\n"))  # gzip told by magic
+    assert read_molecules(tmp_path / "gz_without_suffix.csv")["smiles"].tolist() == ["CCO"]
+
+
+def test_empty_header_only_and_bad_columns(tmp_path) -> None:
+    (tmp_path / "h.csv").write_text("smiles,y\r\n")
+    header_only = read_molecules(tmp_path / "h.csv")
+    assert len(header_only) == 0 and list(header_only.columns)[:2] == ["smiles", "y"]
+    for name in ("e.csv", "e.tsv", "e.smi", "e.sdf", "blank.csv"):
+        (tmp_path / name).write_text("\n\n" if name.startswith("blank") else "")
+        empty = read_molecules(tmp_path / name)
+        assert len(empty) == 0 and "smiles" in empty.columns
+    (tmp_path / "e.csv.gz").write_bytes(gzip.compress(b""))
+    assert len(read_molecules(tmp_path / "e.csv.gz")) == 0
+
+    (tmp_path / "n.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match=r"no SMILES column.*\['a', 'b'\].*smiles_col="):
+        read_molecules(tmp_path / "n.csv")
+    with pytest.raises(ValueError, match="column 'c' not found"):
+        read_molecules(tmp_path / "n.csv", smiles_col="c")
+    assert read_molecules(tmp_path / "n.csv", smiles_col="b")["smiles"].tolist() == ["2"]
+    (tmp_path / "n.xyz").write_text("x")
+    with pytest.raises(ValueError, match="cannot tell the format"):
+        read_molecules(tmp_path / "n.xyz")
+    with pytest.raises(FileNotFoundError):
+        read_molecules(tmp_path / "absent.csv")
