@@ -83,8 +83,8 @@ def featurize_chunk(items: list[object], start: int, options: FeaturizeOptions) 
     node_dim, edge_dim = scheme_dims(options.scheme)
     standardizer = Standardizer(options.standardize) if options.standardize else None
     xs, srcs, dsts, attrs = [], [], [], []
-    num_nodes = np.zeros(len(items), np.int64)
-    num_edges = np.zeros(len(items), np.int64)
+    num_nodes: list[int] = []
+    num_edges: list[int] = []
     smiles_out: list[str | None] = []
     errors: list[FeaturizationError] = []
     block = rdBase.BlockLogs()
@@ -110,13 +110,15 @@ def featurize_chunk(items: list[object], start: int, options: FeaturizeOptions) 
         except ItemError as err:
             errors.append(FeaturizationError(start + k, _as_text(item), err.reason, err.message))
             smiles_out.append(None)
+            num_nodes.append(0)
+            num_edges.append(0)
             continue
         xs.append(x)
         srcs.append(src)
         dsts.append(dst)
         attrs.append(attr)
-        num_nodes[k] = x.shape[0]
-        num_edges[k] = src.shape[0]
+        num_nodes.append(n)
+        num_edges.append(len(src))
         smiles_out.append(out_smiles)
     del block
     return ChunkResult(
@@ -124,8 +126,8 @@ def featurize_chunk(items: list[object], start: int, options: FeaturizeOptions) 
         src=np.concatenate(srcs) if srcs else np.empty(0, np.int64),
         dst=np.concatenate(dsts) if dsts else np.empty(0, np.int64),
         edge_attr=np.concatenate(attrs) if attrs else np.empty((0, edge_dim), np.int16),
-        num_nodes=num_nodes,
-        num_edges=num_edges,
+        num_nodes=np.array(num_nodes, np.int64),
+        num_edges=np.array(num_edges, np.int64),
         smiles=smiles_out,
         errors=errors,
     )

@@ -40,8 +40,11 @@ _BT = Chem.BondType
 _HU_BOND_TYPE = {_BT.SINGLE: 0, _BT.DOUBLE: 1, _BT.TRIPLE: 2, _BT.AROMATIC: 3, _BT.DATIVE: 0}
 _HU_BOND_DIR = {Chem.BondDir.ENDUPRIGHT: 1, Chem.BondDir.ENDDOWNRIGHT: 2}
 _HU_CHIRAL = {Chem.ChiralType.CHI_TETRAHEDRAL_CW: 1, Chem.ChiralType.CHI_TETRAHEDRAL_CCW: 2}
-# bond order (x2) from GetAdjacencyMatrix(useBO=True) -> hu2020 bond type; -1 = not in the fast path
-_ORDER2_TO_HU = np.array([-1, -1, 0, 3, 1, -1, 2, -1, -1], dtype=np.int16)
+# bond order x 2 from GetAdjacencyMatrix(useBO=True) -> hu2020 edge features [bond type, direction 0];
+# [-1, -1] marks an order the fast path does not handle (it then falls back to per-bond reading).
+_ORDER2_ROWS = np.array([[t, 0 if t >= 0 else -1] for t in (-1, -1, 0, 3, 1, -1, 2, -1, -1)], dtype=np.int16)
+# atomic number -> hu2020 node features [atomic number - 1, chirality 0] (row 0 is never used)
+_Z_ROWS = np.stack([np.arange(-1, 119), np.zeros(120, int)], axis=1).astype(np.int16)
 
 # Atoms in SMILES order: bracket atoms, the two-letter organic subset, one-letter organic/aromatic, '*'.
 _ATOM_TOKEN = re.compile(r"\[[^\]]+\]|Br|Cl|[BCNOSPFI]|[bcnosp]|\*")
@@ -119,37 +122,32 @@ class Hu2020Scheme:
         self, mol: Chem.Mol, smiles: str | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         n = mol.GetNumAtoms()
-        z = None
+        z: list[int] | None = None
         if smiles is not None and _NOT_TOKENIZABLE.isdisjoint(smiles):
             toks = _ATOM_TOKEN.findall(smiles)
             if len(toks) == n:
-                z = np.fromiter(map(_z_of_token, toks), np.int16, n)
-        if z is None or (z <= 0).any():
-            z = np.fromiter((a.GetAtomicNum() for a in mol.GetAtoms()), np.int16, n)
-        bad = np.flatnonzero((z < 1) | (z > 118))
-        if bad.size:
-            i = int(bad[0])
-            sym = mol.GetAtomWithIdx(i).GetSymbol()
+                z = [_token_z.get(t) or _z_of_token(t) for t in toks]
+                if min(z) <= 0:
+                    z = None
+        if z is None:
+            z = [a.GetAtomicNum() for a in mol.GetAtoms()]
+        if min(z) < 1 or max(z) > 118:
+            i = next(k for k, v in enumerate(z) if not 1 <= v <= 118)
             raise ItemError(
                 ErrorReason.UNSUPPORTED_ELEMENT,
-                f"atom {i} is '{sym}' (atomic number {int(z[i])}); the hu2020 encoding covers atomic numbers "
-                "1-118 only (remove dummy atoms or use scheme='ogb')",
+                f"atom {i} is '{mol.GetAtomWithIdx(i).GetSymbol()}' (atomic number {z[i]}); the hu2020 encoding "
+                "covers atomic numbers 1-118 only (remove dummy atoms or use scheme='ogb')",
             )
-        x = np.empty((n, 2), np.int16)
-        x[:, 0] = z - 1
-        if smiles is not None and "@" not in smiles:
-            x[:, 1] = 0
-        else:
+        x = _Z_ROWS[z]  # [z - 1, 0] per atom, one table lookup
+        if smiles is None or "@" in smiles:
             x[:, 1] = [_HU_CHIRAL.get(a.GetChiralTag(), 0) for a in mol.GetAtoms()]
 
         if smiles is not None and n <= _MAX_DENSE_ATOMS and _NOT_ADJACENCY.isdisjoint(smiles):
             adj = Chem.GetAdjacencyMatrix(mol, useBO=True)
-            src, dst = np.nonzero(adj)
-            types = _ORDER2_TO_HU[np.clip((adj[src, dst] * 2).astype(np.int64), 0, 8)]
-            if not (types < 0).any():
-                attr = np.zeros((src.size, 2), np.int16)
-                attr[:, 0] = types
-                return x, src.astype(np.int64), dst.astype(np.int64), attr
+            src, dst = adj.nonzero()
+            attr = _ORDER2_ROWS[(adj[src, dst] * 2).astype(np.intp)]  # [bond type, 0] per edge
+            if not attr.size or attr.min() >= 0:
+                return x, src, dst, attr
         begin, end, feats = [], [], []
         for bond in mol.GetBonds():
             bt = _HU_BOND_TYPE.get(bond.GetBondType())

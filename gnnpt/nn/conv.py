@@ -47,6 +47,11 @@ class _EdgeEmbedding(nn.Module):
         return self.edge_embedding1(edge_attr[:, 0]) + self.edge_embedding2(edge_attr[:, 1])
 
 
+def _in_degree(row: torch.Tensor, num_nodes: int, dtype: torch.dtype) -> torch.Tensor:
+    """Edges aggregated at each node (self-loop included)."""
+    return torch.zeros(num_nodes, dtype=dtype, device=row.device).index_add_(0, row, torch.ones_like(row, dtype=dtype))
+
+
 def _sum_at(messages: torch.Tensor, index: torch.Tensor, num_nodes: int) -> torch.Tensor:
     out = messages.new_zeros((num_nodes, *messages.shape[1:]))
     return out.index_add_(0, index, messages)
@@ -78,8 +83,7 @@ class GCNConv(_EdgeEmbedding):
         n = x.shape[0]
         edge_index, edge_attr = add_self_loops(edge_index, edge_attr, n)
         row, col = edge_index
-        deg = torch.zeros(n, dtype=x.dtype, device=x.device).index_add_(0, row, torch.ones_like(row, dtype=x.dtype))
-        inv_sqrt = deg.pow(-0.5).masked_fill(deg == 0, 0.0)
+        inv_sqrt = _in_degree(row, n, x.dtype).pow(-0.5)  # >= 1: every node has its self-loop
         norm = (inv_sqrt[row] * inv_sqrt[col]).unsqueeze(-1)
         x = self.linear(x)
         return _sum_at(norm * (x[col] + self.embed_edges(edge_attr)), row, n)
@@ -99,8 +103,7 @@ class GraphSAGEConv(_EdgeEmbedding):
         row, col = edge_index
         x = self.linear(x)
         total = _sum_at(x[col] + self.embed_edges(edge_attr), row, n)
-        count = torch.zeros(n, dtype=x.dtype, device=x.device).index_add_(0, row, torch.ones_like(row, dtype=x.dtype))
-        return F.normalize(total / count.clamp(min=1).unsqueeze(-1), p=2, dim=-1)
+        return F.normalize(total / _in_degree(row, n, x.dtype).unsqueeze(-1), p=2, dim=-1)
 
 
 class GATConv(_EdgeEmbedding):

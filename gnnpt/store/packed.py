@@ -122,15 +122,18 @@ class PackedGraphs:
             self.errors,
         )
 
+    def _ranges(self, ids: torch.Tensor):
+        """Per node and per edge of graphs ``ids``: (graph position, index into the flat arrays), and offsets."""
+        starts = self.node_ptr[ids]
+        e_starts = self.edge_ptr[ids]
+        node = _segment_arange(self.node_ptr[ids + 1] - starts, starts)
+        edge = _segment_arange(self.edge_ptr[ids + 1] - e_starts, e_starts)
+        return node, edge
+
     def gather(self, ids: torch.Tensor | np.ndarray | Sequence[int]) -> GraphBatch:
         """Batch the graphs ``ids`` (in that order) into PyG layout with vectorized index ops."""
         ids = torch.as_tensor(ids, dtype=torch.long, device=self.device)
-        starts = self.node_ptr[ids]
-        n_counts = self.node_ptr[ids + 1] - starts
-        e_starts = self.edge_ptr[ids]
-        e_counts = self.edge_ptr[ids + 1] - e_starts
-        batch, node_idx, ptr = _segment_arange(n_counts, starts)
-        e_graph, edge_idx, eptr = _segment_arange(e_counts, e_starts)
+        (batch, node_idx, ptr), (e_graph, edge_idx, eptr) = self._ranges(ids)
         x = self.x[node_idx].long()
         edge_index = self.edge_index[:, edge_idx].long() + ptr[e_graph]
         edge_attr = self.edge_attr[edge_idx].long()
@@ -139,12 +142,7 @@ class PackedGraphs:
     def select(self, ids: torch.Tensor | np.ndarray | Sequence[int]) -> PackedGraphs:
         """A new store holding only graphs ``ids`` (renumbered 0..len(ids)-1), e.g. a data split."""
         ids_t = torch.as_tensor(ids, dtype=torch.long, device=self.device)
-        starts = self.node_ptr[ids_t]
-        n_counts = self.node_ptr[ids_t + 1] - starts
-        e_starts = self.edge_ptr[ids_t]
-        e_counts = self.edge_ptr[ids_t + 1] - e_starts
-        _, node_idx, ptr = _segment_arange(n_counts, starts)
-        _, edge_idx, eptr = _segment_arange(e_counts, e_starts)
+        (_, node_idx, ptr), (_, edge_idx, eptr) = self._ranges(ids_t)
         ids_list = ids_t.tolist()
         position = {old: new for new, old in enumerate(ids_list)}
         errors = [
