@@ -24,6 +24,8 @@ from typing import BinaryIO
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
+from gnnpt.paths import cache_dir
+
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
 BLOCK = 1 << 20
@@ -31,11 +33,6 @@ BLOCK = 1 << 20
 
 class ChecksumError(RuntimeError):
     """A data file whose content does not have the expected sha256: it is never used."""
-
-
-def cache_dir() -> Path:
-    """``$GNNPT_CACHE_DIR`` or ``~/.cache/gnnpt``."""
-    return Path(os.environ.get("GNNPT_CACHE_DIR") or Path.home() / ".cache" / "gnnpt")
 
 
 def magic(path: str | Path, size: int = 4) -> bytes:

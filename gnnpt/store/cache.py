@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -17,15 +16,11 @@ import torch
 
 import gnnpt
 from gnnpt.featurization.errors import FeaturizationError
+from gnnpt.paths import cache_dir as default_cache_dir
 from gnnpt.store.packed import PackedGraphs
 
 FORMAT_VERSION = 1
 _ARRAYS = ("x", "edge_index", "edge_attr", "node_ptr", "edge_ptr")
-
-
-def default_cache_dir() -> Path:
-    """``$GNNPT_CACHE_DIR`` or ``~/.cache/gnnpt``."""
-    return Path(os.environ.get("GNNPT_CACHE_DIR", Path.home() / ".cache" / "gnnpt"))
 
 
 def save_packed(store: PackedGraphs, path: str | Path) -> Path:

@@ -115,3 +115,9 @@ def test_gather_on_gpu(store: PackedGraphs) -> None:
     got = gpu.gather(torch.tensor([0, 2, 5], device="cuda"))
     ref = store.gather([0, 2, 5])
     assert got.x.is_cuda and torch.equal(got.edge_index.cpu(), ref.edge_index)
+
+
+def test_cache_defaults_to_gnnpt_cache_dir(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("GNNPT_CACHE_DIR", str(tmp_path))
+    store = cached_featurize(["CCO", "C1CC"])
+    assert len(store) == 2 and len(list((tmp_path / "stores").iterdir())) == 1
