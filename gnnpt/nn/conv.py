@@ -71,13 +71,17 @@ class GINConv(_EdgeEmbedding):
         return self.mlp(_sum_at(msg, edge_index[0], x.shape[0]))
 
 
-class GCNConv(_EdgeEmbedding):
-    """GCN: ``sum_j deg^-1/2[i] deg^-1/2[j] (W x_j + e_ij)``, degrees counted with self-loops."""
+class _LinearConv(_EdgeEmbedding):
+    """A layer that transforms node features with ``linear`` before messaging (GCN, GraphSAGE upstream)."""
 
     def __init__(self, emb_dim: int):
         super().__init__()
         self.linear = nn.Linear(emb_dim, emb_dim)
         self._add_edge_embeddings(emb_dim)
+
+
+class GCNConv(_LinearConv):
+    """GCN: ``sum_j deg^-1/2[i] deg^-1/2[j] (W x_j + e_ij)``, degrees counted with self-loops."""
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
@@ -89,13 +93,8 @@ class GCNConv(_EdgeEmbedding):
         return _sum_at(norm * (x[col] + self.embed_edges(edge_attr)), row, n)
 
 
-class GraphSAGEConv(_EdgeEmbedding):
+class GraphSAGEConv(_LinearConv):
     """GraphSAGE: L2-normalized ``mean_j (W x_j + e_ij)``."""
-
-    def __init__(self, emb_dim: int):
-        super().__init__()
-        self.linear = nn.Linear(emb_dim, emb_dim)
-        self._add_edge_embeddings(emb_dim)
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
