@@ -143,14 +143,14 @@ class PackedGraphs:
         """A new store holding only graphs ``ids`` (renumbered 0..len(ids)-1), e.g. a data split."""
         ids_t = torch.as_tensor(ids, dtype=torch.long, device=self.device)
         (_, node_idx, ptr), (_, edge_idx, eptr) = self._ranges(ids_t)
-        ids_list = ids_t.tolist()
-        position = {old: new for new, old in enumerate(ids_list)}
-        errors = [
-            FeaturizationError(position[e.index], e.input, e.reason, e.message)
-            for e in self.errors
-            if e.index in position
-        ]
-        smiles = [self.smiles[i] for i in ids_list] if self.smiles is not None else None
+        ids_np = ids_t.cpu().numpy()
+        by_index = {e.index: e for e in self.errors}
+        hits = np.flatnonzero(np.isin(ids_np, np.fromiter(by_index, np.int64, len(by_index))))
+        errors = []
+        for new in hits.tolist():
+            old = by_index[int(ids_np[new])]
+            errors.append(FeaturizationError(new, old.input, old.reason, old.message))
+        smiles = [self.smiles[i] for i in ids_np.tolist()] if self.smiles is not None else None
         return PackedGraphs(
             self.x[node_idx],
             self.edge_index[:, edge_idx],

@@ -121,3 +121,9 @@ def test_cache_defaults_to_gnnpt_cache_dir(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("GNNPT_CACHE_DIR", str(tmp_path))
     store = cached_featurize(["CCO", "C1CC"])
     assert len(store) == 2 and len(list((tmp_path / "stores").iterdir())) == 1
+
+
+def test_select_with_repeated_ids_keeps_every_error(store: PackedGraphs) -> None:
+    sub = store.select([1, 0, 1, 4])
+    assert [(e.index, e.input) for e in sub.errors] == [(0, "C1CC"), (2, "C1CC"), (3, "")]
+    assert sub.smiles == [None, "CCO", None, None] and sub.nodes_per_graph().tolist() == [0, 3, 0, 0]
