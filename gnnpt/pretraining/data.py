@@ -1,0 +1,71 @@
+"""Batches for pretraining straight from the packed store.
+
+The DataLoader yields only tensors of graph ids; ``transfer_batch_to_device`` gathers the graphs
+from a store that lives on the training device, so no per-molecule object is ever built and, on a
+GPU, batching happens on the GPU. The shuffle depends only on (seed, epoch, rank), so a resumed run
+sees the same batches as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from gnnpt.store.packed import GraphBatch, PackedGraphs
+
+
+class EpochShuffleSampler(Sampler[int]):
+    """Positions ``0..n-1`` in a seeded order per epoch, split across distributed ranks."""
+
+    def __init__(self, n: int, seed: int = 0, shuffle: bool = True):
+        self.n, self.seed, self.shuffle, self.epoch = n, seed, shuffle, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _rank(self) -> tuple[int, int]:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            return torch.distributed.get_rank(), torch.distributed.get_world_size()
+        return 0, 1
+
+    def __iter__(self) -> Iterator[int]:
+        if self.shuffle:
+            order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 100_003 + self.epoch))
+        else:
+            order = torch.arange(self.n)
+        rank, world = self._rank()
+        return iter(order[rank::world].tolist())
+
+    def __len__(self) -> int:
+        rank, world = self._rank()
+        return len(range(rank, self.n, world))
+
+
+class PackedDataModule(pl.LightningDataModule):
+    """Serves shuffled batches of the valid graphs of a ``PackedGraphs`` store."""
+
+    def __init__(self, store: PackedGraphs, batch_size: int = 256, seed: int = 0, drop_last: bool = True):
+        super().__init__()
+        self.store, self.batch_size, self.seed, self.drop_last = store, batch_size, seed, drop_last
+        self.ids = torch.from_numpy(np.asarray(store.valid_ids, dtype=np.int64))
+        if len(self.ids) < batch_size and drop_last:
+            raise ValueError(f"the corpus has {len(self.ids)} valid graphs, fewer than one batch of {batch_size}")
+        self._device_store: PackedGraphs | None = None
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(
+            self.ids,
+            batch_size=self.batch_size,
+            sampler=EpochShuffleSampler(len(self.ids), self.seed),
+            drop_last=self.drop_last,
+            collate_fn=torch.stack,
+        )
+
+    def transfer_batch_to_device(self, batch: torch.Tensor, device: torch.device, dataloader_idx: int) -> GraphBatch:
+        if self._device_store is None or self._device_store.device != device:
+            self._device_store = self.store.to(device)
+        return self._device_store.gather(batch.to(device))
