@@ -6,6 +6,7 @@ import typer
 
 from gnnpt.cli import datasets as datasets_cmd
 from gnnpt.cli import featurize as featurize_cmd
+from gnnpt.cli import pretrain as pretrain_cmd
 
 app = typer.Typer(
     name="gnnpt",
@@ -15,6 +16,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.command("featurize")(featurize_cmd.featurize)
+app.command("pretrain")(pretrain_cmd.pretrain)
 app.add_typer(datasets_cmd.app, name="datasets")
 
 

@@ -43,3 +43,20 @@ def test_datasets_list_and_fetch(moleculenet_dir) -> None:
     assert fetched.exit_code == 0 and "7,831 rows" in fetched.output
     unknown = runner.invoke(app, ["datasets", "fetch", "tox22"])
     assert unknown.exit_code != 0 and "registered" in unknown.output
+
+
+def test_pretrain_command_runs_a_recipe_with_overrides(tmp_path, moleculenet_dir) -> None:
+    import json
+    from pathlib import Path
+
+    recipe = Path(__file__).resolve().parents[2] / "pretraining" / "attr_masking.yaml"
+    corpus = tmp_path / "mols.csv"
+    corpus.write_text("smiles\n" + "\n".join(["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "C1CC"] * 20) + "\n")
+    args = ["pretrain", "--config", str(recipe), "--corpus", str(corpus), "-o", str(tmp_path / "run"),
+            "encoder.num_layer=2", "encoder.emb_dim=16", "batch_size=16", "epochs=1", "progress=false"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    card = json.loads((tmp_path / "run" / "encoder" / "card.json").read_text())
+    assert card["name"] == "gin_attr_masking_moses" and card["corpus"]["invalid"] == 20 and card["steps"] == 3
+    bad = runner.invoke(app, ["pretrain", "--config", str(recipe), "batch_sise=3"])
+    assert bad.exit_code != 0 and "unknown config keys" in bad.output
