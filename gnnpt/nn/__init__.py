@@ -4,7 +4,9 @@ from gnnpt.nn.checkpoints import (
     export_hu2020_state_dict,
     load_encoder,
     load_hu2020_checkpoint,
+    published_checkpoint_dir,
     read_card,
+    resolve_encoder,
     save_encoder,
 )
 from gnnpt.nn.conv import GATConv, GCNConv, GINConv, GraphSAGEConv
@@ -29,6 +31,8 @@ __all__ = [
     "load_encoder",
     "load_hu2020_checkpoint",
     "make_pooling",
+    "published_checkpoint_dir",
     "read_card",
+    "resolve_encoder",
     "save_encoder",
 ]

@@ -8,6 +8,7 @@ architecture and the record of how the weights were made), so loading never unpi
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +117,36 @@ def load_encoder(directory: str | Path) -> nn.Module:
     encoder = cls(**card["config"])
     encoder.load_state_dict(load_file(str(Path(directory) / WEIGHTS_FILE)), strict=True)
     return encoder
+
+
+def published_checkpoint_dir() -> Path:
+    """Where published Hu et al. ``.pth`` files are looked up by name: ``$GNNPT_CHECKPOINT_DIR``."""
+    return Path(os.environ.get("GNNPT_CHECKPOINT_DIR", "checkpoints"))
+
+
+def resolve_encoder(spec: str | Path | None, gnn_type: str | None = None, **encoder_kwargs: Any) -> nn.Module:
+    """The encoder a user names: ``None``/``"none[:gnn_type]"`` (a fresh ``HuEncoder``), a saved gnnpt
+    encoder directory, a published ``.pth`` file, or ``"hu2020:<name>"`` for ``<name>.pth`` in
+    :func:`published_checkpoint_dir`. For ``.pth`` files only ``jk``/``drop_ratio`` of ``encoder_kwargs`` apply."""
+    text = "none" if spec is None else str(spec)
+    if text.lower().split(":")[0] in ("none", "scratch"):
+        if ":" in text:
+            encoder_kwargs = {**encoder_kwargs, "gnn_type": text.split(":", 1)[1]}
+        return HuEncoder(**encoder_kwargs)
+    if text.startswith("hu2020:"):
+        path = published_checkpoint_dir() / f"{text.removeprefix('hu2020:')}.pth"
+        if not path.exists():
+            raise FileNotFoundError(f"{path} not found; set GNNPT_CHECKPOINT_DIR to the published .pth files' folder")
+    else:
+        path = Path(text)
+    if path.suffix == ".pth":
+        extra = {k: encoder_kwargs[k] for k in ("jk", "drop_ratio") if k in encoder_kwargs}
+        return load_hu2020_checkpoint(path, gnn_type=gnn_type, **extra)
+    if path.is_dir():
+        encoder = load_encoder(path)
+        if "drop_ratio" in encoder_kwargs and hasattr(encoder, "drop_ratio"):
+            encoder.drop_ratio = encoder_kwargs["drop_ratio"]
+        return encoder
+    raise FileNotFoundError(
+        f"encoder {text!r} is neither 'none', a saved gnnpt encoder directory, a .pth checkpoint nor 'hu2020:<name>'"
+    )

@@ -32,7 +32,7 @@ class PretrainConfig:
     max_atoms: int = 1000
     featurize_workers: int = 2
     encoder: dict[str, Any] = field(default_factory=_default_encoder)
-    init: str | None = None  # a saved gnnpt encoder directory or a published pretrain-gnns .pth
+    init: str | None = None  # a saved gnnpt encoder directory, a published .pth, or "hu2020:<name>"
     init_gnn_type: str | None = None  # for published GCN/GraphSAGE files whose name does not say
     objectives: dict[str, dict[str, Any]] = field(default_factory=_default_objectives)
     batch_size: int = 256
@@ -44,6 +44,7 @@ class PretrainConfig:
     schedule: str = "cosine"  # learning rate after warm-up: cosine decay to 0, or constant
     grad_clip: float | None = 1.0
     precision: str = "auto"  # bf16-mixed on a GPU, 32-true on CPU
+    compile: bool = False  # torch.compile the encoder (dynamic shapes)
     accelerator: str = "auto"
     devices: int | str = "auto"
     num_nodes: int = 1

@@ -17,7 +17,7 @@ from torch import nn
 
 import gnnpt
 from gnnpt.datasets import load_corpus
-from gnnpt.nn import HuEncoder, load_encoder, load_hu2020_checkpoint, save_encoder
+from gnnpt.nn import resolve_encoder, save_encoder
 from gnnpt.pretraining.config import PretrainConfig
 from gnnpt.pretraining.data import PackedDataModule
 from gnnpt.pretraining.module import PretrainModule
@@ -27,15 +27,7 @@ from gnnpt.store.cache import cached_featurize, input_hash
 
 def build_encoder(cfg: PretrainConfig) -> nn.Module:
     """A fresh encoder from ``cfg.encoder``, or the ``cfg.init`` one to continue (domain adaptation)."""
-    if cfg.init is None:
-        return HuEncoder(**cfg.encoder)
-    path = Path(cfg.init)
-    if path.suffix == ".pth":
-        extra = {k: cfg.encoder[k] for k in ("jk", "drop_ratio") if k in cfg.encoder}
-        return load_hu2020_checkpoint(path, gnn_type=cfg.init_gnn_type, **extra)
-    if path.is_dir():
-        return load_encoder(path)
-    raise FileNotFoundError(f"init {cfg.init!r} is neither a saved gnnpt encoder directory nor a .pth checkpoint")
+    return resolve_encoder(cfg.init, gnn_type=cfg.init_gnn_type, **cfg.encoder)
 
 
 def build_objective(cfg: PretrainConfig, encoder: nn.Module) -> nn.Module:
@@ -75,6 +67,8 @@ def pretrain(cfg: PretrainConfig) -> Path:
 
     encoder = build_encoder(cfg)
     objective = build_objective(cfg, encoder)
+    if cfg.compile:
+        encoder.forward = torch.compile(encoder.forward, dynamic=True)  # the state_dict keys stay unprefixed
     data = PackedDataModule(store, cfg.batch_size, cfg.seed)
     steps_per_epoch = len(data.ids) // cfg.batch_size
     total = cfg.max_steps or steps_per_epoch * cfg.epochs

@@ -87,3 +87,9 @@ def test_bad_recipes_are_clear_errors(tmp_path) -> None:
         load_config(None, ["batchsize=3"])
     with pytest.raises(ValueError, match="key=value"):
         load_config(None, ["batch_size"])
+
+
+@pytest.mark.slow
+def test_compiled_encoder_trains(corpus, tmp_path) -> None:
+    encoder_dir = pretrain(_cfg(corpus, tmp_path, "compile=true", "max_steps=20"))
+    assert _losses(tmp_path).notna().all() and load_encoder(encoder_dir).num_layer == 2
