@@ -125,14 +125,13 @@ def published_checkpoint_dir() -> Path:
 
 
 def resolve_encoder(spec: str | Path | None, gnn_type: str | None = None, **encoder_kwargs: Any) -> nn.Module:
-    """The encoder a user names: ``None``/``"none[:gnn_type]"`` (a fresh ``HuEncoder``), a saved gnnpt
+    """The encoder a user names: ``None``/``"none[:gnn_type]"`` (a fresh ``HuEncoder``, GIN unless named), a saved gnnpt
     encoder directory, a published ``.pth`` file, or ``"hu2020:<name>"`` for ``<name>.pth`` in
     :func:`published_checkpoint_dir`. For ``.pth`` files only ``jk``/``drop_ratio`` of ``encoder_kwargs`` apply."""
     text = "none" if spec is None else str(spec)
     if text.lower().split(":")[0] in ("none", "scratch"):
-        if ":" in text:
-            encoder_kwargs = {**encoder_kwargs, "gnn_type": text.split(":", 1)[1]}
-        return HuEncoder(**encoder_kwargs)
+        named = text.split(":", 1)[1] if ":" in text else None
+        return HuEncoder(gnn_type=named or gnn_type or "gin", **encoder_kwargs)
     if text.startswith("hu2020:"):
         path = published_checkpoint_dir() / f"{text.removeprefix('hu2020:')}.pth"
         if not path.exists():

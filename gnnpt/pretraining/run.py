@@ -27,7 +27,10 @@ from gnnpt.store.cache import cached_featurize, input_hash
 
 def build_encoder(cfg: PretrainConfig) -> nn.Module:
     """A fresh encoder from ``cfg.encoder``, or the ``cfg.init`` one to continue (domain adaptation)."""
-    return resolve_encoder(cfg.init, gnn_type=cfg.init_gnn_type, **cfg.encoder)
+    kwargs = dict(cfg.encoder)
+    spec = cfg.init or f"none:{kwargs.pop('gnn_type', 'gin')}"
+    kwargs.pop("gnn_type", None)
+    return resolve_encoder(spec, gnn_type=cfg.init_gnn_type, **kwargs)
 
 
 def build_objective(cfg: PretrainConfig, encoder: nn.Module) -> nn.Module:
