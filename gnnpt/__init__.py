@@ -16,6 +16,8 @@ _EXPORTS = {
     "cached_featurize": "gnnpt.store.cache",
     "load_packed": "gnnpt.store.cache",
     "save_packed": "gnnpt.store.cache",
+    "load": "gnnpt.registry.packaged",
+    "load_model": "gnnpt.finetune.model",
 }
 __all__ = ["__version__", *sorted(_EXPORTS)]
 

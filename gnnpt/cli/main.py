@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from gnnpt.cli import benchmark as benchmark_cmd
 from gnnpt.cli import datasets as datasets_cmd
 from gnnpt.cli import featurize as featurize_cmd
+from gnnpt.cli import finetune as finetune_cmd
 from gnnpt.cli import pretrain as pretrain_cmd
 
 app = typer.Typer(
@@ -17,7 +19,9 @@ app = typer.Typer(
 )
 app.command("featurize")(featurize_cmd.featurize)
 app.command("pretrain")(pretrain_cmd.pretrain)
+app.command("finetune")(finetune_cmd.finetune)
 app.add_typer(datasets_cmd.app, name="datasets")
+app.add_typer(benchmark_cmd.app, name="benchmark")
 
 
 @app.callback()

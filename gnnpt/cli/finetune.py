@@ -1,0 +1,71 @@
+"""``gnnpt finetune``: fine-tune an encoder on a dataset or a labeled file and save the model with its card."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+def _seeds(text: str) -> list[int]:
+    """``3`` -> seeds 0, 1, 2; ``0,5,7`` -> those seeds."""
+    return [int(s) for s in text.split(",")] if "," in text else list(range(int(text)))
+
+
+def finetune(
+    data: Annotated[str, typer.Option(help="A dataset name (tox21, bbbp, ...) or a CSV/TSV/SMI/SDF/Parquet file.")],
+    targets: Annotated[list[str] | None, typer.Option(help="Label column(s) of --data (repeat the option).")] = None,
+    smiles_col: Annotated[str | None, typer.Option(help="SMILES column of --data (found by name if omitted).")] = None,
+    task_type: Annotated[
+        str | None, typer.Option(help="classification, regression or multiclass (inferred if omitted).")
+    ] = None,
+    encoder: Annotated[
+        str, typer.Option(help="none[:gin|gcn|graphsage|gat], a saved encoder dir, a .pth, or hu2020:<name>.")
+    ] = "none",
+    strategy: Annotated[
+        str, typer.Option(help="full, linear_probe, freeze:K, llrd:DECAY, lora:RANK or adapter:DIM.")
+    ] = "full",
+    split: Annotated[str, typer.Option(help="scaffold, random or stratified.")] = "scaffold",
+    split_seed: Annotated[int, typer.Option(help="Seed of a random/stratified split.")] = 0,
+    seeds: Annotated[str, typer.Option(help="Number of seeds (ensemble members), or a list like 0,3,7.")] = "1",
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 100,
+    batch_size: Annotated[int, typer.Option(help="Graphs per batch.")] = 32,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    dropout: Annotated[float, typer.Option(help="Encoder dropout.")] = 0.5,
+    pooling: Annotated[str, typer.Option(help="mean, sum, max or attention.")] = "mean",
+    head: Annotated[str, typer.Option(help="linear or mlp.")] = "linear",
+    patience: Annotated[int | None, typer.Option(help="Early stopping after this many epochs without gain.")] = None,
+    pos_weight: Annotated[bool, typer.Option(help="Weight positives by each task's negative/positive ratio.")] = False,
+    half: Annotated[bool, typer.Option(help="Store the weights as float16 (half the size).")] = False,
+    output_dir: Annotated[Path | None, typer.Option("--output-dir", "-o", help="Model directory.")] = None,
+) -> None:
+    """Fine-tune; writes the model (safetensors + card.json with lineage, split, metrics) to --output-dir."""
+    from gnnpt.finetune.run import load_labeled, run_finetune
+    from gnnpt.finetune.train import FinetuneConfig
+
+    try:
+        labeled = load_labeled(data, smiles_col, targets, task_type)
+        cfg = FinetuneConfig(
+            encoder=encoder, strategy=strategy, seeds=_seeds(seeds), epochs=epochs, batch_size=batch_size, lr=lr,
+            dropout=dropout, pooling=pooling, head=head, patience=patience, pos_weight=pos_weight, progress=True,
+        )  # fmt: skip
+        out = output_dir or Path("models") / f"{labeled.name}_{Path(encoder).name.replace(':', '_')}"
+        command = shlex.join(["gnnpt", *sys.argv[1:]])
+        path, result = run_finetune(labeled, cfg, out, split, split_seed, half=half, extra_card={"command": command})
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    table = Table(title=f"{labeled.name}: {result.metric} ({split} split)")
+    for col in ("seed", "best epoch", "valid", "test (best valid)", "test (last epoch)"):
+        table.add_column(col)
+    for r in result.runs:
+        table.add_row(str(r.seed), str(r.best_epoch), *(f"{d.get(result.metric, float('nan')):.4f}"
+                                                        for d in (r.valid, r.test, r.test_last)))  # fmt: skip
+    console.print(table)
+    console.print(f"[bold green]model written to {path}[/] (model.safetensors + card.json)")

@@ -1,0 +1,84 @@
+"""Benchmark results as Markdown tables (one per protocol, reference rows labelled) and one bar chart per dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from gnnpt.finetune.benchmark import negative_transfer
+from gnnpt.finetune.reference import DATASETS, references
+
+PROTOCOL_TITLES = {
+    "best_valid": "Test ROC-AUC (%) at the best-validation epoch (Hu et al.'s protocol)",
+    "last_epoch": "Test ROC-AUC (%) at the last epoch (GraphCL / GraphMAE protocol)",
+}
+
+
+def _cell(mean: float, std: float) -> str:
+    return "—" if pd.isna(mean) else f"{mean:.1f} ± {std:.1f}"
+
+
+def protocol_table(results: pd.DataFrame, protocol: str) -> str:
+    """Markdown: our rows (ECFP baseline first) with an average column, then the published rows of ``protocol``."""
+    datasets = [d for d in DATASETS if d in set(results.dataset)]
+    ours = results[results.protocol.isin([protocol, "baseline"])]
+    lines = ["| method | " + " | ".join(datasets) + " | average |", "|---|" + "---:|" * (len(datasets) + 1)]
+    order = [m for m in dict.fromkeys(ours.sort_values("protocol").method)]
+    for method in order:
+        rows = ours[ours.method == method].set_index("dataset")
+        cells = [_cell(rows.at[d, "mean"], rows.at[d, "std"]) if d in rows.index else "—" for d in datasets]
+        avg = rows.reindex(datasets)["mean"].mean() if set(datasets) <= set(rows.index) else float("nan")
+        lines.append(f"| {method} | " + " | ".join(cells) + f" | {'—' if pd.isna(avg) else f'{avg:.1f}'} |")
+    for ref in references(protocol):
+        cells = [_cell(*ref.scores[d]) if ref.scores.get(d) else "—" for d in datasets]
+        means = [ref.scores[d][0] for d in datasets if ref.scores.get(d)]
+        avg = f"{sum(means) / len(means):.1f}" if len(means) == len(datasets) else "—"
+        lines.append(f"| *{ref.method} — {ref.source}* | " + " | ".join(cells) + f" | *{avg}* |")
+    return "\n".join(lines)
+
+
+def markdown_report(results: pd.DataFrame) -> str:
+    """Both protocol tables and the negative-transfer list."""
+    parts = []
+    for protocol, title in PROTOCOL_TITLES.items():
+        parts += [f"### {title}", "", protocol_table(results, protocol), ""]
+    flags = negative_transfer(results)
+    parts.append("### Negative transfer (pretrained worse than no pretraining of the same GNN by more than 1 std)")
+    parts.append("")
+    if flags.empty:
+        parts.append("None.")
+    else:
+        for f in flags.itertuples():
+            parts.append(
+                f"- {f.dataset} ({f.protocol}): {f.method} {f.mean:.1f} vs {f.no_pretraining:.1f} ± {f.std:.1f}"
+            )
+    return "\n".join(parts) + "\n"
+
+
+def bar_charts(results: pd.DataFrame, directory: str | Path) -> list[Path]:
+    """One PNG per dataset: mean ± std test ROC-AUC per method and protocol (needs matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for dataset, group in results.groupby("dataset"):
+        group = group.sort_values(["method", "protocol"])
+        labels = [f"{m}\n[{p}]" for m, p in zip(group.method, group.protocol, strict=True)]
+        fig, ax = plt.subplots(figsize=(8, 0.45 * len(group) + 1.2))
+        ax.barh(labels, group["mean"], xerr=group["std"], color=["#888" if p == "baseline" else "#3b7dd8"
+                                                                   for p in group.protocol])  # fmt: skip
+        ax.set_xlim(max(0, group["mean"].min() - 15), min(100, group["mean"].max() + 8))
+        ax.set_xlabel("test ROC-AUC (%)")
+        ax.set_title(f"{dataset}: scaffold split, mean ± std over seeds")
+        ax.tick_params(axis="y", labelsize=7)
+        fig.tight_layout()
+        path = directory / f"{dataset}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths

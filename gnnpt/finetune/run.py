@@ -1,0 +1,139 @@
+"""Fine-tune from a named dataset or a user's file to a saved model with its card (what ``gnnpt finetune`` runs)."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+import gnnpt
+from gnnpt.datasets import list_datasets, read_molecules
+from gnnpt.datasets import load as load_dataset
+from gnnpt.datasets.splits import Split, random_split, scaffold_split, stratified_split
+from gnnpt.finetune.model import prepare_for_save
+from gnnpt.finetune.train import FinetuneConfig, FinetuneResult, finetune
+from gnnpt.nn.checkpoints import read_card
+from gnnpt.store.cache import cached_featurize
+
+SPLITS = ("scaffold", "random", "stratified")
+TASK_TYPES = ("classification", "regression", "multiclass")
+
+
+@dataclass
+class LabeledData:
+    """SMILES and their targets [rows, tasks] (NaN = missing), row-aligned with the source."""
+
+    name: str
+    smiles: list[str]
+    targets: np.ndarray
+    task_names: list[str]
+    task_type: str
+
+    def sha256(self) -> str:
+        """Hash of the SMILES and targets, for the model card's data lineage."""
+        h = hashlib.sha256("\n".join(self.smiles).encode())
+        h.update(np.ascontiguousarray(self.targets, dtype=np.float32).tobytes())
+        return h.hexdigest()
+
+
+def infer_task_type(targets: np.ndarray) -> str:
+    """classification when every present label is 0 or 1, else regression."""
+    present = targets[~np.isnan(targets)]
+    return "classification" if len(present) and np.isin(present, (0.0, 1.0)).all() else "regression"
+
+
+def load_labeled(
+    data: str | Path,
+    smiles_col: str | None = None,
+    targets: Sequence[str] | None = None,
+    task_type: str | None = None,
+) -> LabeledData:
+    """A registered dataset by name (``tox21``), or a CSV/TSV/SMI/SDF/Parquet file with ``targets`` columns."""
+    path = Path(data)
+    if not path.exists():
+        if str(data).lower() not in list_datasets():
+            raise FileNotFoundError(f"{data} is neither a file nor a dataset ({', '.join(list_datasets())})")
+        ds = load_dataset(str(data))
+        return LabeledData(ds.name, ds.smiles, ds.targets, ds.task_names, task_type or ds.task_type)
+    frame = read_molecules(path, smiles_col)
+    if not targets:
+        raise ValueError(f"name the label columns of {path} with --targets; its columns are {list(frame.columns)}")
+    missing = [t for t in targets if t not in frame.columns]
+    if missing:
+        raise ValueError(f"target columns {missing} are not in {path}; its columns are {list(frame.columns)}")
+    values = frame[list(targets)].apply(pd.to_numeric, errors="coerce").to_numpy(np.float32)
+    kind = task_type or infer_task_type(values)
+    if kind not in TASK_TYPES:
+        raise ValueError(f"unknown task type {kind!r}; choose one of {TASK_TYPES}")
+    return LabeledData(path.stem, frame["smiles"].fillna("").astype(str).tolist(), values, list(targets), kind)
+
+
+def make_split(data: LabeledData, kind: str = "scaffold", seed: int = 0, frac=(0.8, 0.1, 0.1)) -> Split:
+    """Scaffold (Hu et al., deterministic), seeded random, or seeded stratified (one task) split."""
+    if kind == "scaffold":
+        return scaffold_split(data.smiles, frac)
+    if kind == "random":
+        return random_split(len(data.smiles), frac, seed, smiles=data.smiles)
+    if kind == "stratified":
+        return stratified_split(data.targets, frac, seed, smiles=data.smiles)
+    raise ValueError(f"unknown split {kind!r}; choose one of {SPLITS}")
+
+
+def hardware() -> str:
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def encoder_lineage(spec: str | None) -> dict[str, Any]:
+    """Where the starting encoder came from: its name, and its own card or file hash when it has one."""
+    lineage: dict[str, Any] = {"encoder": spec or "none"}
+    if spec and Path(spec).is_dir():
+        card = read_card(spec)
+        lineage["encoder_card"] = {k: card[k] for k in ("name", "corpus", "corpus_sha256", "objectives",
+                                                        "steps", "epochs", "hardware") if k in card}  # fmt: skip
+    elif spec and str(spec).endswith(".pth") and Path(spec).is_file():
+        lineage["encoder_sha256"] = hashlib.sha256(Path(spec).read_bytes()).hexdigest()
+    return lineage
+
+
+def run_finetune(
+    data: LabeledData,
+    cfg: FinetuneConfig,
+    out: str | Path,
+    split: str = "scaffold",
+    split_seed: int = 0,
+    half: bool = False,
+    extra_card: dict[str, Any] | None = None,
+) -> tuple[Path, FinetuneResult]:
+    """Featurize (cached), split, fine-tune every seed, and save the ensemble + card to ``out``."""
+    store = cached_featurize(data.smiles)
+    parts = make_split(data, split, split_seed)
+    result = finetune(store, data.targets, parts, data.task_type, data.task_names, cfg)
+    model = prepare_for_save(result.model)
+    per_task = [r.test.get("roc_auc_per_task") for r in result.runs]
+    by_task = (dict(zip(data.task_names, np.nanmean(np.asarray(per_task, dtype=float), axis=0).tolist(), strict=True))
+               if per_task and all(per_task) else None)  # fmt: skip
+    model.card.update({
+        "name": Path(out).name,
+        "data": {"name": data.name, "sha256": data.sha256(), "rows": len(data.smiles),
+                 "invalid_rows": len(store.errors)},
+        "split": {"kind": split, "seed": split_seed, "sizes": list(parts.sizes())},
+        "lineage": encoder_lineage(cfg.encoder),
+        "hyperparameters": cfg.to_dict(),
+        "metrics": {"primary": result.metric, "summary": result.summary(), "test_roc_auc_per_task": by_task,
+                    "seeds": [{"seed": r.seed, "best_epoch": r.best_epoch, "valid": r.valid, "test": r.test,
+                               "test_last_epoch": r.test_last} for r in result.runs]},
+        "wall_time_s": round(result.wall_time_s, 1),
+        "hardware": hardware(),
+        "gnnpt_version": gnnpt.__version__,
+        **(extra_card or {}),
+    })  # fmt: skip
+    return model.save(out, half=half), result

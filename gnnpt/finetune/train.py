@@ -1,0 +1,171 @@
+"""Fine-tune an encoder on labeled graphs with one or several seeds; the seeds' models form one ensemble."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import EarlyStopping
+
+from gnnpt.datasets.splits import Split
+from gnnpt.finetune.data import FinetuneDataModule
+from gnnpt.finetune.metrics import primary_metric
+from gnnpt.finetune.model import FinetunedModel, build_graph_model
+from gnnpt.finetune.module import FinetuneModule
+from gnnpt.finetune.strategies import Strategy
+from gnnpt.finetune.tasks import Standardizer, positive_weights
+from gnnpt.nn.checkpoints import resolve_encoder
+from gnnpt.store.packed import PackedGraphs
+
+
+@dataclass
+class FinetuneConfig:
+    """How to fine-tune. The defaults are the protocol of Hu et al. (2020): GIN 5x300, mean pooling, linear
+    head, dropout 0.5, Adam lr 1e-3, batch 32, 100 epochs, every epoch run (no early stopping)."""
+
+    encoder: str | None = None  # "none[:gnn_type]", a saved encoder directory, a .pth file or "hu2020:<name>"
+    gnn_type: str | None = None  # for published GCN/GraphSAGE files whose name does not say
+    strategy: str = "full"  # full, linear_probe, freeze:k, llrd:d, lora:r, adapter:d
+    pooling: str = "mean"
+    head: str = "linear"  # linear or mlp
+    dropout: float = 0.5
+    jk: str = "last"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 32
+    epochs: int = 100
+    patience: int | None = None  # stop after this many epochs without a better validation score
+    seeds: list[int] = field(default_factory=lambda: [0])
+    pos_weight: bool = False  # weight positives by the negative/positive ratio of each task
+    accelerator: str = "auto"
+    precision: str = "32-true"
+    progress: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SeedRun:
+    """One seed: the best-validation epoch, the scores there, and the test score at the last epoch."""
+
+    seed: int
+    best_epoch: int | None
+    valid: dict[str, float]
+    test: dict[str, float]
+    test_last: dict[str, float]
+    history: list[dict[str, Any]]
+    wall_time_s: float
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    arr = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
+    return (float(arr.mean()), float(arr.std())) if len(arr) else (math.nan, math.nan)
+
+
+@dataclass
+class FinetuneResult:
+    """The ensemble of all seeds' best-validation models, and each seed's record."""
+
+    model: FinetunedModel
+    runs: list[SeedRun]
+    metric: str
+    wall_time_s: float
+
+    def summary(self) -> dict[str, float]:
+        """Mean and std over seeds of the primary metric: test at best validation, test at last epoch, valid."""
+        out: dict[str, float] = {}
+        for key, pick in (
+            ("test", lambda r: r.test),
+            ("test_last", lambda r: r.test_last),
+            ("valid", lambda r: r.valid),
+        ):
+            mean, std = _mean_std([pick(r).get(self.metric, math.nan) for r in self.runs])
+            out[f"{key}_{self.metric}_mean"], out[f"{key}_{self.metric}_std"] = mean, std
+        return out
+
+
+def num_outputs(task_type: str, targets: np.ndarray) -> int:
+    """Tasks for binary classification and regression; classes (max label + 1) for multiclass."""
+    if task_type == "multiclass":
+        labels = targets[~np.isnan(targets)]
+        return int(labels.max()) + 1 if len(labels) else 0
+    return targets.shape[1]
+
+
+@contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Lightning's per-fit banners (devices, tips) and known-harmless warnings off: a benchmark fits hundreds."""
+    loggers = [logging.getLogger(n) for n in ("pytorch_lightning", "lightning.pytorch", "lightning.fabric")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            for message in ("does not have many workers", "smaller than the logging interval", "treespec"):
+                warnings.filterwarnings("ignore", f".*{message}.*")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def _trainer(cfg: FinetuneConfig, metric: str, higher: bool) -> pl.Trainer:
+    callbacks = []
+    if cfg.patience:
+        callbacks.append(EarlyStopping(f"valid_{metric}", patience=cfg.patience, mode="max" if higher else "min"))
+    return pl.Trainer(
+        max_epochs=cfg.epochs, accelerator=cfg.accelerator, devices=1, precision=cfg.precision,
+        logger=False, enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=cfg.progress,
+        num_sanity_val_steps=0, callbacks=callbacks, deterministic=False,
+    )  # fmt: skip
+
+
+def finetune(
+    store: PackedGraphs,
+    targets: np.ndarray,
+    split: Split,
+    task_type: str,
+    task_names: list[str],
+    cfg: FinetuneConfig | None = None,
+) -> FinetuneResult:
+    """Fine-tune ``cfg.encoder`` on ``store``/``targets`` (NaN = missing) once per seed in ``cfg.seeds``.
+
+    Each seed changes the head's (and an un-pretrained encoder's) initialization, dropout and batch order; the
+    split stays fixed. Returns the seeds' best-validation models as one ensemble, with every seed's record.
+    """
+    cfg = cfg or FinetuneConfig()
+    start = time.perf_counter()
+    targets = np.asarray(targets, dtype=np.float32)
+    if targets.ndim == 1:
+        targets = targets[:, None]
+    metric, higher = primary_metric(task_type)
+    train_targets = targets[np.asarray(split.train)]
+    standardizer = Standardizer.fit(train_targets) if task_type == "regression" else None
+    pos_weight = positive_weights(train_targets) if cfg.pos_weight and task_type == "classification" else None
+    strategy = Strategy.parse(cfg.strategy)
+    members, runs = [], []
+    for seed in cfg.seeds:
+        seed_start = time.perf_counter()
+        pl.seed_everything(seed, verbose=False)
+        encoder = resolve_encoder(cfg.encoder, gnn_type=cfg.gnn_type, jk=cfg.jk, drop_ratio=cfg.dropout)
+        model = build_graph_model(encoder, num_outputs(task_type, targets), cfg.pooling, cfg.head)
+        module = FinetuneModule(model, task_type, strategy, cfg.lr, cfg.weight_decay, pos_weight, standardizer)
+        data = FinetuneDataModule(store, targets, split, cfg.batch_size, seed)
+        with quiet_lightning():
+            _trainer(cfg, metric, higher).fit(module, datamodule=data)
+        best = next((h for h in module.history if h["epoch"] == module.best_epoch), {})
+        last = module.history[-1] if module.history else {}
+        runs.append(SeedRun(seed, module.best_epoch, best.get("valid", {}), best.get("test", {}),
+                            last.get("test", {}), module.history, time.perf_counter() - seed_start))  # fmt: skip
+        members.append(module.model.cpu().eval())
+    model = FinetunedModel(members, task_type, task_names, standardizer, strategy=strategy, scheme=store.scheme)
+    return FinetuneResult(model, runs, metric, time.perf_counter() - start)

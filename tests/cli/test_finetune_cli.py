@@ -1,0 +1,42 @@
+"""``gnnpt finetune`` on a user's CSV: a saved model with its card, and clear errors for bad options."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from gnnpt.cli.main import app
+from gnnpt.finetune import load_model
+
+
+def test_finetune_a_csv_writes_a_model(tmp_path) -> None:
+    smiles = ["CCO", "CCCO", "OCCO", "CCN", "NCCN", "CCCN", "c1ccccc1O", "c1ccccc1N", "bad("] * 8
+    frame = pd.DataFrame({"mol": smiles, "has_n": [0, 0, 0, 1, 1, 1, 0, 1, 0] * 8, "other": [1.0] * 72})
+    frame.loc[::5, "has_n"] = None  # missing labels are fine
+    path = tmp_path / "mine.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "model"
+    args = ["finetune", "--data", str(path), "--smiles-col", "mol", "--targets", "has_n", "--split", "random",
+            "--epochs", "2", "--seeds", "2", "--strategy", "freeze:2", "-o", str(out)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / "card.json").read_text())
+    assert card["task_type"] == "classification" and card["task_names"] == ["has_n"]
+    assert card["data"]["invalid_rows"] == 8 and card["members"] == 2
+    assert card["hyperparameters"]["strategy"] == "freeze:2" and len(card["metrics"]["seeds"]) == 2
+    predicted = load_model(out).predict(["CCN", "bad("])
+    assert predicted["has_n"].notna().tolist() == [True, False]
+
+
+def test_bad_options_are_clear_errors(tmp_path) -> None:
+    path = tmp_path / "mine.csv"
+    pd.DataFrame({"smiles": ["CCO"], "y": [1]}).to_csv(path, index=False)
+    runner = CliRunner()
+    result = runner.invoke(app, ["finetune", "--data", str(path), "--targets", "nope"])
+    assert result.exit_code != 0 and "nope" in result.output and "columns are" in result.output
+    result = runner.invoke(app, ["finetune", "--data", str(path), "--targets", "y", "--strategy", "lora:x"])
+    assert result.exit_code != 0 and "valid forms" in result.output
+    result = runner.invoke(app, ["finetune", "--data", "no_such_dataset_or_file"])
+    assert result.exit_code != 0 and "neither a file nor a dataset" in result.output

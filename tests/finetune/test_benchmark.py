@@ -1,0 +1,69 @@
+"""A quick MoleculeNet benchmark on two small datasets runs end to end and writes well-formed tables."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from gnnpt.cli.main import app
+from gnnpt.finetune.benchmark import ECFP, negative_transfer
+from gnnpt.finetune.reference import references
+
+
+def _table_rows(markdown: str, title_part: str) -> list[list[str]]:
+    block = markdown.split(title_part, 1)[1].split("###", 1)[0]
+    return [
+        [c.strip() for c in line.strip().strip("|").split("|")] for line in block.splitlines() if line.startswith("|")
+    ]
+
+
+def test_quick_benchmark_writes_well_formed_tables(moleculenet_dir, tmp_path) -> None:
+    out = tmp_path / "results"
+    result = CliRunner().invoke(
+        app,
+        [
+            "benchmark",
+            "moleculenet",
+            "--quick",
+            "--limit",
+            "150",
+            "--epochs",
+            "2",
+            "--encoders",
+            "none,hu2020:gcn_contextpred",
+            "-o",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out / "results.csv")
+    assert set(frame.dataset) == {"bbbp", "bace"}
+    assert set(frame.protocol) == {"baseline", "best_valid", "last_epoch"}
+    assert (frame.seeds == 2).all() and frame["mean"].between(0, 100).all()
+    assert {ECFP, "GIN, no pretraining", "GCN gcn_contextpred (Hu et al. 2020 checkpoint)"} <= set(frame.method)
+    markdown = (out / "tables.md").read_text()
+    for title in ("best-validation epoch", "last epoch"):
+        rows = _table_rows(markdown, title)
+        header, body = rows[0], rows[2:]
+        assert header[1:] == ["bbbp", "bace", "average"]
+        assert all(len(r) == len(header) for r in body)
+        assert sum(ECFP in r[0] for r in body) == 1
+        ours = [r for r in body if not r[0].startswith("*")]
+        assert len(ours) == 3 and all("±" in c for r in ours for c in r[1:3])
+    assert len(_table_rows(markdown, "best-validation epoch")) - 5 == len(references("best_valid"))
+    assert sorted(p.name for p in (out / "figures").iterdir()) == ["bace.png", "bbbp.png"]
+
+
+def test_negative_transfer_is_flagged_only_beyond_one_std() -> None:
+    rows = [
+        ("bbbp", "GIN, no pretraining", "gin", 70.0, 2.0),
+        ("bbbp", "GIN a (gnnpt)", "gin", 67.0, 1.0),  # 3 below, std 2: flagged
+        ("bbbp", "GIN b (gnnpt)", "gin", 68.5, 1.0),  # 1.5 below: within one std
+        ("bbbp", "GCN x (Hu et al. 2020 checkpoint)", "gcn", 50.0, 1.0),  # no GCN baseline: not compared
+    ]
+    frame = pd.DataFrame([{"dataset": d, "method": m, "gnn_type": g, "protocol": "best_valid", "mean": mu, "std": sd}
+                          for d, m, g, mu, sd in rows])  # fmt: skip
+    flags = negative_transfer(frame)
+    assert flags.method.tolist() == ["GIN a (gnnpt)"]
+    assert flags.iloc[0]["no_pretraining"] == pytest.approx(70.0)

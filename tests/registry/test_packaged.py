@@ -1,0 +1,41 @@
+"""The default model ships in the package: ``gnnpt.load()`` scores SMILES with no download and no setup."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import gnnpt
+from gnnpt.registry import DEFAULT_MODEL, packaged_dir, packaged_models
+
+
+def test_default_model_is_small_and_documented() -> None:
+    assert DEFAULT_MODEL in packaged_models()
+    folder = packaged_dir() / DEFAULT_MODEL
+    assert (folder / "model.safetensors").stat().st_size < 5_000_000
+    card = gnnpt.load().card
+    assert card["task_type"] == "classification" and len(card["task_names"]) == 12
+    assert card["data"]["name"] == "tox21" and card["split"]["kind"] == "scaffold"
+    per_task = card["metrics"]["test_roc_auc_per_task"]
+    assert set(per_task) == set(card["task_names"]) and all(0.5 < v <= 1 for v in per_task.values())
+    assert 0.5 < card["metrics"]["summary"]["test_roc_auc_mean"] <= 1
+    assert card["lineage"]["encoder"] and card["hardware"] and card["wall_time_s"] > 0
+
+
+def test_default_model_scores_smiles_with_per_row_errors() -> None:
+    frame = gnnpt.load().predict(["CCO", "not a molecule", "O=C(O)c1ccccc1O", ""])
+    tasks = gnnpt.load().task_names
+    assert list(frame.columns) == ["smiles", *tasks, "error"]
+    assert frame["smiles"].tolist() == ["CCO", "not a molecule", "O=C(O)c1ccccc1O", ""]
+    assert frame.loc[[0, 2], tasks].notna().all().all() and frame.loc[[1, 3], tasks].isna().all().all()
+    assert frame.loc[[0, 2], tasks].stack().between(0, 1).all()
+    assert frame["error"].iloc[0] is None or (
+        isinstance(frame["error"].iloc[0], float) and math.isnan(frame["error"].iloc[0])
+    )
+    assert "unparsable" in frame["error"].iloc[1] and "empty" in frame["error"].iloc[3]
+
+
+def test_unknown_model_name_is_a_clear_error() -> None:
+    with pytest.raises(FileNotFoundError, match="neither a saved model directory nor a shipped model"):
+        gnnpt.load("no_such_model")
