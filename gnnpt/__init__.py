@@ -16,7 +16,9 @@ _EXPORTS = {
     "cached_featurize": "gnnpt.store.cache",
     "load_packed": "gnnpt.store.cache",
     "save_packed": "gnnpt.store.cache",
-    "load": "gnnpt.registry.packaged",
+    "load": "gnnpt.predict.predictor",
+    "Predictor": "gnnpt.predict.predictor",
+    "screen": "gnnpt.screening.api",
     "load_model": "gnnpt.finetune.model",
 }
 __all__ = ["__version__", *sorted(_EXPORTS)]

@@ -8,7 +8,9 @@ from gnnpt.cli import benchmark as benchmark_cmd
 from gnnpt.cli import datasets as datasets_cmd
 from gnnpt.cli import featurize as featurize_cmd
 from gnnpt.cli import finetune as finetune_cmd
+from gnnpt.cli import models as models_cmd
 from gnnpt.cli import pretrain as pretrain_cmd
+from gnnpt.cli import screen as screen_cmd
 
 app = typer.Typer(
     name="gnnpt",
@@ -20,8 +22,10 @@ app = typer.Typer(
 app.command("featurize")(featurize_cmd.featurize)
 app.command("pretrain")(pretrain_cmd.pretrain)
 app.command("finetune")(finetune_cmd.finetune)
+app.command("screen")(screen_cmd.screen)
 app.add_typer(datasets_cmd.app, name="datasets")
 app.add_typer(benchmark_cmd.app, name="benchmark")
+app.add_typer(models_cmd.app, name="models")
 
 
 @app.callback()

@@ -20,6 +20,7 @@ from gnnpt.datasets.splits import Split, random_split, scaffold_split, stratifie
 from gnnpt.finetune.model import prepare_for_save
 from gnnpt.finetune.train import FinetuneConfig, FinetuneResult, finetune
 from gnnpt.nn.checkpoints import read_card
+from gnnpt.predict.domain import write_domain_for_model
 from gnnpt.store.cache import cached_featurize
 
 SPLITS = ("scaffold", "random", "stratified")
@@ -136,4 +137,6 @@ def run_finetune(
         "gnnpt_version": gnnpt.__version__,
         **(extra_card or {}),
     })  # fmt: skip
-    return model.save(out, half=half), result
+    path = model.save(out, half=half)
+    write_domain_for_model(path, [data.smiles[i] for i in parts.train])
+    return path, result

@@ -126,7 +126,7 @@ def published_checkpoint_dir() -> Path:
 
 def resolve_encoder(spec: str | Path | None, gnn_type: str | None = None, **encoder_kwargs: Any) -> nn.Module:
     """The encoder a user names: ``None``/``"none[:gnn_type]"`` (a fresh ``HuEncoder``, GIN unless named), a saved gnnpt
-    encoder directory, a published ``.pth`` file, or ``"hu2020:<name>"`` for ``<name>.pth`` in
+    encoder directory or model-store name, a published ``.pth`` file, or ``"hu2020:<name>"`` for ``<name>.pth`` in
     :func:`published_checkpoint_dir`. For ``.pth`` files only ``jk``/``drop_ratio`` of ``encoder_kwargs`` apply."""
     text = "none" if spec is None else str(spec)
     if text.lower().split(":")[0] in ("none", "scratch"):
@@ -138,6 +138,10 @@ def resolve_encoder(spec: str | Path | None, gnn_type: str | None = None, **enco
             raise FileNotFoundError(f"{path} not found; set GNNPT_CHECKPOINT_DIR to the published .pth files' folder")
     else:
         path = Path(text)
+        if not path.exists() and not path.suffix:
+            from gnnpt.registry.store import resolve  # a name (or name@v2) in the model store
+
+            path = resolve(text)
     if path.suffix == ".pth":
         extra = {k: encoder_kwargs[k] for k in ("jk", "drop_ratio") if k in encoder_kwargs}
         return load_hu2020_checkpoint(path, gnn_type=gnn_type, **extra)

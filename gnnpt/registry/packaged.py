@@ -1,4 +1,4 @@
-"""Models shipped inside the package, and ``load``: a packaged name, a saved model directory, or the default."""
+"""Models shipped inside the package, and ``load``: the default, a saved model directory, a stored or shipped name."""
 
 from __future__ import annotations
 
@@ -22,13 +22,8 @@ def packaged_models() -> list[str]:
 
 
 def load(name: str | Path | None = None, device: str = "cpu") -> FinetunedModel:
-    """A fine-tuned model: the default (Tox21) when ``name`` is None, a shipped model by name, or a directory."""
-    name = DEFAULT_MODEL if name is None else name
-    path = Path(name)
-    if not path.is_dir():
-        if str(name) not in packaged_models():
-            raise FileNotFoundError(
-                f"{name!r} is neither a saved model directory nor a shipped model ({', '.join(packaged_models())})"
-            )
-        path = packaged_dir() / str(name)
-    return load_model(path, device)
+    """A fine-tuned model: the default (Tox21) when ``name`` is None, else a saved model directory, ``name`` or
+    ``name@v2`` from the model store (see :mod:`gnnpt.registry.store`), or a shipped model by name."""
+    from gnnpt.registry.store import resolve  # the store imports this module
+
+    return load_model(packaged_dir() / DEFAULT_MODEL if name is None else resolve(name), device)

@@ -7,6 +7,7 @@ import math
 import pytest
 
 import gnnpt
+import gnnpt.registry
 from gnnpt.registry import DEFAULT_MODEL, packaged_dir, packaged_models
 
 
@@ -24,8 +25,9 @@ def test_default_model_is_small_and_documented() -> None:
 
 
 def test_default_model_scores_smiles_with_per_row_errors() -> None:
-    frame = gnnpt.load().predict(["CCO", "not a molecule", "O=C(O)c1ccccc1O", ""])
-    tasks = gnnpt.load().task_names
+    model = gnnpt.registry.load()
+    frame = model.predict(["CCO", "not a molecule", "O=C(O)c1ccccc1O", ""])
+    tasks = model.task_names
     assert list(frame.columns) == ["smiles", *tasks, "error"]
     assert frame["smiles"].tolist() == ["CCO", "not a molecule", "O=C(O)c1ccccc1O", ""]
     assert frame.loc[[0, 2], tasks].notna().all().all() and frame.loc[[1, 3], tasks].isna().all().all()
@@ -39,3 +41,11 @@ def test_default_model_scores_smiles_with_per_row_errors() -> None:
 def test_unknown_model_name_is_a_clear_error() -> None:
     with pytest.raises(FileNotFoundError, match="neither a saved model directory nor a shipped model"):
         gnnpt.load("no_such_model")
+
+
+def test_notebook_load_carries_the_training_domain() -> None:
+    predictor = gnnpt.load()
+    assert predictor.domain is not None and len(predictor.domain) > 5000
+    frame = predictor.predict(["CC(O)(P(=O)(O)O)P(=O)(O)O", "[Xe]"])  # a training molecule; a noble gas
+    assert frame["max_similarity"].iloc[0] == 1.0 and bool(frame["in_domain"].iloc[0])
+    assert frame["max_similarity"].iloc[1] < 0.35 and not frame["in_domain"].iloc[1]

@@ -1,0 +1,58 @@
+"""``gnnpt screen``: score a molecule file with a fine-tuned model into CSV or Parquet (see gnnpt.screening)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+def screen(
+    input: Annotated[Path, typer.Argument(help="CSV/TSV/SMI/SDF/Parquet file (plain or gzipped).", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output file: .csv, .csv.gz or .parquet.")],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="A model name or directory gnnpt.load accepts (default: tox21).")
+    ] = None,
+    smiles_col: Annotated[str | None, typer.Option(help="SMILES column (auto-detected if omitted).")] = None,
+    chunk_size: Annotated[int, typer.Option(help="Molecules read, scored and committed at a time.")] = 10_000,
+    workers: Annotated[int, typer.Option(help="Featurization processes (local) or scoring actors (ray).")] = 1,
+    batch_size: Annotated[int, typer.Option(help="Molecules per model forward pass.")] = 1024,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run into the same output.")] = False,
+    top_k: Annotated[int | None, typer.Option(help="Keep only the K best rows by --sort-by, best first.")] = None,
+    sort_by: Annotated[str | None, typer.Option(help="Model output to rank by for --top-k.")] = None,
+    filter: Annotated[
+        list[str] | None,
+        typer.Option("--filter", help="Keep rows where e.g. 'NR-AR>=0.5' (>=, <=, >, <); repeat to require several."),
+    ] = None,
+    engine: Annotated[
+        str, typer.Option(help=r"local, or ray (needs pip install 'ray\[data]'; honours RAY_ADDRESS).")
+    ] = "local",
+    device: Annotated[str | None, typer.Option(help="Model device, local engine (default: cuda if any).")] = None,
+) -> None:
+    """Score every molecule of INPUT; invalid rows are kept with their error (or listed in OUT.errors.csv when
+    --filter/--top-k select rows). Interrupted? Run again with --resume."""
+    from gnnpt.screening import screen as run
+
+    try:
+        summary = run(
+            input, model, output, smiles_col=smiles_col, chunk_size=chunk_size, workers=workers,
+            batch_size=batch_size, resume=resume, top_k=top_k, sort_by=sort_by, filters=filter, engine=engine,
+            device=device,
+        )  # fmt: skip
+    except (ValueError, FileNotFoundError, ImportError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    table = Table(title=f"screened {input.name}", show_header=False)
+    table.add_row(
+        "rows", f"{summary.rows:,}" + (f" ({summary.resumed_rows:,} resumed)" if summary.resumed_rows else "")
+    )
+    table.add_row("scored / invalid", f"{summary.scored:,} / {summary.invalid:,}")
+    table.add_row("written", f"{summary.written:,} rows to {summary.output}")
+    if summary.errors_file is not None:
+        table.add_row("invalid rows", str(summary.errors_file))
+    table.add_row("rate", f"{summary.rate:,.0f} molecules/s ({summary.engine} engine)")
+    console.print(table)

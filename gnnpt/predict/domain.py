@@ -1,0 +1,132 @@
+"""Applicability domain: how close a query molecule is to the molecules a model was trained on.
+
+A model's scores are most trustworthy for molecules that resemble its training set. ``TrainingDomain`` keeps
+the training molecules' Morgan fingerprints (radius 2, 2048 bits, bit-packed to 256 bytes each) and gives each
+query its maximum Tanimoto similarity to them. It is saved next to the model as ``domain.safetensors``
+(a uint8 tensor; safetensors only, so loading never unpickles anything).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+from rdkit import Chem, rdBase
+from rdkit.Chem import rdFingerprintGenerator
+from safetensors import safe_open
+from safetensors.numpy import save_file
+
+from gnnpt.nn.checkpoints import read_card
+
+DOMAIN_FILE = "domain.safetensors"
+FP_RADIUS = 2
+FP_BITS = 2048
+# Max Morgan-2 Tanimoto similarity to the training set at or above which a molecule counts as in the domain.
+# Unrelated drug-like molecules mostly score below about 0.3 with these fingerprints, so a nearest training
+# neighbour under 0.35 means the model saw no close analogue, the regime where QSAR predictions become less
+# reliable. A rule-of-thumb flag for caution, not a calibrated cut-off: pass ``threshold=`` to the Predictor.
+IN_DOMAIN_THRESHOLD = 0.35
+# bytes of the (query block x training block x 256 bytes) AND array compared at once
+_BLOCK_BYTES = 64 * 2**20
+_TRAIN_BLOCK = 8192
+_BYTE_COUNTS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(1).astype(np.uint8)
+
+
+def morgan_fingerprints(smiles: Iterable[object]) -> tuple[np.ndarray, np.ndarray]:
+    """Packed Morgan fingerprints [n, 256] uint8 and a mask of the inputs RDKit could parse (zero rows elsewhere)."""
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=FP_RADIUS, fpSize=FP_BITS)
+    items = list(smiles)
+    packed = np.zeros((len(items), FP_BITS // 8), np.uint8)
+    valid = np.zeros(len(items), bool)
+    with rdBase.BlockLogs():
+        for i, s in enumerate(items):
+            mol = Chem.MolFromSmiles(s) if isinstance(s, str) and s.strip() else None
+            if mol is not None and mol.GetNumAtoms():
+                packed[i] = np.packbits(gen.GetFingerprintAsNumPy(mol))
+                valid[i] = True
+    return packed, valid
+
+
+def _popcount(bits: np.ndarray) -> np.ndarray:
+    """Set bits per row of a packed [..., 256] uint8 array (as uint64 words when numpy has ``bitwise_count``)."""
+    if hasattr(np, "bitwise_count"):  # numpy >= 2.0
+        return np.bitwise_count(bits.view(np.uint64)).sum(-1, dtype=np.int32)
+    return _BYTE_COUNTS[bits].sum(-1, dtype=np.int32)
+
+
+class TrainingDomain:
+    """The (deduplicated) packed Morgan fingerprints of a model's training molecules."""
+
+    def __init__(self, fingerprints: np.ndarray):
+        fingerprints = np.ascontiguousarray(fingerprints, dtype=np.uint8)
+        if fingerprints.ndim != 2 or fingerprints.shape[1] != FP_BITS // 8 or not len(fingerprints):
+            raise ValueError(
+                f"expected packed fingerprints of shape [n >= 1, {FP_BITS // 8}], got {fingerprints.shape}; "
+                "build a domain with TrainingDomain.from_smiles"
+            )
+        self.fingerprints = fingerprints
+        self._counts = _popcount(fingerprints)
+
+    def __len__(self) -> int:
+        return len(self.fingerprints)
+
+    @classmethod
+    def from_smiles(cls, smiles: Iterable[object]) -> TrainingDomain:
+        """The domain of these training SMILES (unparsable ones are skipped, duplicate fingerprints kept once)."""
+        packed, valid = morgan_fingerprints(smiles)
+        if not valid.any():
+            raise ValueError("none of the training SMILES could be parsed by RDKit; pass the model's training SMILES")
+        return cls(np.unique(packed[valid], axis=0))
+
+    def max_similarity(self, query_smiles: Iterable[object]) -> np.ndarray:
+        """Max Tanimoto similarity of each query to the training set (float32; NaN where RDKit cannot parse it).
+
+        Blocks of queries are compared with blocks of training fingerprints (AND + popcount on packed bits),
+        so memory stays near 64 MB whatever the sizes.
+        """
+        packed, valid = morgan_fingerprints(query_smiles)
+        out = np.full(len(packed), np.nan, np.float32)
+        queries = packed[valid]
+        best = np.zeros(len(queries), np.float32)
+        q_counts = _popcount(queries)
+        train_block = min(len(self), _TRAIN_BLOCK)
+        query_block = max(1, _BLOCK_BYTES // (train_block * (FP_BITS // 8)))
+        for t in range(0, len(self), train_block):
+            train, t_counts = self.fingerprints[t : t + train_block], self._counts[t : t + train_block]
+            for q in range(0, len(queries), query_block):
+                inter = _popcount(queries[q : q + query_block, None, :] & train[None, :, :])
+                union = q_counts[q : q + query_block, None] + t_counts[None, :] - inter
+                sim = np.divide(inter, union, out=np.zeros(inter.shape, np.float32), where=union > 0)
+                np.maximum(best[q : q + query_block], sim.max(1), out=best[q : q + query_block])
+        out[valid] = best
+        return out
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``directory/domain.safetensors`` and return its path."""
+        path = Path(directory) / DOMAIN_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        metadata = {"fingerprint": "morgan", "radius": str(FP_RADIUS), "bits": str(FP_BITS)}
+        save_file({"fingerprints": self.fingerprints}, str(path), metadata=metadata)
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> TrainingDomain | None:
+        """The domain saved in ``directory``, or None when it has no ``domain.safetensors``."""
+        path = Path(directory) / DOMAIN_FILE
+        if not path.is_file():
+            return None
+        with safe_open(str(path), framework="np") as f:
+            meta = f.metadata() or {}
+            if (meta.get("radius"), meta.get("bits")) != (str(FP_RADIUS), str(FP_BITS)):
+                raise ValueError(
+                    f"{path} holds radius={meta.get('radius')}, bits={meta.get('bits')} fingerprints; this gnnpt "
+                    f"uses radius={FP_RADIUS}, bits={FP_BITS}: rebuild it with write_domain_for_model"
+                )
+            return cls(f.get_tensor("fingerprints"))
+
+
+def write_domain_for_model(model_dir: str | Path, smiles: Iterable[object]) -> Path:
+    """Add ``domain.safetensors`` built from the training ``smiles`` to the saved model in ``model_dir``."""
+    read_card(model_dir)  # a clear error when model_dir is not a saved model
+    return TrainingDomain.from_smiles(smiles).save(model_dir)

@@ -1,0 +1,159 @@
+"""``Predictor``: a fine-tuned model for notebooks — scores, spread, applicability domain, embeddings, pictures.
+
+from gnnpt.predict import Predictor
+p = Predictor.from_path("models/tox21")
+p.predict(["CCO", "c1ccccc1O"])        # or a Series, a DataFrame, a CSV/TSV/SMI/SDF/Parquet path
+p.show(["CCO", "c1ccccc1O"])           # grid of depictions with "task: score" legends
+p.explain("c1ccccc1O", task="SR-MMP")  # atom attributions, drawn
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from gnnpt.featurization.pipeline import featurize
+from gnnpt.finetune.model import FinetunedModel, load_model
+from gnnpt.predict.attribution import Explanation, explain
+from gnnpt.predict.display import MoleculeGrid, html_table, summary_rows
+from gnnpt.predict.domain import IN_DOMAIN_THRESHOLD, TrainingDomain
+from gnnpt.predict.inputs import MoleculeInput, Molecules, read_input
+from gnnpt.predict.scores import member_scores, output_index
+from gnnpt.store.packed import PackedGraphs
+
+
+class Predictor:
+    """A :class:`FinetunedModel` with notebook-friendly inputs and outputs.
+
+    ``domain`` (the training molecules' fingerprints) fills ``max_similarity`` / ``in_domain``; without it they
+    are NaN / None. ``threshold``: the max Tanimoto similarity at or above which a molecule is ``in_domain``.
+    """
+
+    def __init__(
+        self, model: FinetunedModel, domain: TrainingDomain | None = None, threshold: float = IN_DOMAIN_THRESHOLD
+    ):
+        if not isinstance(model, FinetunedModel):
+            raise TypeError(f"Predictor wraps a FinetunedModel (gnnpt.load_model(dir)), not {type(model).__name__}")
+        self.model, self.domain, self.threshold = model, domain, threshold
+
+    @classmethod
+    def from_path(
+        cls, path: str | Path, device: str | torch.device = "cpu", threshold: float = IN_DOMAIN_THRESHOLD
+    ) -> Predictor:
+        """The model saved in ``path``, with the ``domain.safetensors`` saved next to it when there is one."""
+        return cls(load_model(path, device), TrainingDomain.load(path), threshold)
+
+    @property
+    def card(self) -> dict[str, Any]:
+        return self.model.card
+
+    @property
+    def task_names(self) -> list[str]:
+        return self.model.task_names
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def _featurize(self, x: MoleculeInput, smiles_col: str | None) -> tuple[Molecules, PackedGraphs, list[str | None]]:
+        """The inputs, their graphs (``.smiles`` canonical), and per-row errors "reason: message"."""
+        mols = read_input(x, smiles_col)
+        store = featurize(mols.smiles, self.model.scheme, canonical=True)
+        errors = list(mols.errors)
+        for e in store.errors:
+            errors[e.index] = errors[e.index] or f"{e.reason}: {e.message}"
+        return mols, store, errors
+
+    @torch.no_grad()
+    def _scores(self, store: PackedGraphs, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Ensemble mean and spread (population std over members) [rows, outputs]; NaN rows for invalid inputs."""
+        self.model.eval()
+        shape = (len(store), len(self.model.output_names()))
+        mean, std = np.full(shape, np.nan, np.float32), np.full(shape, np.nan, np.float32)
+        on_device = store.to(self.device)
+        for chunk in torch.from_numpy(store.valid_ids).split(batch_size):
+            scores = member_scores(self.model, on_device.gather(chunk.to(self.device)))
+            mean[chunk.numpy()] = scores.mean(0).cpu().numpy()
+            std[chunk.numpy()] = scores.std(0, correction=0).cpu().numpy()
+        return mean, std
+
+    def predict(self, x: MoleculeInput, smiles_col: str | None = None, batch_size: int = 1024) -> pd.DataFrame:
+        """One row per input, in input order (a Series' or DataFrame's index is kept), nothing dropped.
+
+        Columns: ``smiles`` (as given), ``canonical_smiles`` (RDKit; None when invalid), one per task (probability
+        for classification, value for regression), ``<task>_std`` (spread over ensemble members; only when there
+        are several), ``max_similarity`` and ``in_domain`` (see :class:`TrainingDomain`), and ``error`` (None, or
+        "reason: message" for an input that was not scored; its scores are NaN).
+        """
+        mols, store, errors = self._featurize(x, smiles_col)
+        mean, std = self._scores(store, batch_size)
+        names = self.model.output_names()
+
+        def text(values: list[object]) -> pd.Series:  # object dtype keeps None (pandas >= 3 would make it NaN)
+            return pd.Series(values, index=mols.index, dtype=object)
+
+        columns: dict[str, object] = {"smiles": text(mols.smiles), "canonical_smiles": text(store.smiles)}
+        columns.update({name: mean[:, j] for j, name in enumerate(names)})
+        if len(self.model.members) > 1:
+            columns.update({f"{name}_std": std[:, j] for j, name in enumerate(names)})
+        similarity = (self.domain.max_similarity(store.smiles) if self.domain is not None
+                      else np.full(len(store), np.nan, np.float32))  # fmt: skip
+        columns["max_similarity"] = similarity
+        columns["in_domain"] = text([None if np.isnan(s) else bool(s >= self.threshold) for s in similarity])
+        columns["error"] = text(errors)
+        return pd.DataFrame(columns, index=mols.index)
+
+    @torch.no_grad()
+    def embed(self, x: MoleculeInput, smiles_col: str | None = None, batch_size: int = 1024) -> np.ndarray:
+        """Pooled encoder embeddings [rows, dim] (float32) of ensemble member 0; NaN rows for invalid inputs.
+
+        Member 0 only: members fine-tuned from different seeds do not share coordinates, so a mean over them would
+        mix unrelated dimensions.
+        """
+        _, store, _ = self._featurize(x, smiles_col)
+        member = self.model.members[0].eval()
+        out = np.full((len(store), member.encoder.out_dim), np.nan, np.float32)
+        on_device = store.to(self.device)
+        for chunk in torch.from_numpy(store.valid_ids).split(batch_size):
+            out[chunk.numpy()] = member.embed(on_device.gather(chunk.to(self.device))).float().cpu().numpy()
+        return out
+
+    def show(
+        self, x: MoleculeInput, max_mols: int = 24, task: str | int | None = None, smiles_col: str | None = None
+    ) -> MoleculeGrid:
+        """Predictions with a grid of the first ``max_mols`` molecules, legends "task: score" for ``task``
+        (None: the first task). Displays inline in a notebook; ``.frame`` holds every prediction."""
+        task_name = self.model.output_names()[output_index(self.model, task)]
+        return MoleculeGrid.build(self.predict(x, smiles_col), task_name, max_mols)
+
+    def explain(self, smiles: str, task: str | int | None = None, method: str = "gradient_x_input") -> Explanation:
+        """Atom attributions of ``smiles`` for ``task`` (None: the first task), drawn (``gradient_x_input`` or
+        ``occlusion``; see :mod:`gnnpt.predict.attribution`)."""
+        return explain(self.model, smiles, task, method)
+
+    def __repr__(self) -> str:
+        domain = f"{len(self.domain)} training fingerprints" if self.domain is not None else "none"
+        return (f"Predictor(name={self.card.get('name')!r}, task_type={self.model.task_type!r}, "
+                f"tasks={len(self.task_names)}, members={len(self.model.members)}, domain={domain})")  # fmt: skip
+
+    def _repr_html_(self) -> str:
+        rows = summary_rows(self.card, self.model.task_type, self.model.output_names(), len(self.model.members))
+        if self.domain is not None:
+            domain = f"{len(self.domain)} training fingerprints; in_domain when max Tanimoto ≥ {self.threshold}"
+        else:
+            domain = "none saved (max_similarity and in_domain stay empty)"
+        rows.append(("applicability domain", domain))
+        return html_table(rows, "gnnpt Predictor")
+
+
+def load(name: str | Path | None = None, device: str | torch.device = "cpu") -> Predictor:
+    """The notebook entry point (``gnnpt.load``): the default Tox21 model when ``name`` is None, else a saved model
+    directory, a model store name (``name`` / ``name@v2``) or a shipped model, as a :class:`Predictor`."""
+    from gnnpt.registry.packaged import DEFAULT_MODEL, packaged_dir
+    from gnnpt.registry.store import resolve
+
+    return Predictor.from_path(packaged_dir() / DEFAULT_MODEL if name is None else resolve(name), device)
