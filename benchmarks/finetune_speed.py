@@ -38,7 +38,7 @@ def plain_loop(store, targets: np.ndarray, split, epochs: int, device: torch.dev
         rows = rows[store.valid[rows]]
         data = store.to_pyg(rows).to_data_list()
         for d, r in zip(data, rows, strict=True):
-            d.y = torch.from_numpy(targets[r : r + 1])
+            d.y = torch.tensor(targets[r : r + 1])
         graphs[part] = data
     model = build_graph_model(HuEncoder(drop_ratio=0.5), targets.shape[1]).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
