@@ -45,6 +45,9 @@ def finetune(
     pos_weight: Annotated[bool, typer.Option(help="Weight positives by each task's negative/positive ratio.")] = False,
     half: Annotated[bool, typer.Option(help="Store the weights as float16 (half the size).")] = False,
     output_dir: Annotated[Path | None, typer.Option("--output-dir", "-o", help="Model directory.")] = None,
+    register: Annotated[
+        str | None, typer.Option(help="Also add the model to the model store under this name (gnnpt models list).")
+    ] = None,
 ) -> None:
     """Fine-tune; writes the model (safetensors + card.json with lineage, split, metrics) to --output-dir."""
     from gnnpt.finetune.run import load_labeled, run_finetune
@@ -69,3 +72,8 @@ def finetune(
                                                         for d in (r.valid, r.test, r.test_last)))  # fmt: skip
     console.print(table)
     console.print(f"[bold green]model written to {path}[/] (model.safetensors + card.json)")
+    if register:
+        from gnnpt.registry.store import import_model
+
+        entry = import_model(path, name=register)
+        console.print(f"[bold green]registered as {entry.ref}[/]: gnnpt.load({entry.ref!r})")

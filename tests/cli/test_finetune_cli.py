@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
+import gnnpt
 from gnnpt.cli.main import app
 from gnnpt.finetune import load_model
 
 
-def test_finetune_a_csv_writes_a_model(tmp_path) -> None:
+def test_finetune_a_csv_writes_a_model(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("GNNPT_MODEL_DIR", str(tmp_path / "store"))
     smiles = ["CCO", "CCCO", "OCCO", "CCN", "NCCN", "CCCN", "c1ccccc1O", "c1ccccc1N", "bad("] * 8
     frame = pd.DataFrame({"mol": smiles, "has_n": [0, 0, 0, 1, 1, 1, 0, 1, 0] * 8, "other": [1.0] * 72})
     frame.loc[::5, "has_n"] = None  # missing labels are fine
@@ -19,7 +22,8 @@ def test_finetune_a_csv_writes_a_model(tmp_path) -> None:
     frame.to_csv(path, index=False)
     out = tmp_path / "model"
     args = ["finetune", "--data", str(path), "--smiles-col", "mol", "--targets", "has_n", "--split", "random",
-            "--epochs", "2", "--seeds", "2", "--strategy", "freeze:2", "-o", str(out)]  # fmt: skip
+            "--epochs", "2", "--seeds", "2", "--strategy", "freeze:2", "-o", str(out),
+            "--register", "n_model"]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     card = json.loads((out / "card.json").read_text())
@@ -28,6 +32,8 @@ def test_finetune_a_csv_writes_a_model(tmp_path) -> None:
     assert card["hyperparameters"]["strategy"] == "freeze:2" and len(card["metrics"]["seeds"]) == 2
     predicted = load_model(out).predict(["CCN", "bad("])
     assert predicted["has_n"].notna().tolist() == [True, False]
+    registered = gnnpt.load("n_model@v1").predict(["CCN", "bad("])
+    assert registered["has_n"].tolist()[0] == pytest.approx(predicted["has_n"].tolist()[0])
 
 
 def test_bad_options_are_clear_errors(tmp_path) -> None:
