@@ -15,7 +15,7 @@ class FinetuneDataModule(PackedDataModule):
     """Train batches shuffled per (seed, epoch); ``val_dataloader`` serves the valid and the test part, in order.
 
     ``targets`` is float32 [graphs, tasks] aligned with ``store`` (NaN = missing label). Rows of the split
-    whose molecule could not be featurized are left out of every part (``dropped`` lists them).
+    whose molecule could not be featurized are left out of every part (the store's ``errors`` list them).
     """
 
     def __init__(
@@ -33,7 +33,6 @@ class FinetuneDataModule(PackedDataModule):
         valid = store.valid
         self.parts = {name: np.asarray(rows)[valid[rows]] for name, rows in
                       (("train", split.train), ("valid", split.valid), ("test", split.test))}  # fmt: skip
-        self.dropped = np.concatenate([np.asarray(r)[~valid[r]] for r in (split.train, split.valid, split.test)])
         if len(self.parts["train"]) == 0:
             raise ValueError("the training part holds no valid molecule")
         self.ids = torch.from_numpy(self.parts["train"].astype(np.int64))
@@ -47,10 +46,6 @@ class FinetuneDataModule(PackedDataModule):
 
     def val_dataloader(self) -> list[DataLoader]:
         return [self._ordered("valid"), self._ordered("test")]
-
-    def predict_part(self, part: str) -> DataLoader:
-        """The ids of ``part`` ("train", "valid" or "test") in order, for evaluation."""
-        return self._ordered(part)
 
     def transfer_batch_to_device(
         self, batch: torch.Tensor, device: torch.device, dataloader_idx: int
