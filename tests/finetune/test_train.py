@@ -23,17 +23,21 @@ SMALL = {"encoder": "none", "accelerator": "cpu"}
 
 
 def _tiny(**kw) -> FinetuneConfig:
-    """A 2-layer, 32-wide GIN keeps each test to seconds; the code path is the full one."""
+    """Few epochs keep each test to seconds (tests pass ``encoder=`` a 2-layer, 32-wide GIN where they can)."""
     return FinetuneConfig(**{**SMALL, "epochs": 4, "batch_size": 32, **kw})
 
 
 @pytest.fixture(scope="module")
-def bbbp(moleculenet_dir, tmp_path_factory):
+def tiny_encoder(tmp_path_factory) -> str:
+    return str(save_encoder(HuEncoder(num_layer=2, emb_dim=32), tmp_path_factory.mktemp("enc") / "tiny"))
+
+
+@pytest.fixture(scope="module")
+def bbbp(moleculenet_dir, tiny_encoder):
     ds = load("bbbp")
     smiles, targets = ds.smiles[:300], ds.targets[:300]
-    encoder_dir = save_encoder(HuEncoder(num_layer=2, emb_dim=32), tmp_path_factory.mktemp("enc") / "tiny")
     return SimpleNamespace(smiles=smiles, targets=targets, store=cached_featurize(smiles),
-                           split=scaffold_split(smiles), encoder=str(encoder_dir))  # fmt: skip
+                           split=scaffold_split(smiles), encoder=tiny_encoder)  # fmt: skip
 
 
 def _valid_score(result, store, split, targets) -> float:
@@ -123,7 +127,7 @@ def test_regression_predicts_in_target_units(moleculenet_dir, tmp_path) -> None:
     assert load_model(path).card["standardizer"]["mean"][0] == pytest.approx(float(np.nanmean(targets[train])))
 
 
-def test_multiclass_learns_a_separable_rule(tmp_path) -> None:
+def test_multiclass_learns_a_separable_rule(tmp_path, tiny_encoder) -> None:
     rng = np.random.default_rng(0)
     pools = {
         0: ["CCCC", "CCCCC", "CCCCCC", "CC(C)CC"],
@@ -133,7 +137,9 @@ def test_multiclass_learns_a_separable_rule(tmp_path) -> None:
     labels = rng.integers(0, 3, 240)
     smiles = [pools[int(k)][int(rng.integers(0, 4))] for k in labels]
     data = LabeledData("toy", smiles, labels.astype(np.float32)[:, None], ["kind"], "multiclass")
-    path, result = run_finetune(data, _tiny(epochs=6, dropout=0.0, lr=3e-3), tmp_path / "mc", split="random")
+    path, result = run_finetune(
+        data, _tiny(encoder=tiny_encoder, epochs=20, dropout=0.0, lr=3e-3), tmp_path / "mc", split="random"
+    )
     assert result.runs[0].test["accuracy"] > 0.9
     frame = load_model(path).predict(["CCCCC", "OCCO", "NCCN"])
     assert list(frame.columns) == ["smiles", "kind=0", "kind=1", "kind=2", "error"]
