@@ -69,16 +69,21 @@ class FinetunedModel(nn.Module):
         outs = torch.stack([m(graphs) for m in self.members])
         return self.standardizer.inverse(outs) if self.standardizer is not None else outs
 
+    def member_scores(self, graphs: GraphBatch) -> torch.Tensor:
+        """Each member's scores [members, graphs, outputs]: probabilities (classification, multiclass) or values;
+        differentiable (the caller picks the grad mode and the train/eval mode)."""
+        outs = self(graphs).float()
+        if self.task_type == "classification":
+            return torch.sigmoid(outs)
+        if self.task_type == "multiclass":
+            return torch.softmax(outs, dim=-1)
+        return outs
+
     @torch.no_grad()
     def predict_graphs(self, graphs: GraphBatch) -> torch.Tensor:
         """Ensemble predictions [graphs, outputs]: mean probability, or mean value for regression."""
         self.eval()
-        outs = self(graphs).float()
-        if self.task_type == "classification":
-            outs = torch.sigmoid(outs)
-        elif self.task_type == "multiclass":
-            outs = torch.softmax(outs, dim=-1)
-        return outs.mean(0)
+        return self.member_scores(graphs).mean(0)
 
     def output_names(self) -> list[str]:
         if self.task_type == "multiclass":
@@ -100,10 +105,8 @@ class FinetunedModel(nn.Module):
         """:meth:`predict` for already featurized graphs (rows aligned with ``store``)."""
         device = next(self.parameters()).device
         values = np.full((len(store), len(self.output_names())), np.nan, dtype=np.float32)
-        ids = torch.from_numpy(np.asarray(store.valid_ids, dtype=np.int64))
-        on_device = store.to(device)
-        for chunk in ids.split(batch_size):
-            values[chunk.numpy()] = self.predict_graphs(on_device.gather(chunk.to(device))).cpu().numpy()
+        for ids, graphs in store.valid_batches(batch_size, device):
+            values[ids] = self.predict_graphs(graphs).cpu().numpy()
         frame = pd.DataFrame(values, columns=self.output_names())
         errors: list[str | None] = [None] * len(store)
         for e in store.errors:

@@ -26,7 +26,7 @@ from gnnpt.featurization.schemes import HU_MASK_ATOM
 from gnnpt.finetune.model import FinetunedModel
 from gnnpt.nn.hu2020 import HuEncoder
 from gnnpt.nn.ogb import OgbEncoder
-from gnnpt.predict.scores import member_scores, output_index
+from gnnpt.predict.scores import output_index
 from gnnpt.store.packed import PackedGraphs
 
 METHODS = ("gradient_x_input", "occlusion")
@@ -61,7 +61,7 @@ def _gradient_x_input(model: FinetunedModel, store: PackedGraphs, k: int) -> np.
     hooks = [m.register_forward_hook(capture) for m in modules]
     try:
         with torch.enable_grad():
-            score = member_scores(model, store.gather([0]))[:, 0, k].mean()
+            score = model.member_scores(store.gather([0]))[:, 0, k].mean()
             grads = torch.autograd.grad(score, captured)
     finally:
         for h in hooks:
@@ -77,14 +77,14 @@ def _occlusion(model: FinetunedModel, store: PackedGraphs, k: int, batch_size: i
                          "use method='gradient_x_input'")  # fmt: skip
     device = store.device
     n = int(store.nodes_per_graph()[0])
-    full = member_scores(model, store.gather([0]))[:, 0, k].mean().item()
+    full = model.member_scores(store.gather([0]))[:, 0, k].mean().item()
     weights = np.empty(n, np.float32)
     mask = torch.tensor([HU_MASK_ATOM, 0], device=device)
     for start in range(0, n, batch_size):
         atoms = torch.arange(start, min(n, start + batch_size), device=device)
         graphs = store.gather(torch.zeros(len(atoms), dtype=torch.long, device=device))  # one copy per atom
         graphs.x[graphs.ptr[:-1] + atoms] = mask
-        weights[start : start + len(atoms)] = full - member_scores(model, graphs)[:, :, k].mean(0).cpu().numpy()
+        weights[start : start + len(atoms)] = full - model.member_scores(graphs)[:, :, k].mean(0).cpu().numpy()
     return weights
 
 
@@ -161,7 +161,7 @@ def explain(
     store = _featurize_one(model, smiles)
     weights = _attribute(model, store, k, method, batch_size=256)
     with torch.no_grad():
-        score = member_scores(model, store.gather([0]))[:, 0, k].mean().item()
+        score = model.member_scores(store.gather([0]))[:, 0, k].mean().item()
     name = model.output_names()[k]
     svg = draw_attributions(smiles, weights, legend=f"{name}: {score:.3f} ({method})")
     return Explanation(smiles, name, method, score, weights, svg)

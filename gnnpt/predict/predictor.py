@@ -22,7 +22,7 @@ from gnnpt.predict.attribution import Explanation, explain
 from gnnpt.predict.display import MoleculeGrid, html_table, summary_rows
 from gnnpt.predict.domain import IN_DOMAIN_THRESHOLD, TrainingDomain
 from gnnpt.predict.inputs import MoleculeInput, Molecules, read_input
-from gnnpt.predict.scores import member_scores, output_index
+from gnnpt.predict.scores import output_index
 from gnnpt.store.packed import PackedGraphs
 
 
@@ -74,11 +74,10 @@ class Predictor:
         self.model.eval()
         shape = (len(store), len(self.model.output_names()))
         mean, std = np.full(shape, np.nan, np.float32), np.full(shape, np.nan, np.float32)
-        on_device = store.to(self.device)
-        for chunk in torch.from_numpy(store.valid_ids).split(batch_size):
-            scores = member_scores(self.model, on_device.gather(chunk.to(self.device)))
-            mean[chunk.numpy()] = scores.mean(0).cpu().numpy()
-            std[chunk.numpy()] = scores.std(0, correction=0).cpu().numpy()
+        for ids, graphs in store.valid_batches(batch_size, self.device):
+            scores = self.model.member_scores(graphs)
+            mean[ids] = scores.mean(0).cpu().numpy()
+            std[ids] = scores.std(0, correction=0).cpu().numpy()
         return mean, std
 
     def predict(self, x: MoleculeInput, smiles_col: str | None = None, batch_size: int = 1024) -> pd.DataFrame:
@@ -117,9 +116,8 @@ class Predictor:
         _, store, _ = self._featurize(x, smiles_col)
         member = self.model.members[0].eval()
         out = np.full((len(store), member.encoder.out_dim), np.nan, np.float32)
-        on_device = store.to(self.device)
-        for chunk in torch.from_numpy(store.valid_ids).split(batch_size):
-            out[chunk.numpy()] = member.embed(on_device.gather(chunk.to(self.device))).float().cpu().numpy()
+        for ids, graphs in store.valid_batches(batch_size, self.device):
+            out[ids] = member.embed(graphs).float().cpu().numpy()
         return out
 
     def show(
@@ -153,7 +151,6 @@ class Predictor:
 def load(name: str | Path | None = None, device: str | torch.device = "cpu") -> Predictor:
     """The notebook entry point (``gnnpt.load``): the default Tox21 model when ``name`` is None, else a saved model
     directory, a model store name (``name`` / ``name@v2``) or a shipped model, as a :class:`Predictor`."""
-    from gnnpt.registry.packaged import DEFAULT_MODEL, packaged_dir
-    from gnnpt.registry.store import resolve
+    from gnnpt.registry.packaged import model_path
 
-    return Predictor.from_path(packaged_dir() / DEFAULT_MODEL if name is None else resolve(name), device)
+    return Predictor.from_path(model_path(name), device)

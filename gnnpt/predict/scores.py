@@ -1,24 +1,8 @@
-"""Each ensemble member's scores in the units ``predict`` reports, shared by prediction and attribution."""
+"""Which model output a task name or position means, shared by prediction, display and attribution."""
 
 from __future__ import annotations
 
-import torch
-
 from gnnpt.finetune.model import FinetunedModel
-from gnnpt.store.packed import GraphBatch
-
-
-def member_scores(model: FinetunedModel, graphs: GraphBatch) -> torch.Tensor:
-    """[members, graphs, outputs]: probabilities (classification, multiclass) or values (regression).
-
-    Their mean over members is exactly ``model.predict_graphs``; differentiable (the caller picks the grad mode).
-    """
-    outs = model(graphs).float()
-    if model.task_type == "classification":
-        return torch.sigmoid(outs)
-    if model.task_type == "multiclass":
-        return torch.softmax(outs, dim=-1)
-    return outs
 
 
 def output_index(model: FinetunedModel, task: str | int | None) -> int:

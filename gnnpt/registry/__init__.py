@@ -1,6 +1,6 @@
 """Where models come from: the models shipped in the package, the local model store, saved model directories."""
 
-from gnnpt.registry.packaged import DEFAULT_MODEL, load, packaged_dir, packaged_models
+from gnnpt.registry.packaged import DEFAULT_MODEL, load, model_path, packaged_dir, packaged_models
 from gnnpt.registry.store import (
     ModelEntry,
     RegistryError,
@@ -22,6 +22,7 @@ __all__ = [
     "import_model",
     "list_models",
     "load",
+    "model_path",
     "packaged_dir",
     "packaged_models",
     "remove",

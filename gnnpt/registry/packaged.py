@@ -21,9 +21,14 @@ def packaged_models() -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "card.json").exists()) if root.is_dir() else []
 
 
-def load(name: str | Path | None = None, device: str = "cpu") -> FinetunedModel:
-    """A fine-tuned model: the default (Tox21) when ``name`` is None, else a saved model directory, ``name`` or
+def model_path(name: str | Path | None = None) -> Path:
+    """The directory of a model: the default (Tox21) when ``name`` is None, else a saved model directory, ``name`` or
     ``name@v2`` from the model store (see :mod:`gnnpt.registry.store`), or a shipped model by name."""
     from gnnpt.registry.store import resolve  # the store imports this module
 
-    return load_model(packaged_dir() / DEFAULT_MODEL if name is None else resolve(name), device)
+    return packaged_dir() / DEFAULT_MODEL if name is None else resolve(name)
+
+
+def load(name: str | Path | None = None, device: str = "cpu") -> FinetunedModel:
+    """The fine-tuned model :func:`model_path` finds for ``name``."""
+    return load_model(model_path(name), device)

@@ -8,7 +8,7 @@ the store lives on.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -121,6 +121,15 @@ class PackedGraphs:
             self.smiles,
             self.errors,
         )
+
+    def valid_batches(
+        self, batch_size: int, device: torch.device | str | None = None
+    ) -> Iterator[tuple[np.ndarray, GraphBatch]]:
+        """The valid graphs in order, ``batch_size`` at a time: (their ids, their batch gathered on ``device``)."""
+        device = torch.device(device) if device is not None else self.device
+        store = self if self.device == device else self.to(device)
+        for ids in torch.from_numpy(self.valid_ids).split(batch_size):
+            yield ids.numpy(), store.gather(ids.to(device))
 
     def _ranges(self, ids: torch.Tensor):
         """Per node and per edge of graphs ``ids``: (graph position, index into the flat arrays), and offsets."""
