@@ -46,6 +46,21 @@ class _EdgeEmbedding(nn.Module):
     def embed_edges(self, edge_attr: torch.Tensor) -> torch.Tensor:
         return self.edge_embedding1(edge_attr[:, 0]) + self.edge_embedding2(edge_attr[:, 1])
 
+    def summed_edge_embeddings(self, edge_attr: torch.Tensor, at: torch.Tensor, num_nodes: int) -> torch.Tensor:
+        """``sum`` of the embeddings of the edges aggregated at each node, a self-loop per node included.
+
+        Counts each node's bond types and directions ([N, 6] and [N, 3]) and multiplies them by the embedding
+        tables: the same sum as embedding every edge and scattering, without an [E, dim] tensor.
+        """
+        dtype = self.edge_embedding1.weight.dtype
+        types = F.one_hot(edge_attr[:, 0], HU_NUM_BOND_TYPES).to(dtype)
+        dirs = F.one_hot(edge_attr[:, 1], HU_NUM_BOND_DIRS).to(dtype)
+        counts = _sum_at(torch.cat([types, dirs], dim=1), at, num_nodes)
+        counts[:, HU_SELF_LOOP_BOND] += 1
+        counts[:, HU_NUM_BOND_TYPES] += 1  # the self-loop's direction is 0
+        tables = torch.cat([self.edge_embedding1.weight, self.edge_embedding2.weight])
+        return counts @ tables
+
 
 def _in_degree(row: torch.Tensor, num_nodes: int, dtype: torch.dtype) -> torch.Tensor:
     """Edges aggregated at each node (self-loop included)."""
@@ -66,9 +81,9 @@ class GINConv(_EdgeEmbedding):
         self._add_edge_embeddings(emb_dim)
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
-        edge_index, edge_attr = add_self_loops(edge_index, edge_attr, x.shape[0])
-        msg = x[edge_index[1]] + self.embed_edges(edge_attr)
-        return self.mlp(_sum_at(msg, edge_index[0], x.shape[0]))
+        n, at = x.shape[0], edge_index[0]
+        total = x + _sum_at(x[edge_index[1]], at, n) + self.summed_edge_embeddings(edge_attr, at, n)
+        return self.mlp(total)
 
 
 class _LinearConv(_EdgeEmbedding):
