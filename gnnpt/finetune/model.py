@@ -23,6 +23,7 @@ from gnnpt.nn.heads import GraphModel, LinearHead, MLPHead
 from gnnpt.nn.hu2020 import HuEncoder
 from gnnpt.nn.ogb import OgbEncoder
 from gnnpt.nn.pooling import make_pooling
+from gnnpt.nn.precision import inference_autocast
 from gnnpt.store.packed import GraphBatch, PackedGraphs
 
 HEADS = ("linear", "mlp")
@@ -91,22 +92,28 @@ class FinetunedModel(nn.Module):
         return self.task_names
 
     @torch.no_grad()
-    def predict(self, smiles: Sequence[str], batch_size: int = 1024, workers: int = 1) -> pd.DataFrame:
-        """One row per input SMILES: the prediction columns and ``error`` (None, or why the molecule was not scored)."""
+    def predict(
+        self, smiles: Sequence[str], batch_size: int = 1024, workers: int = 1, precision: str = "fp32"
+    ) -> pd.DataFrame:
+        """One row per input SMILES: the prediction columns and ``error`` (None, or why the molecule was not scored).
+
+        ``precision``: ``fp32``, ``bf16`` or ``auto`` (bf16 where the hardware has it, see :mod:`gnnpt.nn.precision`).
+        """
         import gnnpt
 
         smiles = list(smiles)
-        frame = self.predict_store(gnnpt.featurize(smiles, self.scheme, workers=workers), batch_size)
+        frame = self.predict_store(gnnpt.featurize(smiles, self.scheme, workers=workers), batch_size, precision)
         frame["smiles"] = smiles
         return frame
 
     @torch.no_grad()
-    def predict_store(self, store: PackedGraphs, batch_size: int = 1024) -> pd.DataFrame:
+    def predict_store(self, store: PackedGraphs, batch_size: int = 1024, precision: str = "fp32") -> pd.DataFrame:
         """:meth:`predict` for already featurized graphs (rows aligned with ``store``)."""
         device = next(self.parameters()).device
         values = np.full((len(store), len(self.output_names())), np.nan, dtype=np.float32)
-        for ids, graphs in store.valid_batches(batch_size, device):
-            values[ids] = self.predict_graphs(graphs).cpu().numpy()
+        with inference_autocast(precision, device):
+            for ids, graphs in store.valid_batches(batch_size, device):
+                values[ids] = self.predict_graphs(graphs).cpu().numpy()
         frame = pd.DataFrame(values, columns=self.output_names())
         errors: list[str | None] = [None] * len(store)
         for e in store.errors:

@@ -18,6 +18,7 @@ import torch
 
 from gnnpt.featurization.pipeline import featurize
 from gnnpt.finetune.model import FinetunedModel, load_model
+from gnnpt.nn.precision import inference_autocast, resolve_precision
 from gnnpt.predict.attribution import Explanation, explain
 from gnnpt.predict.display import MoleculeGrid, html_table, summary_rows
 from gnnpt.predict.domain import IN_DOMAIN_THRESHOLD, TrainingDomain
@@ -31,14 +32,22 @@ class Predictor:
 
     ``domain`` (the training molecules' fingerprints) fills ``max_similarity`` / ``in_domain``; without it they
     are NaN / None. ``threshold``: the max Tanimoto similarity at or above which a molecule is ``in_domain``.
+    ``max_atoms``: larger molecules get a "too many atoms" error instead of scores. ``precision``: ``fp32``, ``bf16``
+    or ``auto`` (see :mod:`gnnpt.nn.precision`).
     """
 
     def __init__(
-        self, model: FinetunedModel, domain: TrainingDomain | None = None, threshold: float = IN_DOMAIN_THRESHOLD
+        self,
+        model: FinetunedModel,
+        domain: TrainingDomain | None = None,
+        threshold: float = IN_DOMAIN_THRESHOLD,
+        max_atoms: int = 1000,
+        precision: str = "fp32",
     ):
         if not isinstance(model, FinetunedModel):
             raise TypeError(f"Predictor wraps a FinetunedModel (gnnpt.load_model(dir)), not {type(model).__name__}")
         self.model, self.domain, self.threshold = model, domain, threshold
+        self.max_atoms, self.precision = max_atoms, resolve_precision(precision, self.device)
 
     @classmethod
     def from_path(
@@ -62,7 +71,7 @@ class Predictor:
     def _featurize(self, x: MoleculeInput, smiles_col: str | None) -> tuple[Molecules, PackedGraphs, list[str | None]]:
         """The inputs, their graphs (``.smiles`` canonical), and per-row errors "reason: message"."""
         mols = read_input(x, smiles_col)
-        store = featurize(mols.smiles, self.model.scheme, canonical=True)
+        store = featurize(mols.smiles, self.model.scheme, canonical=True, max_atoms=self.max_atoms)
         errors = list(mols.errors)
         for e in store.errors:
             errors[e.index] = errors[e.index] or f"{e.reason}: {e.message}"
@@ -74,10 +83,12 @@ class Predictor:
         self.model.eval()
         shape = (len(store), len(self.model.output_names()))
         mean, std = np.full(shape, np.nan, np.float32), np.full(shape, np.nan, np.float32)
-        for ids, graphs in store.valid_batches(batch_size, self.device):
-            scores = self.model.member_scores(graphs)
-            mean[ids] = scores.mean(0).cpu().numpy()
-            std[ids] = scores.std(0, correction=0).cpu().numpy()
+        with inference_autocast(self.precision, self.device):
+            for ids, graphs in store.valid_batches(batch_size, self.device):
+                scores = self.model.member_scores(graphs)
+                mean[ids] = scores.mean(0).cpu().numpy()
+                if len(self.model.members) > 1:
+                    std[ids] = scores.std(0, correction=0).cpu().numpy()
         return mean, std
 
     def predict(self, x: MoleculeInput, smiles_col: str | None = None, batch_size: int = 1024) -> pd.DataFrame:

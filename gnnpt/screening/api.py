@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from gnnpt.finetune.model import FinetunedModel
+from gnnpt.nn.precision import resolve_precision
 from gnnpt.registry.packaged import load
 from gnnpt.screening.checkpoint import Progress, load_for_resume, progress_path, run_identity
 from gnnpt.screening.inputs import estimate_rows, numbered_chunks
@@ -86,6 +87,7 @@ def screen(
     progress: bool = True,
     engine: str = "local",
     device: str | None = None,
+    precision: str = "auto",
 ) -> ScreenSummary:
     """Score every molecule of ``input`` (CSV/TSV/SMI/SDF/Parquet, plain or gzipped) into ``output``.
 
@@ -100,7 +102,9 @@ def screen(
     from the beginning when there is none); with the same chunk and batch sizes the result equals an uninterrupted
     run's. A progress file of another input, model or selection is refused. ``workers``: featurization processes (local
     engine) or scoring actors (``engine="ray"``, see :mod:`gnnpt.screening.ray_engine`). ``device``: where the
-    local engine runs a model it loads by name (default: CUDA when available).
+    local engine runs a model it loads by name (default: CUDA when available). ``precision``: ``auto`` (bfloat16
+    where the hardware computes it natively, about 3x faster on such CPUs, scores within a few thousandths),
+    ``bf16`` or ``fp32`` (see :mod:`gnnpt.nn.precision`).
     """
     input, output = Path(input), Path(output)
     output_kind(output)
@@ -113,6 +117,7 @@ def screen(
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {ENGINES}")
     net = _model(model, "cpu" if engine == "ray" else device)
+    precision = resolve_precision(precision, "cpu" if engine == "ray" else next(net.parameters()).device)
     names = net.output_names()
     filters_, top = _selection(names, top_k, sort_by, filters)
     settings = {
@@ -121,6 +126,7 @@ def screen(
         "filters": [str(f) for f in filters_],
         "top_k": top.k if top else None,
         "sort_by": top.column if top else None,
+        "precision": precision,
     }
     run = run_identity(input, net, settings)
     sidecar = progress_path(output)
@@ -136,9 +142,9 @@ def screen(
     if engine == "ray":
         from gnnpt.screening.ray_engine import ray_scored_chunks
 
-        scored = ray_scored_chunks(chunks, net, batch_size, chunk_size, workers)
+        scored = ray_scored_chunks(chunks, net, batch_size, chunk_size, workers, precision)
     else:
-        scored = local_scored_chunks(chunks, net, batch_size, workers)
+        scored = local_scored_chunks(chunks, net, batch_size, workers, precision)
     try:
         with screening_bar(estimate_rows(input) if progress else None, resumed_rows, progress) as advance:
             for frame in scored:

@@ -39,16 +39,21 @@ def import_ray() -> ModuleType:
 class ChunkScorer:
     """A Ray actor holding the model (on the actor's GPU when it has one) that scores chunks."""
 
-    def __init__(self, model: FinetunedModel, batch_size: int):
+    def __init__(self, model: FinetunedModel, batch_size: int, precision: str = "fp32"):
         self.model = model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
-        self.batch_size = batch_size
+        self.batch_size, self.precision = batch_size, precision
 
     def __call__(self, chunk: pd.DataFrame) -> pd.DataFrame:
-        return score_chunk(self.model, chunk, self.batch_size)
+        return score_chunk(self.model, chunk, self.batch_size, precision=self.precision)
 
 
 def ray_scored_chunks(
-    chunks: Iterator[pd.DataFrame], model: FinetunedModel, batch_size: int, chunk_size: int, workers: int = 1
+    chunks: Iterator[pd.DataFrame],
+    model: FinetunedModel,
+    batch_size: int,
+    chunk_size: int,
+    workers: int = 1,
+    precision: str = "fp32",
 ) -> Iterator[pd.DataFrame]:
     """Score ``chunks`` on Ray; scored frames come back in input order."""
     ray = import_ray()
@@ -65,7 +70,7 @@ def ray_scored_chunks(
         gpus = int(ray.cluster_resources().get("GPU", 0))
         scored = ray.data.from_pandas_refs(refs).map_batches(
             ChunkScorer,
-            fn_constructor_args=(copy.deepcopy(model).cpu(), batch_size),
+            fn_constructor_args=(copy.deepcopy(model).cpu(), batch_size, precision),
             batch_size=chunk_size,
             batch_format="pandas",
             compute=ray.data.ActorPoolStrategy(size=gpus or max(1, workers)),

@@ -40,12 +40,16 @@ def _store_from_arrays(arrays: tuple, scheme: str) -> PackedGraphs:
 
 
 def score_chunk(
-    model: FinetunedModel, chunk: pd.DataFrame, batch_size: int, store: PackedGraphs | None = None
+    model: FinetunedModel,
+    chunk: pd.DataFrame,
+    batch_size: int,
+    store: PackedGraphs | None = None,
+    precision: str = "fp32",
 ) -> pd.DataFrame:
     """The output rows of a numbered chunk (``row``, ``smiles``): canonical SMILES, one column per output, error."""
     if store is None:
         store = featurize(chunk["smiles"].tolist(), model.scheme, canonical=True)
-    scores = model.predict_store(store, batch_size)
+    scores = model.predict_store(store, batch_size, precision)
     errors = scores["error"].to_numpy(object)
     if READ_ERROR in chunk:
         unread = chunk[READ_ERROR].notna().to_numpy()
@@ -64,19 +68,20 @@ def score_chunk(
 
 
 def local_scored_chunks(
-    chunks: Iterator[pd.DataFrame], model: FinetunedModel, batch_size: int, workers: int = 1
+    chunks: Iterator[pd.DataFrame], model: FinetunedModel, batch_size: int, workers: int = 1, precision: str = "fp32"
 ) -> Iterator[pd.DataFrame]:
     """Score ``chunks`` in this process; ``workers > 1`` featurizes up to ``workers + 1`` chunks ahead in processes."""
     if workers <= 1:
         for chunk in chunks:
-            yield score_chunk(model, chunk, batch_size)
+            yield score_chunk(model, chunk, batch_size, precision=precision)
         return
     with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
         pending: deque[tuple[pd.DataFrame, Future]] = deque()
 
         def next_scored() -> pd.DataFrame:
             chunk, future = pending.popleft()
-            return score_chunk(model, chunk, batch_size, _store_from_arrays(future.result(), model.scheme))
+            store = _store_from_arrays(future.result(), model.scheme)
+            return score_chunk(model, chunk, batch_size, store, precision)
 
         for chunk in chunks:
             pending.append((chunk, pool.submit(_featurize_arrays, chunk["smiles"].tolist(), model.scheme)))

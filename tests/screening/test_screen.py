@@ -79,7 +79,7 @@ def scores_equal(a: pd.DataFrame, b: pd.DataFrame, tasks: list[str]) -> None:
 )
 def test_every_row_kept_in_order_with_its_error(tmp_path, model, tasks, smiles) -> None:
     write_csv(tmp_path / "in.csv", smiles)
-    summary = screen(tmp_path / "in.csv", model, tmp_path / "out.csv", chunk_size=2, progress=False)
+    summary = screen(tmp_path / "in.csv", model, tmp_path / "out.csv", chunk_size=2, progress=False, precision="fp32")
     frame = pd.read_csv(tmp_path / "out.csv", keep_default_na=False, na_values=[""])
     assert list(frame.columns) == ["row", "smiles", "canonical_smiles", *tasks, "error"]
     check_aligned(frame, smiles, tasks)
@@ -93,14 +93,27 @@ def test_every_row_kept_in_order_with_its_error(tmp_path, model, tasks, smiles) 
         assert frame["error"][smiles.index("bad(")].startswith("unparsable: ")
 
 
+def test_bf16_scores_stay_close_to_fp32(tmp_path, model, tasks) -> None:
+    write_csv(tmp_path / "in.csv", VALID)
+    screen(tmp_path / "in.csv", model, tmp_path / "exact.csv", progress=False, precision="fp32")
+    out = tmp_path / "fast.csv"
+    screen(tmp_path / "in.csv", model, out, progress=False, precision="bf16")
+    exact, fast = pd.read_csv(tmp_path / "exact.csv"), pd.read_csv(out)
+    np.testing.assert_allclose(fast[tasks].to_numpy(), exact[tasks].to_numpy(), rtol=0, atol=0.02)
+    assert not np.array_equal(fast[tasks].to_numpy(), exact[tasks].to_numpy())  # bf16 did run
+    with pytest.raises(ValueError, match="unknown precision"):
+        screen(tmp_path / "in.csv", model, out, progress=False, precision="fp16")
+
+
 def test_duplicates_kept_and_canonicalized(tmp_path, model, tasks) -> None:
     smiles = ["CCO", "OCC", "CCO", "c1ccccc1O", "Oc1ccccc1"]
     write_csv(tmp_path / "in.csv", smiles)
-    screen(tmp_path / "in.csv", model, tmp_path / "out.csv", progress=False)
+    screen(tmp_path / "in.csv", model, tmp_path / "out.csv", progress=False, precision="fp32")
     frame = pd.read_csv(tmp_path / "out.csv")
     assert frame["smiles"].tolist() == smiles
     assert frame["canonical_smiles"].tolist() == ["CCO", "CCO", "CCO", "Oc1ccccc1", "Oc1ccccc1"]
-    np.testing.assert_array_equal(frame.loc[0, tasks].to_numpy(), frame.loc[2, tasks].to_numpy())
+    # equal up to float32 rounding: matrix kernels may round a row differently by its position in the batch
+    np.testing.assert_allclose(frame.loc[0, tasks].to_numpy(float), frame.loc[2, tasks].to_numpy(float), rtol=1e-6)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
@@ -256,15 +269,17 @@ def test_resume_refuses_another_input_and_starts_fresh_without_a_progress_file(t
     out = tmp_path / "out.csv"
     crash_after(monkeypatch, 1)
     with pytest.raises(Crash):
-        screen(tmp_path / "in.csv", model, out, chunk_size=4, progress=False)
+        screen(tmp_path / "in.csv", model, out, chunk_size=4, progress=False, precision="bf16")
     monkeypatch.undo()
     with pytest.raises(ValueError, match=r"cannot resume .*the input differs.*Run without --resume"):
         screen(tmp_path / "other.csv", model, out, chunk_size=4, resume=True, progress=False)
     with pytest.raises(ValueError, match="the settings differ"):
         screen(tmp_path / "in.csv", model, out, chunk_size=4, resume=True, progress=False, filters=["NR-AR>0.1"])
+    with pytest.raises(ValueError, match="the settings differ"):
+        screen(tmp_path / "in.csv", model, out, chunk_size=4, resume=True, progress=False, precision="fp32")
     os.utime(tmp_path / "in.csv", ns=(0, 0))
     with pytest.raises(ValueError, match="the input differs"):
-        screen(tmp_path / "in.csv", model, out, chunk_size=4, resume=True, progress=False)
+        screen(tmp_path / "in.csv", model, out, chunk_size=4, resume=True, progress=False, precision="bf16")
     progress_path(out).unlink()
     summary = screen(tmp_path / "in.csv", model, out, chunk_size=4, resume=True, progress=False)
     assert summary.resumed_rows == 0 and summary.rows == len(VALID)

@@ -1,0 +1,43 @@
+"""Inference precision: bfloat16 autocast where the hardware computes it natively, float32 otherwise.
+
+bfloat16 matrix products run about 3x faster than float32 on CPUs with AVX512-BF16 (and on recent GPUs); the
+scores of the Tox21 default model move by at most 0.003 (``benchmarks/screen_throughput.py`` prints the deviation).
+bfloat16 results are reproducible for the same batching, but two copies of a molecule in one batch may differ in the
+third decimal (the kernels block rows); float32 gives them equal scores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from contextlib import AbstractContextManager
+
+import torch
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def native_bf16(device: torch.device | str) -> bool:
+    """Whether ``device`` computes bfloat16 matrix products natively (not emulated, which would be slower)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device | str) -> str:
+    """``fp32`` or ``bf16``: ``auto`` picks bf16 when :func:`native_bf16`, else fp32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
+    if precision == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    return precision
+
+
+def inference_autocast(precision: str, device: torch.device | str) -> AbstractContextManager:
+    """The autocast context that runs a forward pass at ``precision`` on ``device``."""
+    device = torch.device(device)
+    if resolve_precision(precision, device) == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
