@@ -5,7 +5,9 @@ timed wall-clock with its peak RSS (its process tree's largest ``ru_maxrss``). g
 default model (Hu GIN 5x300, 12 Tox21 tasks); Chemprop v2 with a default-size model (D-MPNN depth 3, hidden
 300, FFN 300) trained for one epoch on Tox21 here, since only its size matters for speed. Chemprop is installed
 into its own virtual environment (``--chemprop-venv``, created when missing, torch pinned to this project's).
-Also prints gnnpt's model-only rate (scoring pre-featurized graphs) to show the featurization share.
+Every gnnpt model named by ``--models`` runs at every ``--precision`` (``auto`` = bfloat16 on CPUs that compute it
+natively); the table shows each model's Tox21 test ROC-AUC beside its speed, and the largest score difference between
+precisions. Also prints each model's model-only rate (scoring pre-featurized graphs) to show the featurization share.
 
     python benchmarks/screen_throughput.py --sizes 100000 --workers 2
 """
@@ -20,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from rdkit import Chem, RDLogger
@@ -70,21 +73,35 @@ def _chemprop_model(exe: Path, work: Path) -> Path:
     return sorted(model_dir.rglob("best*.pt"))[0]
 
 
-def _model_only_rate(smiles: list[str], workers: int) -> tuple[float, float]:
-    """gnnpt featurization rate and scoring rate (molecules/s) measured separately in this process."""
-    model = load_model()
+def _model_only_rates(smiles: list[str], workers: int, models: list[str], precisions: list[str]) -> None:
+    """Print gnnpt's featurization rate, then each model's scoring rate at each precision (pre-featurized graphs)."""
     start = time.perf_counter()
-    store = gnnpt.featurize(smiles, workers=workers)
-    featurize_s = time.perf_counter() - start
-    start = time.perf_counter()
-    model.predict_store(store)
-    return len(smiles) / featurize_s, len(smiles) / (time.perf_counter() - start)
+    store = gnnpt.featurize(smiles, workers=workers, canonical=True)
+    rate = len(smiles) / (time.perf_counter() - start)
+    print(f"gnnpt on {len(smiles):,} molecules in one process: featurize {rate:,.0f}"
+          f" mol/s ({workers} workers)")  # fmt: skip
+    for name in models:
+        model = load_model(name)
+        for precision in precisions:
+            model.predict_store(store.select(np.arange(min(2048, len(store)))), precision=precision)  # warm-up
+            start = time.perf_counter()
+            model.predict_store(store, precision=precision)
+            print(f"  {name} {precision}: model only {len(smiles) / (time.perf_counter() - start):,.0f} mol/s")
+
+
+def _test_auc(name: str) -> str:
+    """The model's test ROC-AUC on its card (Tox21 scaffold split), for the table."""
+    summary = load_model(name).card.get("metrics", {}).get("summary", {})
+    value = summary.get("test_roc_auc_mean")
+    return f"{100 * value:.1f}" if value is not None else "-"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000])
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--models", nargs="+", default=["tox21", "tox21-fast"], help="gnnpt models to screen with")
+    ap.add_argument("--precisions", nargs="+", default=["fp32", "auto"], help="gnnpt screen --precision values")
     ap.add_argument("--work-dir", type=Path, default=ROOT / ".bench" / "screen")
     ap.add_argument("--chemprop-venv", type=Path, default=ROOT / ".bench" / "chemprop")
     ap.add_argument("--skip-chemprop", action="store_true")
@@ -94,29 +111,40 @@ def main() -> None:
     exe = None if args.skip_chemprop else _chemprop_bin(args.chemprop_venv)
     chemprop_model = None if exe is None else _chemprop_model(exe, work)
     corpus = load_corpus("moses")["smiles"]
-    print(f"CPU, {os.cpu_count()} cores; MOSES samples; gnnpt default Tox21 model vs Chemprop 2.3.1 default sizes")
-    print("| molecules | gnnpt screen (mol/s) | gnnpt peak RSS (MiB) | chemprop predict (mol/s) | chemprop peak RSS "
-          "(MiB) | ratio |")  # fmt: skip
-    print("|---:|---:|---:|---:|---:|---:|")
+    print(f"CPU, {os.cpu_count()} cores; MOSES samples; gnnpt Tox21 models vs Chemprop 2.3.1 default sizes")
+    print(
+        "| molecules | engine | model (Tox21 test ROC-AUC) | precision | mol/s | peak RSS (MiB) | ratio to chemprop |"
+    )
+    print("|---:|---|---|---|---:|---:|---:|")
     for n in args.sizes:
         path = work / f"moses_{n}.csv"
         if not path.exists():
             corpus.sample(n, random_state=0).to_frame("smiles").to_csv(path, index=False)
-        ours_s, ours_rss = _run([str(Path(sys.executable).parent / "gnnpt"), "screen", str(path), "-o",
-                                 str(work / f"gnnpt_{n}.csv"), "--workers", str(args.workers)])  # fmt: skip
-        row = f"| {n:,} | {n / ours_s:,.0f} | {ours_rss:,.0f} |"
+        theirs_s = None
         if exe is not None:
             theirs_s, theirs_rss = _run([str(exe), "predict", "-i", str(path), "-s", "smiles", "--model-paths",
                                          str(chemprop_model), "-o", str(work / f"chemprop_{n}.csv"),
                                          "--num-workers", str(args.workers)])  # fmt: skip
-            row += f" {n / theirs_s:,.0f} | {theirs_rss:,.0f} | {theirs_s / ours_s:.2f}x |"
-        else:
-            row += " not run | not run | - |"
-        print(row, flush=True)
+            rate = n / theirs_s
+            print(f"| {n:,} | chemprop predict | D-MPNN 300x3 | fp32 | {rate:,.0f} | {theirs_rss:,.0f} | 1.00x |",
+                  flush=True)  # fmt: skip
+        for name in args.models:
+            outputs = {}
+            for precision in args.precisions:
+                outputs[precision] = work / f"gnnpt_{n}_{name}_{precision}.csv"
+                ours_s, ours_rss = _run([str(Path(sys.executable).parent / "gnnpt"), "screen", str(path), "-o",
+                                         str(outputs[precision]), "--model", name, "--workers", str(args.workers),
+                                         "--precision", precision])  # fmt: skip
+                ratio = f"{theirs_s / ours_s:.2f}x" if theirs_s else "-"
+                print(f"| {n:,} | gnnpt screen | {name} ({_test_auc(name)}) | {precision} | {n / ours_s:,.0f} | "
+                      f"{ours_rss:,.0f} | {ratio} |", flush=True)  # fmt: skip
+            if len(outputs) > 1:
+                frames = [pd.read_csv(f) for f in outputs.values()]
+                tasks = load_model(name).output_names()
+                gap = (frames[0][tasks] - frames[1][tasks]).abs().max().max()
+                print(f"  {name}: largest score difference {' vs '.join(outputs)} = {gap:.4f}")
     sample = corpus.sample(min(20_000, len(corpus)), random_state=1).tolist()
-    featurize_rate, score_rate = _model_only_rate(sample, args.workers)
-    print(f"gnnpt on {len(sample):,} molecules in one process: featurize {featurize_rate:,.0f} mol/s "
-          f"({args.workers} workers), model only {score_rate:,.0f} mol/s")  # fmt: skip
+    _model_only_rates(sample, args.workers, args.models, args.precisions)
 
 
 if __name__ == "__main__":

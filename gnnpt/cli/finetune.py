@@ -5,11 +5,14 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from gnnpt.finetune.train import FinetuneResult
 
 console = Console()
 
@@ -64,7 +67,12 @@ def finetune(
         path, result = run_finetune(labeled, cfg, out, split, split_seed, half=half, extra_card={"command": command})
     except (ValueError, FileNotFoundError, KeyError) as exc:
         raise typer.BadParameter(str(exc)) from None
-    table = Table(title=f"{labeled.name}: {result.metric} ({split} split)")
+    show_result(result, f"{labeled.name}: {result.metric} ({split} split)", path, register)
+
+
+def show_result(result: FinetuneResult, title: str, path: Path, register: str | None) -> None:
+    """Print each seed's scores and where the model went; add it to the model store under ``register``."""
+    table = Table(title=title)
     for col in ("seed", "best epoch", "valid", "test (best valid)", "test (last epoch)"):
         table.add_column(col)
     for r in result.runs:

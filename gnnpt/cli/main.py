@@ -6,6 +6,7 @@ import typer
 
 from gnnpt.cli import benchmark as benchmark_cmd
 from gnnpt.cli import datasets as datasets_cmd
+from gnnpt.cli import distill as distill_cmd
 from gnnpt.cli import featurize as featurize_cmd
 from gnnpt.cli import finetune as finetune_cmd
 from gnnpt.cli import models as models_cmd
@@ -22,6 +23,7 @@ app = typer.Typer(
 app.command("featurize")(featurize_cmd.featurize)
 app.command("pretrain")(pretrain_cmd.pretrain)
 app.command("finetune")(finetune_cmd.finetune)
+app.command("distill")(distill_cmd.distill)
 app.command("screen")(screen_cmd.screen)
 app.add_typer(datasets_cmd.app, name="datasets")
 app.add_typer(benchmark_cmd.app, name="benchmark")

@@ -118,15 +118,30 @@ def run_finetune(
     store = cached_featurize(data.smiles)
     parts = make_split(data, split, split_seed)
     result = finetune(store, data.targets, parts, data.task_type, data.task_names, cfg)
+    card = {"split": {"kind": split, "seed": split_seed, "sizes": list(parts.sizes())}, **(extra_card or {})}
+    path = save_finetuned(result, data, len(store.errors), cfg, out, [data.smiles[i] for i in parts.train], half, card)
+    return path, result
+
+
+def save_finetuned(
+    result: FinetuneResult,
+    data: LabeledData,
+    invalid_rows: int,
+    cfg: FinetuneConfig,
+    out: str | Path,
+    train_smiles: list[str],
+    half: bool = False,
+    extra_card: dict[str, Any] | None = None,
+) -> Path:
+    """Save ``result``'s ensemble to ``out`` with its card (data lineage, hyper-parameters, metrics) and the
+    applicability domain of ``train_smiles``."""
     model = prepare_for_save(result.model)
     per_task = [r.test.get("roc_auc_per_task") for r in result.runs]
     by_task = (dict(zip(data.task_names, np.nanmean(np.asarray(per_task, dtype=float), axis=0).tolist(), strict=True))
                if per_task and all(per_task) else None)  # fmt: skip
     model.card.update({
         "name": Path(out).name,
-        "data": {"name": data.name, "sha256": data.sha256(), "rows": len(data.smiles),
-                 "invalid_rows": len(store.errors)},
-        "split": {"kind": split, "seed": split_seed, "sizes": list(parts.sizes())},
+        "data": {"name": data.name, "sha256": data.sha256(), "rows": len(data.smiles), "invalid_rows": invalid_rows},
         "lineage": encoder_lineage(cfg.encoder),
         "hyperparameters": cfg.to_dict(),
         "metrics": {"primary": result.metric, "summary": result.summary(), "test_roc_auc_per_task": by_task,
@@ -138,5 +153,5 @@ def run_finetune(
         **(extra_card or {}),
     })  # fmt: skip
     path = model.save(out, half=half)
-    write_domain_for_model(path, [data.smiles[i] for i in parts.train])
-    return path, result
+    write_domain_for_model(path, train_smiles)
+    return path

@@ -38,6 +38,8 @@ class FinetuneConfig:
     head: str = "linear"  # linear or mlp
     dropout: float = 0.5
     jk: str = "last"
+    emb_dim: int | None = None  # width and depth of a fresh ("none") encoder; None = Hu et al.'s 300 and 5
+    num_layer: int | None = None
     lr: float = 1e-3
     weight_decay: float = 0.0
     batch_size: int = 32
@@ -143,6 +145,9 @@ def finetune(
     split stays fixed. Returns the seeds' best-validation models as one ensemble, with every seed's record.
     """
     cfg = cfg or FinetuneConfig()
+    sizes = {k: v for k, v in (("emb_dim", cfg.emb_dim), ("num_layer", cfg.num_layer)) if v is not None}
+    if sizes and str(cfg.encoder or "none").lower().split(":")[0] not in ("none", "scratch"):
+        raise ValueError("emb_dim and num_layer size a fresh encoder; a pretrained encoder keeps its own size")
     start = time.perf_counter()
     targets = np.asarray(targets, dtype=np.float32)
     if targets.ndim == 1:
@@ -156,7 +161,7 @@ def finetune(
     for seed in cfg.seeds:
         seed_start = time.perf_counter()
         pl.seed_everything(seed, verbose=False)
-        encoder = resolve_encoder(cfg.encoder, gnn_type=cfg.gnn_type, jk=cfg.jk, drop_ratio=cfg.dropout)
+        encoder = resolve_encoder(cfg.encoder, gnn_type=cfg.gnn_type, jk=cfg.jk, drop_ratio=cfg.dropout, **sizes)
         model = build_graph_model(encoder, num_outputs(task_type, targets), cfg.pooling, cfg.head)
         module = FinetuneModule(model, task_type, strategy, cfg.lr, cfg.weight_decay, pos_weight, standardizer)
         data = FinetuneDataModule(store, targets, split, cfg.batch_size, seed)

@@ -1,0 +1,56 @@
+"""``gnnpt distill``: train a smaller, faster student of a fine-tuned model for screening large libraries."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gnnpt.cli.finetune import _seeds, show_result
+
+
+def distill(
+    teacher: Annotated[str, typer.Option(help="The model to distil: a model-store name or a model directory.")],
+    corpus: Annotated[
+        str,
+        typer.Option(
+            help="Unlabeled molecules the student learns the teacher's scores on: a corpus name "
+            "(zinc250k, moses, ...) or a SMILES file."
+        ),
+    ] = "zinc250k",
+    corpus_limit: Annotated[int | None, typer.Option(help="Use only the first N corpus molecules.")] = None,
+    data: Annotated[
+        str | None, typer.Option(help="The teacher's labeled data (default: the dataset named on its card).")
+    ] = None,
+    emb_dim: Annotated[int, typer.Option(help="Width of the student GIN.")] = 128,
+    num_layer: Annotated[int, typer.Option(help="Message-passing layers of the student.")] = 5,
+    epochs: Annotated[int, typer.Option(help="Training epochs over labeled + corpus molecules.")] = 10,
+    batch_size: Annotated[int, typer.Option(help="Graphs per batch.")] = 256,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    dropout: Annotated[float, typer.Option(help="Student dropout.")] = 0.0,
+    seeds: Annotated[str, typer.Option(help="Number of seeds (ensemble members), or a list like 0,3,7.")] = "1",
+    half: Annotated[bool, typer.Option(help="Store the weights as float16 (half the size).")] = False,
+    output_dir: Annotated[Path | None, typer.Option("--output-dir", "-o", help="Model directory.")] = None,
+    register: Annotated[
+        str | None, typer.Option(help="Also add the student to the model store under this name.")
+    ] = None,
+) -> None:
+    """Distil TEACHER into a GIN of --emb-dim x --num-layer: same tasks, selected and tested on the teacher's split
+    with the true labels (both scores go on the card)."""
+    from gnnpt.finetune.distill import run_distill
+    from gnnpt.finetune.train import FinetuneConfig
+
+    cfg = FinetuneConfig(
+        encoder="none", emb_dim=emb_dim, num_layer=num_layer, epochs=epochs, batch_size=batch_size, lr=lr,
+        dropout=dropout, seeds=_seeds(seeds), progress=True,
+    )  # fmt: skip
+    out = output_dir or Path("models") / f"{Path(teacher).name}_student_{emb_dim}x{num_layer}"
+    try:
+        path, result = run_distill(teacher, corpus, out, cfg, data, corpus_limit, half,
+                                   extra_card={"command": shlex.join(["gnnpt", *sys.argv[1:]])})  # fmt: skip
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    show_result(result, f"student of {teacher}: {result.metric} (teacher's split)", path, register)
