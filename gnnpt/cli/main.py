@@ -12,6 +12,7 @@ from gnnpt.cli import finetune as finetune_cmd
 from gnnpt.cli import models as models_cmd
 from gnnpt.cli import pretrain as pretrain_cmd
 from gnnpt.cli import screen as screen_cmd
+from gnnpt.cli import serve as serve_cmd
 
 app = typer.Typer(
     name="gnnpt",
@@ -25,6 +26,7 @@ app.command("pretrain")(pretrain_cmd.pretrain)
 app.command("finetune")(finetune_cmd.finetune)
 app.command("distill")(distill_cmd.distill)
 app.command("screen")(screen_cmd.screen)
+app.command("serve")(serve_cmd.serve)
 app.add_typer(datasets_cmd.app, name="datasets")
 app.add_typer(benchmark_cmd.app, name="benchmark")
 app.add_typer(models_cmd.app, name="models")

@@ -78,3 +78,18 @@ class MoleculeGrid:
         more = f"<p>showing {self.shown} of {len(self.frame)} molecules</p>" if self.shown < len(self.frame) else ""
         inline = self.svg[self.svg.find("<svg") :] if self.svg else ""  # no XML declaration inside HTML
         return f"<div>{inline}{more}{self.frame.iloc[: self.shown]._repr_html_()}</div>"
+
+
+def depiction_svg(smiles: str, size: tuple[int, int] = (220, 160)) -> str | None:
+    """A 2D depiction of ``smiles`` as SVG text; None when RDKit cannot parse it."""
+    from rdkit.Chem.Draw import rdMolDraw2D
+
+    with rdBase.BlockLogs():
+        mol = Chem.MolFromSmiles(smiles)
+    if mol is None:
+        return None
+    drawer = rdMolDraw2D.MolDraw2DSVG(*size)
+    drawer.drawOptions().clearBackground = False
+    rdMolDraw2D.PrepareAndDrawMolecule(drawer, mol)
+    drawer.FinishDrawing()
+    return drawer.GetDrawingText()

@@ -104,6 +104,15 @@ def resolve(name_or_path: str | Path, root: str | Path | None = None) -> Path:
     return path
 
 
+def resolve_name(ref: str, root: str | Path | None = None) -> Path:
+    """:func:`resolve` for names only (``name`` / ``name@v2`` in the store, or a shipped model), never a path: what a
+    service uses for names that come from requests."""
+    path = _locate(ref, None, store_dir(root))
+    if path.parent != packaged_dir():
+        verify(path)
+    return path
+
+
 def verify(directory: str | Path) -> dict[str, Any]:
     """The card of a saved gnnpt model or encoder directory, after checking that nothing in it is a pickle and that
     the architecture the card describes loads the weights strictly; :class:`RegistryError` names what is wrong."""

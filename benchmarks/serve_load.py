@@ -1,0 +1,106 @@
+"""Bounded load test of the REST service on loopback: throughput and latency percentiles, zero-error check.
+
+Starts ``gnnpt serve`` (one worker, default Tox21 model) as a child process, then drives it with an asyncio httpx load
+generator in this process: single-molecule requests at 1, 16 and 64 concurrent clients, and 1000-molecule requests.
+Each client sends its next request as soon as the previous answer arrives (closed loop), for ``--seconds`` per level.
+Molecules are drawn from MOSES so that requests differ. The server and the load generator share the machine's cores.
+
+    python benchmarks/serve_load.py --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from gnnpt.datasets.corpora import load_corpus
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(port: int, window_ms: float) -> subprocess.Popen:
+    env = {**os.environ, "GNNPT_API_BATCH_WINDOW_MS": str(window_ms)}
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "gnnpt"), "serve", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)  # fmt: skip
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("the service did not become ready")
+
+
+async def _level(url: str, pool: list[str], clients: int, per_request: int, seconds: float) -> dict[str, float]:
+    """Closed-loop load: ``clients`` tasks each sending ``per_request`` molecules at a time for ``seconds``."""
+    latencies: list[float] = []
+    errors = 0
+    molecules = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+        stop = time.perf_counter() + seconds
+
+        async def worker(k: int) -> None:
+            nonlocal errors, molecules
+            i = k * 7919
+            while time.perf_counter() < stop:
+                smiles = [pool[(i + j) % len(pool)] for j in range(per_request)]
+                i += per_request * clients
+                start = time.perf_counter()
+                response = await client.post("/v1/predict", json={"smiles": smiles})
+                latencies.append(time.perf_counter() - start)
+                if response.status_code != 200:
+                    errors += 1
+                else:
+                    molecules += sum(r["error"] is None for r in response.json()["results"])
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(k) for k in range(clients)))
+        wall = time.perf_counter() - start
+    ms = np.asarray(latencies) * 1000
+    return {"requests": len(ms), "req_s": len(ms) / wall, "mol_s": molecules / wall,
+            "p50": float(np.percentile(ms, 50)),
+            "p99": float(np.percentile(ms, 99)), "errors": errors}  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=20.0, help="duration of each load level")
+    ap.add_argument("--clients", type=int, nargs="+", default=[1, 16, 64])
+    ap.add_argument("--batch-window-ms", type=float, default=2.0)
+    args = ap.parse_args()
+    pool = load_corpus("moses", limit=50_000)["smiles"].tolist()
+    port = _free_port()
+    proc = _start(port, args.batch_window_ms)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        asyncio.run(_level(url, pool, 4, 1, 3.0))  # warm-up
+        print(f"CPU, {os.cpu_count()} cores; gnnpt serve (1 worker, tox21, batch window {args.batch_window_ms:g} ms) "
+              "and the load generator on the same machine")  # fmt: skip
+        print("| molecules/request | clients | requests | requests/s | molecules/s | p50 (ms) | p99 (ms) | errors |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for per_request, clients in [*((1, c) for c in args.clients), (1000, 1), (1000, 4)]:
+            r = asyncio.run(_level(url, pool, clients, per_request, args.seconds))
+            print(f"| {per_request} | {clients} | {r['requests']:,} | {r['req_s']:,.1f} | {r['mol_s']:,.0f} | "
+                  f"{r['p50']:.1f} | {r['p99']:.1f} | {r['errors']} |", flush=True)  # fmt: skip
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""The FastAPI app: model listing and cards, scoring (JSON and CSV), health, metrics, and the chemist's web page.
+
+``create_app(settings)`` builds it for tests and for any ASGI server; ``gnnpt serve`` runs it under uvicorn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import Body, Depends, FastAPI, HTTPException, Request, Response, status
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST
+
+import gnnpt
+from gnnpt.api.auth import check_key
+from gnnpt.api.limits import BodyLimit, BodyTooLarge
+from gnnpt.api.metrics import Metrics
+from gnnpt.api.schemas import ErrorBody, ModelSummary, PredictRequest, PredictResponse
+from gnnpt.api.service import ModelService, UnknownModel
+from gnnpt.api.settings import Settings
+from gnnpt.datasets.readers import find_smiles_column
+
+access_log = logging.getLogger("gnnpt.api.access")
+WEB_DIR = Path(str(resources.files("gnnpt.api") / "web"))
+ERRORS = {404: {"model": ErrorBody}, 401: {"model": ErrorBody}, 403: {"model": ErrorBody},
+          413: {"model": ErrorBody}, 504: {"model": ErrorBody}}  # fmt: skip
+CSV_EXAMPLE = "smiles,id\nCCO,ethanol\nc1ccccc1O,phenol\nnot a smiles,bad\n"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service app for ``settings`` (default: :meth:`Settings.from_env`)."""
+    settings = settings or Settings.from_env()
+    key_hashes = settings.key_hashes()
+    metrics = Metrics()
+    service = ModelService(settings, on_batch=metrics.batch_size.observe)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        yield
+        await service.close()  # uvicorn stops taking requests first; queued molecules are still scored
+
+    app = FastAPI(
+        title="gnnpt scoring service",
+        version=gnnpt.__version__,
+        description="Scores molecules (SMILES) with fine-tuned molecular GNNs. Invalid SMILES get a per-molecule "
+        "`error`; the other molecules of the request are scored. Send `X-API-Key` when the service has keys.",
+        lifespan=lifespan,
+    )
+    app.state.service, app.state.metrics, app.state.settings = service, metrics, settings
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["*"])  # fmt: skip
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Any) -> Response:
+        """Access log (one JSON line per request) and request metrics, labelled by route template."""
+        start = time.perf_counter()
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        response = await call_next(request)
+        seconds = time.perf_counter() - start
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics.requests.labels(route, request.method, str(response.status_code)).inc()
+        metrics.latency.labels(route).observe(seconds)
+        if response.status_code >= 400:
+            metrics.errors.labels(f"http_{response.status_code}").inc()
+        response.headers["x-request-id"] = request_id
+        access_log.info(json.dumps({
+            "request_id": request_id, "method": request.method, "path": request.url.path, "route": route,
+            "status": response.status_code, "ms": round(1000 * seconds, 2),
+            "molecules": getattr(request.state, "molecules", None),
+            "client": request.client.host if request.client else None,
+        }))  # fmt: skip
+        return response
+
+    @app.exception_handler(BodyTooLarge)
+    async def too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status.HTTP_413_CONTENT_TOO_LARGE)
+
+    @app.exception_handler(UnknownModel)
+    async def unknown(_: Request, exc: UnknownModel) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status.HTTP_404_NOT_FOUND)
+
+    @app.exception_handler(ValueError)
+    async def invalid(_: Request, exc: ValueError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    def authorized(request: Request) -> None:
+        check_key(request, key_hashes)
+
+    async def score(request: Request, name: str, body: PredictRequest) -> PredictResponse:
+        if len(body.smiles) > settings.max_molecules:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
+                                f"{len(body.smiles)} molecules in one request; the limit is {settings.max_molecules}: "
+                                "split the list, or use `gnnpt screen` for libraries")  # fmt: skip
+        request.state.molecules = len(body.smiles)
+        try:
+            result = await asyncio.wait_for(service.predict(name, body), settings.request_timeout_s)
+        except TimeoutError:
+            raise HTTPException(status.HTTP_504_GATEWAY_TIMEOUT,
+                                f"scoring took longer than {settings.request_timeout_s:g} s; send fewer molecules "
+                                "per request") from None  # fmt: skip
+        scored = sum(r.error is None for r in result.results)
+        metrics.molecules.labels(name).inc(scored)
+        for r in result.results:
+            if r.error is not None:
+                metrics.errors.labels(r.error.split(":", 1)[0]).inc()
+        return result
+
+    async def score_csv(request: Request, name: str) -> Response:
+        text = (await request.body()).decode("utf-8-sig", errors="replace")
+        try:
+            frame = await asyncio.to_thread(pd.read_csv, io.StringIO(text), dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the body is not a CSV file: {exc}") from None
+        column = find_smiles_column(list(frame.columns))
+        if column not in frame.columns:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                f"no SMILES column among {list(frame.columns)}; name one 'smiles'")  # fmt: skip
+        result = await score(request, name, PredictRequest(smiles=frame[column].tolist()))
+        out = frame.copy()
+        out["canonical_smiles"] = [r.canonical_smiles for r in result.results]
+        for task in result.tasks:
+            out[task] = [r.scores[task] for r in result.results]
+        out["max_similarity"] = [r.max_similarity for r in result.results]
+        out["in_domain"] = [r.in_domain for r in result.results]
+        out["error"] = [r.error for r in result.results]
+        return Response(out.to_csv(index=False), media_type="text/csv",
+                        headers={"content-disposition": f'attachment; filename="{name}_scores.csv"'})  # fmt: skip
+
+    csv_body = {"content": {"text/csv": {"schema": {"type": "string"}, "example": CSV_EXAMPLE}}, "required": True}
+    csv_out = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The rows with scores."}}
+    v1 = {"dependencies": [Depends(authorized)], "responses": ERRORS}
+
+    @app.get("/v1/models", response_model=list[ModelSummary], tags=["models"], **v1)
+    async def models() -> list[ModelSummary]:
+        """Every model the service can load: the model store's versions and the shipped models."""
+        return await asyncio.to_thread(service.summaries)
+
+    @app.get("/v1/models/{name}", tags=["models"], **v1)
+    async def model_card(name: str) -> dict[str, Any]:
+        """A model's card: tasks, training data, split, metrics, lineage."""
+        return await asyncio.to_thread(service.card, name)
+
+    @app.post("/v1/predict", response_model=PredictResponse, tags=["predict"], **v1)
+    async def predict_default(request: Request, body: Annotated[PredictRequest, Body()]) -> PredictResponse:
+        """Score molecules with the default model."""
+        return await score(request, service.default, body)
+
+    @app.post("/v1/models/{name}/predict", response_model=PredictResponse, tags=["predict"], **v1)
+    async def predict(request: Request, name: str, body: Annotated[PredictRequest, Body()]) -> PredictResponse:
+        """Score molecules with model ``name`` (``name@v2`` for a version)."""
+        return await score(request, name, body)
+
+    @app.post("/v1/predict/csv", tags=["predict"], openapi_extra={"requestBody": csv_body},
+              responses={**ERRORS, **csv_out}, dependencies=[Depends(authorized)])  # fmt: skip
+    async def predict_csv_default(request: Request) -> Response:
+        """Score a CSV upload (``Content-Type: text/csv``, a SMILES column) with the default model; returns the
+        rows with canonical SMILES, scores, domain fields and errors as CSV."""
+        return await score_csv(request, service.default)
+
+    @app.post("/v1/models/{name}/predict/csv", tags=["predict"], openapi_extra={"requestBody": csv_body},
+              responses={**ERRORS, **csv_out}, dependencies=[Depends(authorized)])  # fmt: skip
+    async def predict_csv(request: Request, name: str) -> Response:
+        """:http:post:`/v1/predict/csv` with model ``name``."""
+        return await score_csv(request, name)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], responses={503: {"model": ErrorBody}})
+    async def readyz() -> JSONResponse:
+        """The default model is loaded and requests are being taken."""
+        if not service.ready:
+            return JSONResponse({"detail": "loading the default model"}, status.HTTP_503_SERVICE_UNAVAILABLE)
+        return JSONResponse({"status": "ready", "default_model": service.default})
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    async def prometheus() -> Response:
+        """Prometheus metrics: requests, latency histograms, molecules scored, errors by kind, batch sizes."""
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html")
+
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    return app

@@ -1,0 +1,84 @@
+"""Request and response bodies of the REST API (they make the OpenAPI document and its examples)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class PredictRequest(BaseModel):
+    """Molecules to score. ``ids`` (optional, one per SMILES) are echoed back to match results to your records."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"smiles": ["CCO", "c1ccccc1O", "not a smiles"], "ids": ["a", "b", "c"]}]},
+    )
+
+    smiles: list[str] = Field(description="SMILES strings; an invalid one gets an error, the others are scored.")
+    ids: list[str | int] | None = Field(default=None, description="Your identifiers, one per SMILES.")
+    explain: bool = Field(default=False, description="Add atom attributions drawn as SVG (gradient x input).")
+    explain_task: str | None = Field(default=None, description="Task the attributions explain (default: the first).")
+    depict: bool = Field(default=False, description="Add a 2D depiction (SVG) of each valid molecule.")
+
+    @model_validator(mode="after")
+    def _ids_match(self) -> PredictRequest:
+        if self.ids is not None and len(self.ids) != len(self.smiles):
+            raise ValueError(f"ids has {len(self.ids)} items for {len(self.smiles)} SMILES; give one id per SMILES")
+        return self
+
+
+class MoleculeResult(BaseModel):
+    """One input molecule's result, in input order. ``error`` is null when it was scored."""
+
+    index: int = Field(description="Position in the request.")
+    id: str | int | None = None
+    smiles: str = Field(description="As submitted.")
+    canonical_smiles: str | None = Field(description="RDKit canonical SMILES; null when invalid.")
+    scores: dict[str, float | None] = Field(description="Per task: probability (classification) or value.")
+    std: dict[str, float | None] | None = Field(default=None, description="Spread over ensemble members.")
+    max_similarity: float | None = Field(description="Max Morgan-2 Tanimoto similarity to the training molecules.")
+    in_domain: bool | None = Field(description="max_similarity at or above the model's threshold.")
+    error: str | None = Field(description="'reason: message' when the molecule was not scored.")
+    depiction_svg: str | None = None
+    attribution_svg: str | None = None
+
+
+class PredictResponse(BaseModel):
+    model_config = ConfigDict(
+        protected_namespaces=(),
+        json_schema_extra={
+            "examples": [{
+                "model": "tox21", "tasks": ["NR-AR", "SR-MMP"], "domain_threshold": 0.35,
+                "results": [
+                    {"index": 0, "id": "a", "smiles": "CCO", "canonical_smiles": "CCO",
+                     "scores": {"NR-AR": 0.03, "SR-MMP": 0.05}, "std": None, "max_similarity": 0.6,
+                     "in_domain": True, "error": None},
+                    {"index": 1, "id": "c", "smiles": "not a smiles", "canonical_smiles": None,
+                     "scores": {"NR-AR": None, "SR-MMP": None}, "std": None, "max_similarity": None,
+                     "in_domain": None, "error": "unparsable: RDKit could not parse the SMILES"},
+                ],
+            }]
+        },
+    )  # fmt: skip
+
+    model: str
+    tasks: list[str]
+    domain_threshold: float
+    results: list[MoleculeResult]
+
+
+class ModelSummary(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    name: str
+    version: str | None
+    kind: str
+    tasks: list[str]
+    shipped: bool
+    default: bool
+    test_metric: dict[str, Any] | None = Field(default=None, description="Primary test metric on the card.")
+
+
+class ErrorBody(BaseModel):
+    detail: str

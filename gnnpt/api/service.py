@@ -1,0 +1,156 @@
+"""What the endpoints call: the registry's models, loaded once each and scored through a micro-batcher per model."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gnnpt.api.batching import MicroBatcher
+from gnnpt.api.schemas import ModelSummary, MoleculeResult, PredictRequest, PredictResponse
+from gnnpt.api.settings import Settings
+from gnnpt.nn.checkpoints import read_card
+from gnnpt.nn.precision import resolve_precision
+from gnnpt.predict import Predictor
+from gnnpt.predict.display import depiction_svg
+from gnnpt.registry.packaged import DEFAULT_MODEL, model_path
+from gnnpt.registry.store import RegistryError, list_models, resolve_name
+
+TOO_LONG = "too long"
+
+
+class UnknownModel(LookupError):
+    """A model name that is neither in the store nor shipped (answered 404)."""
+
+
+def _number(value: Any) -> float | None:
+    """JSON-safe: NaN (not scored) becomes null."""
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+class ModelService:
+    """Loads models on first use (the default at start-up), keeps one :class:`MicroBatcher` each."""
+
+    def __init__(self, settings: Settings, on_batch: Callable[[int], None] | None = None):
+        self.settings, self.on_batch = settings, on_batch
+        self.default = settings.default_model or DEFAULT_MODEL
+        self._predictors: dict[str, Predictor] = {}
+        self._batchers: dict[str, MicroBatcher] = {}
+        self._lock = asyncio.Lock()
+        self.ready = False
+
+    async def start(self) -> None:
+        """Load the default model (and ``settings.preload``); the service is ready afterwards."""
+        for name in [self.default, *self.settings.preload]:
+            await self.batcher(name)
+        self.ready = True
+
+    async def close(self) -> None:
+        """Finish the queued requests of every model, then stop its scoring thread (models stay loaded)."""
+        self.ready = False
+        batchers, self._batchers = self._batchers, {}
+        for batcher in batchers.values():
+            await batcher.close()
+
+    def summaries(self) -> list[ModelSummary]:
+        return [ModelSummary(name=e.ref, version=e.version, kind=e.kind, tasks=list(e.tasks), shipped=e.shipped,
+                             default=e.ref == self.default, test_metric=_test_metric(read_card(e.path)))
+                for e in list_models()]  # fmt: skip
+
+    def _path(self, name: str) -> Path:
+        """Operator-configured models may be directories; names from requests are looked up in the registry only."""
+        try:
+            if name == self.default:
+                return model_path(self.settings.default_model)
+            return model_path(name) if name in self.settings.preload else resolve_name(name)
+        except (FileNotFoundError, RegistryError) as exc:
+            raise UnknownModel(f"no model {name!r} can be served: {exc}") from None
+
+    def card(self, name: str) -> dict[str, Any]:
+        return read_card(self._path(name))
+
+    async def batcher(self, name: str) -> MicroBatcher:
+        """The running batcher of ``name`` (loading the model, off the event loop, the first time)."""
+        if name in self._batchers:
+            return self._batchers[name]
+        async with self._lock:
+            if name not in self._predictors:
+                self._predictors[name] = await asyncio.to_thread(self._load, name)
+            if name not in self._batchers:
+                batcher = MicroBatcher(self._predictors[name].predict, self.settings.batch_window_ms / 1000,
+                                       self.settings.max_batch_molecules, self.on_batch)  # fmt: skip
+                batcher.start()
+                self._batchers[name] = batcher
+        return self._batchers[name]
+
+    def _load(self, name: str) -> Predictor:
+        path = self._path(name)
+        if read_card(path).get("kind") != "finetuned":
+            raise UnknownModel(f"{name!r} is an encoder, not a model that scores; see GET /v1/models")
+        predictor = Predictor.from_path(path)
+        predictor.max_atoms = self.settings.max_atoms
+        predictor.precision = resolve_precision(self.settings.precision, predictor.device)
+        return predictor
+
+    async def predict(self, name: str, request: PredictRequest) -> PredictResponse:
+        """Score ``request`` with model ``name``: one result per SMILES, in order, invalid ones with their error."""
+        batcher = await self.batcher(name)
+        predictor = self._predictors[name]
+        limit = self.settings.max_smiles_length
+        too_long = [len(s) > limit for s in request.smiles]
+        frame = await batcher.submit(["" if long else s for s, long in zip(request.smiles, too_long, strict=True)])
+        for i in (i for i, long in enumerate(too_long) if long):
+            frame.loc[i, "error"] = f"{TOO_LONG}: {len(request.smiles[i])} characters, more than the limit of {limit}"
+        results = self._results(predictor, request, frame)
+        if request.depict:
+            svgs = await asyncio.to_thread(lambda: [depiction_svg(r.canonical_smiles) if r.canonical_smiles else None
+                                                    for r in results])  # fmt: skip
+            for r, svg in zip(results, svgs, strict=True):
+                r.depiction_svg = svg
+        if request.explain:
+            await self._explain(predictor, request.explain_task, results)
+        return PredictResponse(model=name, tasks=predictor.model.output_names(), domain_threshold=predictor.threshold,
+                               results=results)  # fmt: skip
+
+    def _results(self, predictor: Predictor, request: PredictRequest, frame: pd.DataFrame) -> list[MoleculeResult]:
+        names = predictor.model.output_names()
+        spread = [f"{n}_std" for n in names] if f"{names[0]}_std" in frame.columns else None
+        results = []
+        for i, row in enumerate(frame.itertuples(index=False)):
+            values = row._asdict()
+            canonical = values["canonical_smiles"]
+            results.append(MoleculeResult(
+                index=i, id=request.ids[i] if request.ids is not None else None, smiles=request.smiles[i],
+                canonical_smiles=canonical if isinstance(canonical, str) and canonical else None,
+                scores={n: _number(frame.iat[i, frame.columns.get_loc(n)]) for n in names},
+                std={n: _number(frame.iat[i, frame.columns.get_loc(f"{n}_std")]) for n in names} if spread else None,
+                max_similarity=_number(values["max_similarity"]),
+                in_domain=values["in_domain"] if isinstance(values["in_domain"], bool) else None,
+                error=values["error"] if isinstance(values["error"], str) else None,
+            ))  # fmt: skip
+        return results
+
+    async def _explain(self, predictor: Predictor, task: str | None, results: list[MoleculeResult]) -> None:
+        if task is not None and task not in predictor.model.output_names():
+            raise ValueError(f"explain_task {task!r} is not a task of this model: {predictor.model.output_names()}")
+        valid = [r for r in results if r.error is None]
+        if len(valid) > self.settings.max_explain:
+            raise ValueError(f"attributions are limited to {self.settings.max_explain} molecules per request; "
+                             f"this one has {len(valid)} valid molecules")  # fmt: skip
+        for r in valid:
+            r.attribution_svg = (await asyncio.to_thread(predictor.explain, r.canonical_smiles, task)).svg
+
+
+def _test_metric(card: dict[str, Any]) -> dict[str, Any] | None:
+    """The primary test metric (mean, std over seeds) of a model card; None for encoders."""
+    metrics = card.get("metrics") or {}
+    primary = metrics.get("primary")
+    summary = metrics.get("summary") or {}
+    if not primary or f"test_{primary}_mean" not in summary:
+        return None
+    return {"metric": primary, "mean": summary[f"test_{primary}_mean"], "std": summary.get(f"test_{primary}_std")}

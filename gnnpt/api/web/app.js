@@ -1,0 +1,165 @@
+"use strict";
+// The chemist's page: plain JavaScript against the service's own /v1 API; nothing is loaded from elsewhere.
+
+const $ = (id) => document.getElementById(id);
+let lastCsv = "";
+
+function headers(json) {
+  const h = json ? { "Content-Type": "application/json" } : {};
+  const key = $("apikey").value.trim();
+  if (key) h["X-API-Key"] = key;
+  return h;
+}
+
+function setStatus(text, isError) {
+  $("status").textContent = text;
+  $("status").className = isError ? "error" : "";
+}
+
+async function detail(response) {
+  try { return (await response.json()).detail; } catch { return response.statusText; }
+}
+
+async function loadModels() {
+  const response = await fetch("/v1/models", { headers: headers(false) });
+  if (!response.ok) {
+    setStatus(`Could not list models (${response.status}): ${await detail(response)}`, true);
+    return;
+  }
+  const select = $("model");
+  select.replaceChildren();
+  for (const m of (await response.json()).filter((m) => m.kind === "finetuned")) {
+    const option = new Option(`${m.name}${m.default ? " (default)" : ""} — ${m.tasks.length} tasks`, m.name);
+    option.selected = m.default;
+    select.add(option);
+  }
+}
+
+// One record per non-empty line: "SMILES [name]" (SMI) or a CSV/TSV row whose header names a SMILES column.
+function parseLines(text, delimiter) {
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() && !l.startsWith("#"));
+  if (!delimiter) {
+    return lines.map((l, i) => {
+      const [smiles, ...rest] = l.trim().split(/\s+/);
+      return { smiles, id: rest.join(" ") || String(i + 1) };
+    });
+  }
+  const header = lines.shift().split(delimiter).map((h) => h.trim().replace(/^"|"$/g, ""));
+  const col = header.findIndex((h) => /^(smiles|canonical_smiles|smi|mol)$/i.test(h));
+  if (col < 0) throw new Error(`no SMILES column in the file header: ${header.join(", ")}`);
+  const idCol = header.findIndex((h, i) => i !== col && /^(id|name|title|compound)/i.test(h));
+  return lines.map((l, i) => {
+    const cells = l.split(delimiter).map((c) => c.trim().replace(/^"|"$/g, ""));
+    return { smiles: cells[col] ?? "", id: idCol >= 0 ? cells[idCol] : String(i + 1) };
+  });
+}
+
+async function readRecords() {
+  const file = $("file").files[0];
+  if (file) {
+    const name = file.name.toLowerCase();
+    const delimiter = name.endsWith(".csv") ? "," : name.endsWith(".tsv") ? "\t" : null;
+    return parseLines(await file.text(), delimiter);
+  }
+  return parseLines($("smiles").value, null);
+}
+
+function colour(value, lo, hi) {
+  if (value === null) return "";
+  const t = hi > lo ? (value - lo) / (hi - lo) : value;
+  return `hsl(${Math.round(140 * (1 - Math.min(Math.max(t, 0), 1)))}, 65%, 82%)`;
+}
+
+function csvCell(v) {
+  const s = v === null || v === undefined ? "" : String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function render(data) {
+  const classification = data.results.every((r) => Object.values(r.scores).every((v) => v === null || (v >= 0 && v <= 1)));
+  const range = {};
+  for (const t of data.tasks) {
+    const values = data.results.map((r) => r.scores[t]).filter((v) => v !== null);
+    range[t] = classification ? [0, 1] : [Math.min(...values), Math.max(...values)];
+  }
+  const table = $("results");
+  table.replaceChildren();
+  const head = table.createTHead().insertRow();
+  for (const h of ["#", "id", "structure", "SMILES", ...data.tasks, "max similarity", "domain", "error"]) {
+    const th = document.createElement("th");
+    th.textContent = h;
+    head.appendChild(th);
+  }
+  const body = table.createTBody();
+  for (const r of data.results) {
+    const row = body.insertRow();
+    row.className = r.error ? "invalid" : r.in_domain === false ? "ood" : "ok";
+    const cell = (text, cls) => {
+      const td = row.insertCell();
+      td.textContent = text;
+      if (cls) td.className = cls;
+      return td;
+    };
+    cell(String(r.index + 1));
+    cell(r.id ?? "");
+    const mol = cell("", "mol");
+    if (r.depiction_svg) mol.innerHTML = r.depiction_svg;  // SVG drawn by RDKit on the server
+    cell(r.canonical_smiles ?? r.smiles, "smiles");
+    for (const t of data.tasks) {
+      const v = r.scores[t];
+      const td = cell(v === null ? "—" : v.toFixed(3), "score");
+      td.style.background = colour(v, ...range[t]);
+    }
+    cell(r.max_similarity === null ? "—" : r.max_similarity.toFixed(2));
+    cell(r.error ? "—" : r.in_domain ? "in" : "out", "domain");
+    cell(r.error ?? "", "error");
+  }
+  const columns = ["id", "smiles", "canonical_smiles", ...data.tasks, "max_similarity", "in_domain", "error"];
+  lastCsv = [columns.join(","), ...data.results.map((r) => [r.id, r.smiles, r.canonical_smiles, ...data.tasks.map((t) => r.scores[t]),
+    r.max_similarity, r.in_domain, r.error].map(csvCell).join(","))].join("\n") + "\n";
+  $("download").href = URL.createObjectURL(new Blob([lastCsv], { type: "text/csv" }));
+  $("legend").hidden = false;
+}
+
+async function score(event) {
+  event.preventDefault();
+  let records;
+  try {
+    records = await readRecords();
+  } catch (err) {
+    setStatus(err.message, true);
+    return;
+  }
+  if (!records.length) {
+    setStatus("Paste at least one SMILES or choose a file.", true);
+    return;
+  }
+  const model = $("model").value;
+  $("score").disabled = true;
+  setStatus(`Scoring ${records.length} molecule(s) with ${model}…`);
+  const started = performance.now();
+  try {
+    const response = await fetch(`/v1/models/${encodeURIComponent(model)}/predict`, {
+      method: "POST", headers: headers(true),
+      body: JSON.stringify({ smiles: records.map((r) => r.smiles), ids: records.map((r) => r.id), depict: records.length <= 500 }),
+    });
+    if (!response.ok) {
+      setStatus(`The service refused the request (${response.status}): ${await detail(response)}`, true);
+      return;
+    }
+    const data = await response.json();
+    render(data);
+    const invalid = data.results.filter((r) => r.error).length;
+    const ood = data.results.filter((r) => r.in_domain === false).length;
+    setStatus(`${data.results.length} scored by ${data.model} in ${Math.round(performance.now() - started)} ms — ` +
+      `${invalid} invalid, ${ood} out of domain.`);
+  } catch (err) {
+    setStatus(`Could not reach the service: ${err.message}`, true);
+  } finally {
+    $("score").disabled = false;
+  }
+}
+
+$("query").addEventListener("submit", score);
+$("apikey").addEventListener("change", loadModels);
+loadModels();

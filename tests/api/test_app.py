@@ -1,0 +1,166 @@
+"""The REST service through its ASGI app: results, per-molecule errors, limits, keys, names, CSV, metrics."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+import gnnpt
+from gnnpt.api import Settings, create_app
+from gnnpt.api.settings import hash_key
+
+SMILES = ["CCO", "not a smiles(", "c1ccccc1O", "", "CC(=O)Oc1ccccc1C(=O)O", "C1CC"]
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(create_app(Settings(batch_window_ms=20, max_molecules=50, max_smiles_length=100, max_atoms=30,
+                                        max_explain=2))) as c:  # fmt: skip
+        yield c
+
+
+@pytest.fixture(scope="module")
+def expected():
+    return gnnpt.load().predict(SMILES)
+
+
+def test_results_in_order_with_per_molecule_errors(client, expected) -> None:
+    response = client.post("/v1/predict", json={"smiles": SMILES, "ids": list(range(len(SMILES)))})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model"] == "tox21" and len(body["tasks"]) == 12
+    results = body["results"]
+    assert [r["index"] for r in results] == list(range(len(SMILES))) and [r["id"] for r in results] == list(range(6))
+    assert [r["smiles"] for r in results] == SMILES
+    for i, r in enumerate(results):
+        assert r["canonical_smiles"] == expected["canonical_smiles"][i]
+        assert r["error"] == expected["error"][i]
+        if r["error"] is None:
+            np.testing.assert_allclose([r["scores"][t] for t in body["tasks"]],
+                                       expected.loc[i, body["tasks"]].to_numpy(float), atol=1e-6)  # fmt: skip
+            assert r["max_similarity"] == pytest.approx(expected["max_similarity"][i], abs=1e-6)
+            assert r["in_domain"] == expected["in_domain"][i]
+        else:
+            assert all(v is None for v in r["scores"].values()) and r["max_similarity"] is None
+    assert results[1]["error"].startswith("unparsable: ") and results[3]["error"].startswith("empty")
+
+
+def test_named_model_route_equals_default_route(client) -> None:
+    a = client.post("/v1/predict", json={"smiles": ["CCO"]}).json()
+    b = client.post("/v1/models/tox21/predict", json={"smiles": ["CCO"]}).json()
+    assert a["results"] == b["results"]
+
+
+def test_per_molecule_limits_are_errors_and_request_limits_are_413(client) -> None:
+    long_one = "C" * 101
+    big = "C" * 40  # 40 heavy atoms > max_atoms=30
+    results = client.post("/v1/predict", json={"smiles": ["CCO", long_one, big]}).json()["results"]
+    assert results[0]["error"] is None
+    assert results[1]["error"].startswith("too long: 101 characters")
+    assert results[2]["error"].startswith("too many atoms")
+    response = client.post("/v1/predict", json={"smiles": ["C"] * 51})
+    assert response.status_code == 413 and "limit is 50" in response.json()["detail"]
+    response = client.post("/v1/predict", json={"smiles": ["C"], "ids": [1, 2]})
+    assert response.status_code == 422 and "one id per SMILES" in response.text
+    response = client.post("/v1/predict", json={"smiles": "CCO"})
+    assert response.status_code == 422
+
+
+def test_body_size_limit() -> None:
+    with TestClient(create_app(Settings(max_body_bytes=1000))) as c:
+        response = c.post("/v1/predict", json={"smiles": ["CCCCCCCCCC"] * 200})
+        assert response.status_code == 413 and "over the limit of 1000 bytes" in response.json()["detail"]
+        assert c.post("/v1/predict", json={"smiles": ["CCO"]}).status_code == 200
+
+
+def test_unknown_and_path_like_model_names_are_404(client, tmp_path) -> None:
+    gnnpt.load().model.save(tmp_path / "copy")  # a real model directory: still not servable by path
+    for name in ("nope", "..%2F..%2Fetc", str(tmp_path / "copy").replace("/", "%2F")):
+        response = client.post(f"/v1/models/{name}/predict", json={"smiles": ["CCO"]})
+        assert response.status_code == 404, name
+    assert client.get("/v1/models/nope").status_code == 404
+
+
+def test_api_keys(tmp_path) -> None:
+    keys = tmp_path / "keys.txt"
+    keys.write_text(f"# team\nalice: {hash_key('s3cret')}\n")
+    with TestClient(create_app(Settings(api_keys_file=str(keys)))) as c:
+        assert c.post("/v1/predict", json={"smiles": ["CCO"]}).status_code == 401
+        assert c.post("/v1/predict", json={"smiles": ["CCO"]}, headers={"X-API-Key": "wrong"}).status_code == 403
+        assert c.get("/v1/models", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert c.post("/v1/predict", json={"smiles": ["CCO"]}, headers={"X-API-Key": "s3cret"}).status_code == 200
+        assert c.get("/healthz").status_code == 200 and c.get("/readyz").status_code == 200
+    keys.write_text("s3cret\n")
+    with pytest.raises(ValueError, match="store hashes, not keys"):
+        create_app(Settings(api_keys_file=str(keys)))
+
+
+def test_concurrent_requests_get_their_own_molecules_in_shared_batches(client) -> None:
+    pool = [f"C{'C' * k}O" for k in range(24)]
+    batches_before = client.app.state.service._batchers["tox21"].batches
+
+    def ask(k: int) -> tuple[int, dict]:
+        mine = [pool[k], pool[(k + 5) % 24]]
+        return k, client.post("/v1/predict", json={"smiles": mine, "ids": [k, k]}).json()
+
+    with ThreadPoolExecutor(16) as ex:
+        answers = list(ex.map(ask, range(24)))
+    single = {s: gnnpt.load().predict([s]).iloc[0] for s in pool}
+    for k, body in answers:
+        assert [r["smiles"] for r in body["results"]] == [pool[k], pool[(k + 5) % 24]]
+        assert [r["id"] for r in body["results"]] == [k, k]
+        for r in body["results"]:
+            assert r["scores"]["NR-AR"] == pytest.approx(float(single[r["smiles"]]["NR-AR"]), abs=1e-6)
+    batches = client.app.state.service._batchers["tox21"].batches - batches_before
+    assert batches < 24  # requests were scored together
+
+
+def test_csv_upload_keeps_rows_and_columns(client) -> None:
+    text = "smiles,name\nCCO,ethanol\nnot a smiles(,junk\nc1ccccc1O,phenol\n"
+    response = client.post("/v1/predict/csv", content=text, headers={"content-type": "text/csv"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    lines = response.text.strip().splitlines()
+    assert lines[0].startswith("smiles,name,canonical_smiles,NR-AR") and lines[0].endswith(
+        "max_similarity,in_domain,error"
+    )
+    assert [line.split(",")[1] for line in lines[1:]] == ["ethanol", "junk", "phenol"]
+    assert "unparsable" in lines[2]
+    response = client.post("/v1/predict/csv", content="name\nx\n", headers={"content-type": "text/csv"})
+    assert response.status_code == 422 and "no SMILES column" in response.json()["detail"]
+
+
+def test_depictions_attributions_and_their_limit(client) -> None:
+    body = client.post("/v1/predict", json={"smiles": ["CCO", "bad("], "depict": True, "explain": True,
+                                             "explain_task": "SR-MMP"}).json()  # fmt: skip
+    good, bad = body["results"]
+    assert good["depiction_svg"].lstrip().startswith("<?xml") and "<svg" in good["attribution_svg"]
+    assert bad["depiction_svg"] is None and bad["attribution_svg"] is None
+    response = client.post("/v1/predict", json={"smiles": ["CCO", "CCN", "CCC"], "explain": True})
+    assert response.status_code == 422 and "limited to 2 molecules" in response.json()["detail"]
+    response = client.post("/v1/predict", json={"smiles": ["CCO"], "explain": True, "explain_task": "toxic"})
+    assert response.status_code == 422 and "not a task" in response.json()["detail"]
+
+
+def test_models_card_health_metrics_and_page(client) -> None:
+    models = client.get("/v1/models").json()
+    default = next(m for m in models if m["default"])
+    assert default["name"] == "tox21" and default["test_metric"]["metric"] == "roc_auc"
+    assert client.get("/v1/models/tox21").json()["task_names"] == default["tasks"]
+    assert client.get("/readyz").json() == {"status": "ready", "default_model": "tox21"}
+    client.post("/v1/predict", json={"smiles": ["CCO", "bad("]})
+    text = client.get("/metrics").text
+    assert 'gnnpt_molecules_scored_total{model="tox21"}' in text and 'gnnpt_errors_total{kind="unparsable"}' in text
+    assert 'gnnpt_request_latency_seconds_bucket{le="0.05",route="/v1/predict"}' in text
+    assert "gnnpt_batch_molecules_count" in text
+    page = client.get("/")
+    assert page.status_code == 200 and "/static/app.js" in page.text and "http" not in page.text.split("<body>")[1]
+    assert client.get("/static/app.js").status_code == 200
+
+
+def test_timeout_answers_504() -> None:
+    with TestClient(create_app(Settings(request_timeout_s=1e-4, batch_window_ms=50))) as c:
+        response = c.post("/v1/predict", json={"smiles": ["CCO"]})
+        assert response.status_code == 504 and "longer than" in response.json()["detail"]

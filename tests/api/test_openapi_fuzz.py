@@ -1,0 +1,20 @@
+"""Schemathesis against the service's own OpenAPI document: generated requests (bounded) never get a server error."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+schemathesis = pytest.importorskip("schemathesis", reason="pip install schemathesis to fuzz the API")
+from schemathesis.checks import not_a_server_error  # noqa: E402
+
+from gnnpt.api import Settings, create_app  # noqa: E402
+
+app = create_app(Settings(max_molecules=64, max_explain=2, batch_window_ms=0))
+schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+
+
+@schema.parametrize()
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_server_error(case) -> None:
+    case.call_and_validate(checks=[not_a_server_error])
