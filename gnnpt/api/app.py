@@ -25,6 +25,9 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
 
 import gnnpt
+from gnnpt.adaptation.jobs import JobStore
+from gnnpt.adaptation.worker import start_workers, stop_workers
+from gnnpt.api.adaptations import adaptation_router
 from gnnpt.api.auth import check_key
 from gnnpt.api.limits import BodyLimit, BodyTooLarge
 from gnnpt.api.metrics import Metrics
@@ -47,11 +50,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = Metrics()
     service = ModelService(settings, on_batch=metrics.batch_size.observe)
 
+    jobs = JobStore(settings.jobs_dir)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        workers = start_workers(settings.adaptation_workers, jobs.root, settings.adaptation_threads)
         await service.start()
         yield
         await service.close()  # uvicorn stops taking requests first; queued molecules are still scored
+        stop_workers(workers)  # a job in progress is re-queued (and resumed) at the next start
 
     app = FastAPI(
         title="gnnpt scoring service",
@@ -61,7 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service, app.state.metrics, app.state.settings = service, metrics, settings
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
+                       prefixes={"/v1/adaptations": settings.max_upload_bytes})  # fmt: skip
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["*"])  # fmt: skip
@@ -101,6 +109,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def authorized(request: Request) -> None:
         check_key(request, key_hashes)
+
+    def owner(request: Request) -> str:
+        """Who is calling: the digest of their API key ("anonymous" when the service has no keys)."""
+        return check_key(request, key_hashes) or "anonymous"
+
+    app.include_router(adaptation_router(jobs, owner, settings.adaptation_encoder), responses=ERRORS)
 
     async def score(request: Request, name: str, body: PredictRequest) -> PredictResponse:
         if len(body.smiles) > settings.max_molecules:

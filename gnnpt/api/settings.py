@@ -57,6 +57,11 @@ class Settings:
     api_keys_file: str | None = None
     api_key_hashes: list[str] = field(default_factory=list)
     cors_origins: list[str] = field(default_factory=list)
+    jobs_dir: str | None = None  # adaptation jobs (SQLite + job folders); default $GNNPT_JOBS_DIR or the cache
+    adaptation_workers: int = 1  # processes running adaptation jobs, one job each at a time (0: none)
+    adaptation_threads: int = 1  # torch threads per adaptation worker (leave cores to scoring)
+    max_upload_bytes: int = 50_000_000  # an adaptation job's uploads
+    adaptation_encoder: str = "none"  # encoder of a job that names none (a model-store encoder, hu2020:<name>)
 
     def key_hashes(self) -> set[str]:
         """Every accepted key's digest: the configured ones and those in ``api_keys_file``."""

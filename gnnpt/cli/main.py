@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from gnnpt.cli import adapt as adapt_cmd
 from gnnpt.cli import benchmark as benchmark_cmd
 from gnnpt.cli import datasets as datasets_cmd
 from gnnpt.cli import distill as distill_cmd
@@ -30,6 +31,7 @@ app.command("serve")(serve_cmd.serve)
 app.add_typer(datasets_cmd.app, name="datasets")
 app.add_typer(benchmark_cmd.app, name="benchmark")
 app.add_typer(models_cmd.app, name="models")
+app.add_typer(adapt_cmd.app, name="adapt")
 
 
 @app.callback()

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytorch_lightning as pl
 import torch
 
 import gnnpt
@@ -113,11 +114,12 @@ def run_finetune(
     split_seed: int = 0,
     half: bool = False,
     extra_card: dict[str, Any] | None = None,
+    callbacks: list[pl.Callback] | None = None,
 ) -> tuple[Path, FinetuneResult]:
     """Featurize (cached), split, fine-tune every seed, and save the ensemble + card to ``out``."""
     store = cached_featurize(data.smiles)
     parts = make_split(data, split, split_seed)
-    result = finetune(store, data.targets, parts, data.task_type, data.task_names, cfg)
+    result = finetune(store, data.targets, parts, data.task_type, data.task_names, cfg, callbacks)
     card = {"split": {"kind": split, "seed": split_seed, "sizes": list(parts.sizes())}, **(extra_card or {})}
     path = save_finetuned(result, data, len(store.errors), cfg, out, [data.smiles[i] for i in parts.train], half, card)
     return path, result

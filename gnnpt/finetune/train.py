@@ -120,8 +120,8 @@ def quiet_lightning() -> Iterator[None]:
             lg.setLevel(level)
 
 
-def _trainer(cfg: FinetuneConfig, metric: str, higher: bool) -> pl.Trainer:
-    callbacks = []
+def _trainer(cfg: FinetuneConfig, metric: str, higher: bool, extra: list[pl.Callback] | None = None) -> pl.Trainer:
+    callbacks = list(extra or [])
     if cfg.patience:
         callbacks.append(EarlyStopping(f"valid_{metric}", patience=cfg.patience, mode="max" if higher else "min"))
     return pl.Trainer(
@@ -138,8 +138,11 @@ def finetune(
     task_type: str,
     task_names: list[str],
     cfg: FinetuneConfig | None = None,
+    callbacks: list[pl.Callback] | None = None,
 ) -> FinetuneResult:
     """Fine-tune ``cfg.encoder`` on ``store``/``targets`` (NaN = missing) once per seed in ``cfg.seeds``.
+
+    ``callbacks``: extra Lightning callbacks for every seed's fit (progress reporting, cancellation).
 
     Each seed changes the head's (and an un-pretrained encoder's) initialization, dropout and batch order; the
     split stays fixed. Returns the seeds' best-validation models as one ensemble, with every seed's record.
@@ -166,7 +169,7 @@ def finetune(
         module = FinetuneModule(model, task_type, strategy, cfg.lr, cfg.weight_decay, pos_weight, standardizer)
         data = FinetuneDataModule(store, targets, split, cfg.batch_size, seed)
         with quiet_lightning():
-            _trainer(cfg, metric, higher).fit(module, datamodule=data)
+            _trainer(cfg, metric, higher, callbacks).fit(module, datamodule=data)
         best = next((h for h in module.history if h["epoch"] == module.best_epoch), {})
         last = module.history[-1] if module.history else {}
         runs.append(SeedRun(seed, module.best_epoch, best.get("valid", {}), best.get("test", {}),

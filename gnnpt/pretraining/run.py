@@ -54,8 +54,10 @@ def _hardware(trainer: pl.Trainer) -> str:
     return f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
 
 
-def pretrain(cfg: PretrainConfig) -> Path:
-    """Pretrain per ``cfg``; returns the directory of the saved encoder (safetensors + card.json)."""
+def pretrain(cfg: PretrainConfig, callbacks: list[pl.Callback] | None = None) -> Path:
+    """Pretrain per ``cfg``; returns the directory of the saved encoder (safetensors + card.json).
+
+    ``callbacks``: extra Lightning callbacks (progress reporting, cancellation) beside the checkpointing one."""
     start = time.perf_counter()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     run_dir = cfg.run_dir
@@ -89,7 +91,7 @@ def pretrain(cfg: PretrainConfig) -> Path:
         max_epochs=cfg.epochs,
         max_steps=cfg.max_steps or -1,
         gradient_clip_val=cfg.grad_clip,
-        callbacks=[checkpoints],
+        callbacks=[checkpoints, *(callbacks or [])],
         logger=CSVLogger(run_dir, name="logs"),  # logs/version_N/metrics.csv, a new N for each (resumed) fit
         use_distributed_sampler=False,  # PackedDataModule shards by rank itself
         enable_progress_bar=cfg.progress,

@@ -1,0 +1,132 @@
+"""What an adaptation job does (``AdaptationSpec``) and the check of its uploads before any training starts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rdkit import Chem, rdBase
+
+from gnnpt.datasets.readers import read_molecules
+from gnnpt.finetune.strategies import Strategy
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+MIN_LABELED = 20  # fewer valid rows leave nothing to split into train, valid and test
+
+
+@dataclass
+class AdaptationSpec:
+    """One adaptation: optional domain-adaptive pretraining of ``encoder`` on the unlabeled molecules, fine-tuning on
+    the labeled ones (scaffold split), the same fine-tuning from scratch for comparison, and registration as ``name``.
+    """
+
+    name: str
+    targets: list[str]
+    smiles_col: str | None = None
+    task_type: str | None = None  # inferred from the labels when None
+    encoder: str = "none"  # what gnnpt finetune --encoder takes (a store name, a .pth, hu2020:<name>, none)
+    strategy: str = "full"
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 1e-3
+    seeds: int = 1
+    pretrain_epochs: int = 3  # domain-adaptive pretraining epochs (used only with unlabeled molecules)
+    compare_from_scratch: bool = True
+    split: str = "scaffold"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not _NAME.fullmatch(self.name):
+            raise ValueError(
+                f"name {self.name!r}: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            )
+        if not self.targets:
+            raise ValueError("name at least one target column")
+        Strategy.parse(self.strategy)
+        for key in ("epochs", "batch_size", "seeds"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be at least 1")
+        if self.pretrain_epochs < 0:
+            raise ValueError("pretrain_epochs must be 0 or more")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AdaptationSpec:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown adaptation settings {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+
+@dataclass
+class UploadReport:
+    """The labeled file checked row by row: how many rows train, and every row left out with why."""
+
+    rows: int
+    usable: int
+    problems: list[dict[str, Any]]  # {"row": 0-based data row, "smiles": ..., "problem": ...}
+    unlabeled_rows: int = 0
+    unlabeled_invalid: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_labeled(path: str | Path, spec: AdaptationSpec) -> tuple[pd.DataFrame, UploadReport]:
+    """Read the labeled file and report each row whose SMILES RDKit cannot parse or whose labels are not numbers.
+
+    Raises ValueError (nothing to train on) for a missing column or fewer than ``MIN_LABELED`` usable rows.
+    """
+    try:
+        frame = read_molecules(path, spec.smiles_col)
+    except (ValueError, KeyError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise ValueError(f"cannot read the labeled file: {exc}") from None
+    missing = [t for t in spec.targets if t not in frame.columns]
+    if missing:
+        raise ValueError(f"target columns {missing} are not in the labeled file; its columns are {list(frame.columns)}")
+    problems: list[dict[str, Any]] = []
+    numbers = frame[spec.targets].apply(pd.to_numeric, errors="coerce")
+    raw = frame[spec.targets].astype(object)
+    blank = raw.isna() | raw.map(lambda v: isinstance(v, str) and v.strip() in ("", "nan", "NaN", "NA", "None"))
+    not_numeric = numbers.isna() & ~blank
+    with rdBase.BlockLogs():
+        for i, smiles in enumerate(frame["smiles"].fillna("").astype(str)):
+            bad = [t for t in spec.targets if not_numeric.at[frame.index[i], t]]
+            if not smiles.strip() or Chem.MolFromSmiles(smiles) is None:
+                problems.append({"row": i, "smiles": smiles, "problem": "invalid SMILES (RDKit cannot parse it)"})
+            elif bad:
+                values = {t: str(frame.at[frame.index[i], t]) for t in bad}
+                problems.append({"row": i, "smiles": smiles, "problem": f"labels that are not numbers: {values}"})
+            elif numbers.iloc[i].isna().all():
+                problems.append({"row": i, "smiles": smiles, "problem": "no label"})
+    usable = len(frame) - len(problems)
+    report = UploadReport(len(frame), usable, problems)
+    if usable < MIN_LABELED:
+        raise ValueError(f"only {usable} usable labeled rows (at least {MIN_LABELED} are needed); "
+                         f"first problems: {problems[:5]}")  # fmt: skip
+    keep = np.ones(len(frame), bool)
+    keep[[p["row"] for p in problems]] = False
+    clean = pd.DataFrame({"smiles": frame["smiles"].to_numpy()[keep]})
+    for t in spec.targets:
+        clean[t] = numbers[t].to_numpy(np.float32)[keep]
+    return clean, report
+
+
+def check_unlabeled(path: str | Path, report: UploadReport) -> list[str]:
+    """The parsable SMILES of the unlabeled file (counted into ``report``)."""
+    try:
+        frame = read_molecules(path)
+    except (ValueError, KeyError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise ValueError(f"cannot read the unlabeled file: {exc}") from None
+    smiles = frame["smiles"].fillna("").astype(str).tolist()
+    with rdBase.BlockLogs():
+        valid = [s for s in smiles if s.strip() and Chem.MolFromSmiles(s) is not None]
+    report.unlabeled_rows, report.unlabeled_invalid = len(smiles), len(smiles) - len(valid)
+    return valid

@@ -1,0 +1,45 @@
+"""Submitting a job: check the uploads, keep their usable rows in the job folder, queue the job."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from gnnpt.adaptation.jobs import Job, JobStore
+from gnnpt.adaptation.runner import LABELED_FILE, UNLABELED_FILE
+from gnnpt.adaptation.spec import AdaptationSpec, check_labeled, check_unlabeled
+
+UPLOAD_SUFFIXES = (".csv", ".tsv", ".smi", ".sdf", ".parquet", ".csv.gz", ".tsv.gz", ".smi.gz", ".sdf.gz")
+
+
+def upload_suffix(filename: str | None) -> str:
+    """The file type of an uploaded file's name (``.csv`` when it names none gnnpt reads)."""
+    name = (filename or "").lower()
+    return next((s for s in sorted(UPLOAD_SUFFIXES, key=len, reverse=True) if name.endswith(s)), ".csv")
+
+
+def submit_job(
+    store: JobStore,
+    owner: str,
+    spec: AdaptationSpec,
+    labeled: Path,
+    unlabeled: Path | None = None,
+    job_id: str | None = None,
+) -> Job:
+    """Check ``labeled`` (and ``unlabeled``) row by row and queue the job; ValueError (nothing queued) when the
+    labeled file cannot train a model. The uploads may already lie in the job's folder (``job_id``)."""
+    job_id = job_id or store.new_id()
+    folder = store.folder(job_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        clean, report = check_labeled(labeled, spec)
+        molecules = check_unlabeled(unlabeled, report) if unlabeled is not None else None
+    except ValueError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    clean.to_csv(folder / LABELED_FILE, index=False)
+    if molecules:
+        pd.DataFrame({"smiles": molecules}).to_csv(folder / UNLABELED_FILE, index=False)
+    return store.submit(job_id, owner, spec.to_dict(), report.to_dict())

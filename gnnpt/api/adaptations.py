@@ -1,0 +1,125 @@
+"""``/v1/adaptations``: submit, follow, list and cancel domain-adaptation jobs; each job's result page."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile, status
+from fastapi.responses import HTMLResponse
+
+from gnnpt.adaptation.jobs import Job, JobStore
+from gnnpt.adaptation.report import report_html
+from gnnpt.adaptation.runner import LOG_FILE
+from gnnpt.adaptation.spec import AdaptationSpec
+from gnnpt.adaptation.submit import submit_job, upload_suffix
+
+# Encoders a request may name: none, a published checkpoint, or a model-store name; never a path on the server.
+_ENCODER = re.compile(r"none(:[a-z]+)?|hu2020:[A-Za-z0-9_.-]+|[A-Za-z0-9][A-Za-z0-9._-]*(@v\d+)?")
+LOG_TAIL = 20
+
+
+def job_view(job: Job, store: JobStore, problems: int = 50) -> dict[str, Any]:
+    """What GET returns for a job: status, progress, metrics, the upload report (first problems) and the log tail."""
+    report = dict(job.report or {})
+    if "problems" in report:
+        report["problems_total"] = len(report["problems"])
+        report["problems"] = report["problems"][:problems]
+    return {"id": job.id, "name": job.name, "status": job.status, "stage": job.stage, "progress": job.progress,
+            "spec": job.spec, "report": report, "metrics": job.metrics, "error": job.error, "attempts": job.attempts,
+            "created": job.created, "started": job.started, "finished": job.finished,
+            "logs_tail": log_tail(store, job), "result_page": f"/v1/adaptations/{job.id}/report"}  # fmt: skip
+
+
+def log_tail(store: JobStore, job: Job, lines: int = LOG_TAIL) -> list[str]:
+    path = store.folder(job.id) / LOG_FILE
+    return path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:] if path.exists() else []
+
+
+def adaptation_router(store: JobStore, owner: Any, default_encoder: str = "none") -> APIRouter:
+    """The routes; ``owner`` is the dependency that gives the caller's identity (its API key digest)."""
+    router = APIRouter(prefix="/v1/adaptations", tags=["adaptations"])
+    caller = Depends(owner)
+
+    def mine(job_id: str, who: str) -> Job:
+        job = store.get(job_id, who)
+        if job is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no adaptation job {job_id!r} (of yours)")
+        return job
+
+    @router.post("", status_code=status.HTTP_202_ACCEPTED)
+    async def submit(
+        labeled: Annotated[UploadFile, File(description="CSV/TSV/SMI/SDF/Parquet: a SMILES column + target columns.")],
+        name: Annotated[str, Form(description="Name the adapted model is registered (and served) under.")],
+        targets: Annotated[str, Form(description="Target column(s), comma-separated.")],
+        unlabeled: Annotated[UploadFile | None, File(description="Unlabeled molecules of your domain.")] = None,
+        smiles_col: Annotated[str | None, Form()] = None,
+        task_type: Annotated[str | None, Form(description="classification or regression (inferred).")] = None,
+        encoder: Annotated[str | None, Form(description="none, hu2020:<name> or a model-store encoder.")] = None,
+        strategy: Annotated[str, Form(description="full, linear_probe, freeze:K, llrd:D, lora:R, adapter:B")] = "full",
+        epochs: Annotated[int, Form(ge=1, le=500)] = 30,
+        pretrain_epochs: Annotated[int, Form(ge=0, le=100)] = 3,
+        seeds: Annotated[int, Form(ge=1, le=10)] = 1,
+        batch_size: Annotated[int, Form(ge=1, le=4096)] = 32,
+        lr: Annotated[float, Form(gt=0, le=1)] = 1e-3,
+        compare_from_scratch: Annotated[bool, Form()] = True,
+        who: str = caller,
+    ) -> dict[str, Any]:
+        """Queue an adaptation: optional domain-adaptive pretraining on ``unlabeled``, fine-tuning on ``labeled``
+        (scaffold split), the same fine-tuning from scratch for comparison, then registration as ``name``.
+        Rows with an invalid SMILES or a non-numeric label are left out and listed in the job's report."""
+        encoder = encoder or default_encoder
+        if not _ENCODER.fullmatch(encoder):
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                f"encoder {encoder!r}: name 'none', 'hu2020:<name>' or a model-store "
+                                "encoder")  # fmt: skip
+        try:
+            spec = AdaptationSpec(name=name, targets=[t.strip() for t in targets.split(",") if t.strip()],
+                                  smiles_col=smiles_col, task_type=task_type, encoder=encoder, strategy=strategy,
+                                  epochs=epochs, pretrain_epochs=pretrain_epochs, seeds=seeds, batch_size=batch_size,
+                                  lr=lr, compare_from_scratch=compare_from_scratch)  # fmt: skip
+        except ValueError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        job_id = store.new_id()
+        folder = store.folder(job_id)
+        folder.mkdir(parents=True)
+        paths = {}
+        for key, upload in (("labeled", labeled), ("unlabeled", unlabeled)):
+            if upload is not None:
+                paths[key] = folder / f"upload_{key}{upload_suffix(upload.filename)}"
+                with paths[key].open("wb") as f:
+                    await asyncio.to_thread(shutil.copyfileobj, upload.file, f)
+        try:
+            job = await asyncio.to_thread(
+                submit_job, store, who, spec, paths["labeled"], paths.get("unlabeled"), job_id
+            )
+        except ValueError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        return job_view(job, store)
+
+    @router.get("")
+    async def jobs(who: str = caller) -> list[dict[str, Any]]:
+        """Your jobs, newest first."""
+        return [{"id": j.id, "name": j.name, "status": j.status, "progress": j.progress, "created": j.created}
+                for j in await asyncio.to_thread(store.list, who)]  # fmt: skip
+
+    @router.get("/{job_id}")
+    async def job(job_id: str, who: str = caller) -> dict[str, Any]:
+        """Status, stage, progress, metrics, the upload report and the last log lines."""
+        return job_view(mine(job_id, who), store)
+
+    @router.delete("/{job_id}")
+    async def cancel(job_id: str, who: str = caller) -> dict[str, Any]:
+        """Cancel: a queued job at once, a running one at its next epoch end."""
+        mine(job_id, who)
+        return job_view(store.cancel(job_id, who), store)
+
+    @router.get("/{job_id}/report", response_class=HTMLResponse)
+    async def report(job_id: str, who: str = caller) -> HTMLResponse:
+        """The result page: learning curves, test metrics against fine-tuning from scratch, the upload report."""
+        found = mine(job_id, who)
+        return HTMLResponse(report_html(found, log_tail(store, found, 40)))
+
+    return router

@@ -1,0 +1,119 @@
+"""Adaptation jobs over REST: a small job end to end (submit, poll, predict with the new model), cancel, a restart
+in the middle of a job, invalid uploads, and two users who do not see each other's jobs."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from gnnpt.api import Settings, create_app
+from gnnpt.api.settings import hash_key
+from gnnpt.datasets import load
+
+FORM = {"name": "my_bbbp", "targets": "p_np", "epochs": "2", "batch_size": "16", "pretrain_epochs": "1"}
+
+
+@pytest.fixture(scope="module")
+def files(moleculenet_dir) -> dict[str, bytes]:
+    ds = load("bbbp")
+    labeled = pd.DataFrame({"smiles": ds.smiles[:80], "p_np": ds.targets[:80, 0]}).to_csv(index=False)
+    unlabeled = pd.DataFrame({"smiles": ds.smiles[100:160]}).to_csv(index=False)
+    return {"labeled": labeled.encode(), "unlabeled": unlabeled.encode()}
+
+
+@pytest.fixture()
+def settings(tmp_path, monkeypatch) -> Settings:
+    monkeypatch.setenv("GNNPT_MODEL_DIR", str(tmp_path / "models"))  # the worker processes inherit it
+    keys = tmp_path / "keys.txt"
+    keys.write_text(f"alice: {hash_key('alice-key')}\nbob: {hash_key('bob-key')}\n")
+    return Settings(jobs_dir=str(tmp_path / "jobs"), adaptation_workers=1, api_keys_file=str(keys))
+
+
+ALICE, BOB = {"X-API-Key": "alice-key"}, {"X-API-Key": "bob-key"}
+
+
+def submit(client: TestClient, files: dict[str, bytes], unlabeled: bool = True, **form: str):
+    uploads = {"labeled": ("labels.csv", io.BytesIO(files["labeled"]), "text/csv")}
+    if unlabeled:
+        uploads["unlabeled"] = ("domain.csv", io.BytesIO(files["unlabeled"]), "text/csv")
+    return client.post("/v1/adaptations", data={**FORM, **form}, files=uploads, headers=ALICE)
+
+
+def wait(client: TestClient, job_id: str, states: tuple[str, ...], timeout: float = 240) -> dict:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = client.get(f"/v1/adaptations/{job_id}", headers=ALICE).json()
+        if job["status"] in states:
+            return job
+        time.sleep(0.5)
+    raise AssertionError(f"job {job_id} not {states} after {timeout} s: {job}")
+
+
+def test_small_job_end_to_end_then_served_by_name(settings, files) -> None:
+    with TestClient(create_app(settings)) as client:
+        response = submit(client, files)
+        assert response.status_code == 202, response.text
+        job = response.json()
+        report = job["report"]
+        assert job["status"] == "queued" and report["rows"] == 80 and report["unlabeled_rows"] == 60
+        assert report["usable"] == 80 - report["problems_total"] and report["usable"] > 70
+        done = wait(client, job["id"], ("succeeded", "failed"))
+        assert done["status"] == "succeeded", done["error"]
+        metrics = done["metrics"]
+        assert metrics["model"] == "my_bbbp@v1" and metrics["pretrained_on_domain"] is True
+        assert isinstance(metrics["negative_transfer"], bool) and "test_roc_auc_mean" in metrics["from_scratch"]
+        assert done["progress"] == 1.0 and any("succeeded" in line for line in done["logs_tail"])
+        page = client.get(done["result_page"], headers=ALICE)
+        assert page.status_code == 200 and "<polyline" in page.text and "from scratch" in page.text
+        scored = client.post("/v1/models/my_bbbp/predict", json={"smiles": ["CCO", "bad("]}, headers=ALICE).json()
+        assert scored["tasks"] == ["p_np"] and scored["results"][0]["error"] is None
+        assert 0 <= scored["results"][0]["scores"]["p_np"] <= 1 and scored["results"][1]["error"]
+        assert [j["id"] for j in client.get("/v1/adaptations", headers=ALICE).json()] == [job["id"]]
+        assert client.get("/v1/adaptations", headers=BOB).json() == []
+        assert client.get(f"/v1/adaptations/{job['id']}", headers=BOB).status_code == 404
+        assert client.delete(f"/v1/adaptations/{job['id']}", headers=BOB).status_code == 404
+        assert client.get("/v1/adaptations").status_code == 401
+
+
+def test_cancel_a_running_job(settings, files) -> None:
+    with TestClient(create_app(settings)) as client:
+        job = submit(client, files, unlabeled=False, epochs="200").json()
+        wait(client, job["id"], ("running",))
+        assert client.delete(f"/v1/adaptations/{job['id']}", headers=ALICE).status_code == 200
+        done = wait(client, job["id"], ("cancelled", "failed", "succeeded"), timeout=120)
+        assert done["status"] == "cancelled" and done["error"] == "cancelled by its owner"
+
+
+def test_restart_in_the_middle_of_a_job_resumes_it(settings, files) -> None:
+    with TestClient(create_app(settings)) as client:
+        job = submit(client, files, epochs="6").json()
+        wait(client, job["id"], ("running",))
+        time.sleep(3)  # into pretraining or fine-tuning
+    with TestClient(create_app(settings)) as client:  # the service comes back; its worker re-queues the job
+        assert client.get(f"/v1/adaptations/{job['id']}", headers=ALICE).json()["status"] in ("running", "queued",
+                                                                                               "succeeded")  # fmt: skip
+        done = wait(client, job["id"], ("succeeded", "failed"))
+        assert done["status"] == "succeeded", done["error"]
+        assert done["attempts"] == 2 and done["metrics"]["model"] == "my_bbbp@v1"
+
+
+def test_invalid_uploads_are_refused_with_the_reason(settings, files) -> None:
+    settings.adaptation_workers, settings.max_upload_bytes = 0, 20_000
+    with TestClient(create_app(settings)) as client:
+        response = submit(client, files, targets="toxic")
+        assert response.status_code == 422 and "['toxic'] are not in" in response.json()["detail"]
+        few = {**files, "labeled": b"smiles,p_np\nCCO,1\nCCN,0\n"}
+        response = submit(client, few, unlabeled=False)
+        assert response.status_code == 422 and "at least 20 are needed" in response.json()["detail"]
+        response = submit(client, files, encoder="/etc/passwd")
+        assert response.status_code == 422 and "encoder" in response.json()["detail"]
+        response = submit(client, files, name="../evil")
+        assert response.status_code == 422
+        big = {**files, "unlabeled": files["unlabeled"] * 10}
+        response = submit(client, big)
+        assert response.status_code == 413 and "limit of 20000 bytes" in response.json()["detail"]
+        assert client.get("/v1/adaptations", headers=ALICE).json() == []  # nothing was queued

@@ -1,0 +1,29 @@
+"""``gnnpt adapt``: run a small adaptation from the command line, then list and show it."""
+
+from __future__ import annotations
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from gnnpt.adaptation.jobs import JobStore
+from gnnpt.cli.main import app
+from gnnpt.datasets import load
+
+
+def test_adapt_run_list_show(tmp_path, monkeypatch, moleculenet_dir) -> None:
+    monkeypatch.setenv("GNNPT_MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("GNNPT_JOBS_DIR", str(tmp_path / "jobs"))
+    ds = load("bbbp")
+    pd.DataFrame({"smiles": ds.smiles[:60], "p_np": ds.targets[:60, 0]}).to_csv(tmp_path / "l.csv", index=False)
+    runner = CliRunner()
+    result = runner.invoke(app, ["adapt", "run", "--data", str(tmp_path / "l.csv"), "--targets", "p_np",
+                                 "--name", "cli_model", "--epochs", "2"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "succeeded" in result.output and "cli_model@v1" in result.output
+    listed = runner.invoke(app, ["adapt", "list"])
+    assert "cli_model" in listed.output and "succeeded" in listed.output
+    (job,) = JobStore(tmp_path / "jobs").list()
+    shown = runner.invoke(app, ["adapt", "show", job.id, "--json"])
+    assert '"status": "succeeded"' in shown.output and job.metrics["model"] == "cli_model@v1"
+    bad = runner.invoke(app, ["adapt", "submit", "--data", str(tmp_path / "l.csv"), "--targets", "nope", "--name", "x"])
+    assert bad.exit_code != 0 and "are not in the labeled file" in bad.output
