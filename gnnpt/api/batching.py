@@ -9,13 +9,16 @@ forward pass per request.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pandas as pd
 
 Scorer = Callable[[list[str]], pd.DataFrame]
+T = TypeVar("T")
 
 
 @dataclass
@@ -51,6 +54,11 @@ class MicroBatcher:
         job = _Job(list(smiles), asyncio.get_running_loop().create_future())
         await self._queue.put(job)
         return await job.future
+
+    async def call(self, fn: Callable[..., T], *args: object) -> T:
+        """Run ``fn(*args)`` in the scoring thread, between batches: for work that must not overlap a forward pass
+        of the same model (attributions hook into it)."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, *args))
 
     async def close(self) -> None:
         """Finish every queued request, then stop (graceful shutdown)."""

@@ -113,7 +113,7 @@ class ModelService:
             for r, svg in zip(results, svgs, strict=True):
                 r.depiction_svg = svg
         if request.explain:
-            await self._explain(predictor, request.explain_task, results)
+            await self._explain(batcher, predictor, request.explain_task, results)
         return PredictResponse(model=name, tasks=predictor.model.output_names(), domain_threshold=predictor.threshold,
                                results=results)  # fmt: skip
 
@@ -135,7 +135,9 @@ class ModelService:
             ))  # fmt: skip
         return results
 
-    async def _explain(self, predictor: Predictor, task: str | None, results: list[MoleculeResult]) -> None:
+    async def _explain(
+        self, batcher: MicroBatcher, predictor: Predictor, task: str | None, results: list[MoleculeResult]
+    ) -> None:
         if task is not None and task not in predictor.model.output_names():
             raise ValueError(f"explain_task {task!r} is not a task of this model: {predictor.model.output_names()}")
         valid = [r for r in results if r.error is None]
@@ -143,7 +145,7 @@ class ModelService:
             raise ValueError(f"attributions are limited to {self.settings.max_explain} molecules per request; "
                              f"this one has {len(valid)} valid molecules")  # fmt: skip
         for r in valid:
-            r.attribution_svg = (await asyncio.to_thread(predictor.explain, r.canonical_smiles, task)).svg
+            r.attribution_svg = (await batcher.call(predictor.explain, r.canonical_smiles, task)).svg
 
 
 def _test_metric(card: dict[str, Any]) -> dict[str, Any] | None:

@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+SERVER_ENV = {"GNNPT_API_MAX_MOLECULES": "5000", "GNNPT_API_ADAPTATION_WORKERS": "0"}
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -23,7 +25,7 @@ def start_server(port: int, *extra: str) -> subprocess.Popen:
     gnnpt = Path(sys.executable).parent / "gnnpt"
     proc = subprocess.Popen([str(gnnpt), "serve", "--port", str(port), *extra], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "GNNPT_API_MAX_MOLECULES": "5000"})  # fmt: skip
+                            env={**os.environ, **SERVER_ENV})  # fmt: skip
     deadline = time.time() + 60
     while time.time() < deadline:
         try:

@@ -17,8 +17,9 @@ SMILES = ["CCO", "not a smiles(", "c1ccccc1O", "", "CC(=O)Oc1ccccc1C(=O)O", "C1C
 
 @pytest.fixture(scope="module")
 def client():
-    with TestClient(create_app(Settings(batch_window_ms=20, max_molecules=50, max_smiles_length=100, max_atoms=30,
-                                        max_explain=2))) as c:  # fmt: skip
+    settings = Settings(adaptation_workers=0, batch_window_ms=20, max_molecules=50, max_smiles_length=100,
+                        max_atoms=30, max_explain=2)  # fmt: skip
+    with TestClient(create_app(settings)) as c:
         yield c
 
 
@@ -70,7 +71,7 @@ def test_per_molecule_limits_are_errors_and_request_limits_are_413(client) -> No
 
 
 def test_body_size_limit() -> None:
-    with TestClient(create_app(Settings(max_body_bytes=1000))) as c:
+    with TestClient(create_app(Settings(adaptation_workers=0, max_body_bytes=1000))) as c:
         response = c.post("/v1/predict", json={"smiles": ["CCCCCCCCCC"] * 200})
         assert response.status_code == 413 and "over the limit of 1000 bytes" in response.json()["detail"]
         assert c.post("/v1/predict", json={"smiles": ["CCO"]}).status_code == 200
@@ -87,7 +88,7 @@ def test_unknown_and_path_like_model_names_are_404(client, tmp_path) -> None:
 def test_api_keys(tmp_path) -> None:
     keys = tmp_path / "keys.txt"
     keys.write_text(f"# team\nalice: {hash_key('s3cret')}\n")
-    with TestClient(create_app(Settings(api_keys_file=str(keys)))) as c:
+    with TestClient(create_app(Settings(adaptation_workers=0, api_keys_file=str(keys)))) as c:
         assert c.post("/v1/predict", json={"smiles": ["CCO"]}).status_code == 401
         assert c.post("/v1/predict", json={"smiles": ["CCO"]}, headers={"X-API-Key": "wrong"}).status_code == 403
         assert c.get("/v1/models", headers={"Authorization": "Bearer s3cret"}).status_code == 200
@@ -95,7 +96,7 @@ def test_api_keys(tmp_path) -> None:
         assert c.get("/healthz").status_code == 200 and c.get("/readyz").status_code == 200
     keys.write_text("s3cret\n")
     with pytest.raises(ValueError, match="store hashes, not keys"):
-        create_app(Settings(api_keys_file=str(keys)))
+        create_app(Settings(adaptation_workers=0, api_keys_file=str(keys)))
 
 
 def test_concurrent_requests_get_their_own_molecules_in_shared_batches(client) -> None:
@@ -161,6 +162,6 @@ def test_models_card_health_metrics_and_page(client) -> None:
 
 
 def test_timeout_answers_504() -> None:
-    with TestClient(create_app(Settings(request_timeout_s=1e-4, batch_window_ms=50))) as c:
+    with TestClient(create_app(Settings(adaptation_workers=0, request_timeout_s=1e-4, batch_window_ms=50))) as c:
         response = c.post("/v1/predict", json={"smiles": ["CCO"]})
         assert response.status_code == 504 and "longer than" in response.json()["detail"]

@@ -10,7 +10,7 @@ from schemathesis.checks import not_a_server_error  # noqa: E402
 
 from gnnpt.api import Settings, create_app  # noqa: E402
 
-app = create_app(Settings(max_molecules=64, max_explain=2, batch_window_ms=0))
+app = create_app(Settings(adaptation_workers=0, max_molecules=64, max_explain=2, batch_window_ms=0))
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
