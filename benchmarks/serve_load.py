@@ -32,7 +32,7 @@ def _free_port() -> int:
 
 
 def _start(port: int, window_ms: float) -> subprocess.Popen:
-    env = {**os.environ, "GNNPT_API_BATCH_WINDOW_MS": str(window_ms)}
+    env = {**os.environ, "GNNPT_API_BATCH_WINDOW_MS": str(window_ms), "GNNPT_API_ADAPTATION_WORKERS": "0"}
     proc = subprocess.Popen([str(Path(sys.executable).parent / "gnnpt"), "serve", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)  # fmt: skip
     for _ in range(300):
