@@ -1,7 +1,8 @@
 """Bounded load test of the REST service on loopback: throughput and latency percentiles, zero-error check.
 
-Starts ``gnnpt serve`` (one worker, default Tox21 model) as a child process, then drives it with an asyncio httpx load
-generator in this process: single-molecule requests at 1, 16 and 64 concurrent clients, and 1000-molecule requests.
+Starts ``gnnpt serve`` (one worker, each ``--models`` model in turn as its default) as a child process, then drives
+it with an asyncio httpx load generator in this process: single-molecule requests at 1, 16 and 64 concurrent
+clients, and 1000-molecule requests.
 Each client sends its next request as soon as the previous answer arrives (closed loop), for ``--seconds`` per level.
 Molecules are drawn from MOSES so that requests differ. The server and the load generator share the machine's cores.
 
@@ -31,9 +32,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(port: int, window_ms: float) -> subprocess.Popen:
+def _start(port: int, window_ms: float, model: str) -> subprocess.Popen:
     env = {**os.environ, "GNNPT_API_BATCH_WINDOW_MS": str(window_ms), "GNNPT_API_ADAPTATION_WORKERS": "0"}
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "gnnpt"), "serve", "--port", str(port)],
+    cmd = [str(Path(sys.executable).parent / "gnnpt"), "serve", "--port", str(port), "--model", model]
+    proc = subprocess.Popen(cmd,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)  # fmt: skip
     for _ in range(300):
         try:
@@ -82,24 +84,28 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0, help="duration of each load level")
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 16, 64])
     ap.add_argument("--batch-window-ms", type=float, default=2.0)
+    ap.add_argument("--models", nargs="+", default=["tox21", "tox21-fast"], help="served as the default model")
     args = ap.parse_args()
     pool = load_corpus("moses", limit=50_000)["smiles"].tolist()
-    port = _free_port()
-    proc = _start(port, args.batch_window_ms)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        asyncio.run(_level(url, pool, 4, 1, 3.0))  # warm-up
-        print(f"CPU, {os.cpu_count()} cores; gnnpt serve (1 worker, tox21, batch window {args.batch_window_ms:g} ms) "
-              "and the load generator on the same machine")  # fmt: skip
-        print("| molecules/request | clients | requests | requests/s | molecules/s | p50 (ms) | p99 (ms) | errors |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for per_request, clients in [*((1, c) for c in args.clients), (1000, 1), (1000, 4)]:
-            r = asyncio.run(_level(url, pool, clients, per_request, args.seconds))
-            print(f"| {per_request} | {clients} | {r['requests']:,} | {r['req_s']:,.1f} | {r['mol_s']:,.0f} | "
-                  f"{r['p50']:.1f} | {r['p99']:.1f} | {r['errors']} |", flush=True)  # fmt: skip
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    print(f"CPU, {os.cpu_count()} cores; gnnpt serve (1 worker, batch window {args.batch_window_ms:g} ms) and the "
+          "load generator on the same machine")  # fmt: skip
+    print(
+        "| model | molecules/request | clients | requests | requests/s | molecules/s | p50 (ms) | p99 (ms) | errors |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for model in args.models:
+        port = _free_port()
+        proc = _start(port, args.batch_window_ms, model)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            asyncio.run(_level(url, pool, 4, 1, 3.0))  # warm-up
+            for per_request, clients in [*((1, c) for c in args.clients), (1000, 1), (1000, 4)]:
+                r = asyncio.run(_level(url, pool, clients, per_request, args.seconds))
+                print(f"| {model} | {per_request} | {clients} | {r['requests']:,} | {r['req_s']:,.1f} | "
+                      f"{r['mol_s']:,.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['errors']} |", flush=True)  # fmt: skip
+        finally:
+            proc.terminate()
+            proc.wait(30)
 
 
 if __name__ == "__main__":

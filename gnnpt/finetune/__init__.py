@@ -2,23 +2,23 @@
 
 from gnnpt.finetune import FinetuneConfig, load_labeled, run_finetune
 path, result = run_finetune(load_labeled("tox21"), FinetuneConfig(encoder="runs/gin/encoder"), "models/tox21")
+
+The names load on first use: scoring imports ``gnnpt.finetune.model`` without the training stack (Lightning).
 """
 
-from gnnpt.finetune.model import FinetunedModel, load_model
-from gnnpt.finetune.run import LabeledData, load_labeled, make_split, run_finetune
-from gnnpt.finetune.strategies import Strategy, count_trainable
-from gnnpt.finetune.train import FinetuneConfig, FinetuneResult, finetune
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "FinetuneConfig",
-    "FinetuneResult",
-    "FinetunedModel",
-    "LabeledData",
-    "Strategy",
-    "count_trainable",
-    "finetune",
-    "load_labeled",
-    "load_model",
-    "make_split",
-    "run_finetune",
-]
+_EXPORTS = {
+    "FinetunedModel": "model", "load_model": "model",
+    "LabeledData": "run", "load_labeled": "run", "make_split": "run", "run_finetune": "run",
+    "Strategy": "strategies", "count_trainable": "strategies",
+    "FinetuneConfig": "train", "FinetuneResult": "train", "finetune": "train",
+}  # fmt: skip
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'gnnpt.finetune' has no attribute {name!r}")
+    return getattr(import_module(f"gnnpt.finetune.{_EXPORTS[name]}"), name)

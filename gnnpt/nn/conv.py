@@ -11,11 +11,11 @@ scatter ops: no per-graph Python.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch_geometric.nn.inits import glorot
-from torch_geometric.utils import softmax
 
 from gnnpt.featurization.schemes import HU_NUM_BOND_DIRS, HU_NUM_BOND_TYPES, HU_SELF_LOOP_BOND
 
@@ -60,6 +60,23 @@ class _EdgeEmbedding(nn.Module):
         counts[:, HU_NUM_BOND_TYPES] += 1  # the self-loop's direction is 0
         tables = torch.cat([self.edge_embedding1.weight, self.edge_embedding2.weight])
         return counts @ tables
+
+
+def glorot(weight: torch.Tensor) -> None:
+    """PyG's ``glorot`` initialization (bound from the last two dimensions), as upstream used for GAT's ``att``."""
+    bound = math.sqrt(6.0 / (weight.size(-2) + weight.size(-1)))
+    with torch.no_grad():
+        weight.uniform_(-bound, bound)
+
+
+def segment_softmax(scores: torch.Tensor, index: torch.Tensor, num_segments: int) -> torch.Tensor:
+    """Softmax of ``scores`` [E, ...] within the groups of rows sharing ``index`` (PyG's ``utils.softmax``)."""
+    shape = (num_segments, *scores.shape[1:])
+    expanded = index.view(-1, *([1] * (scores.dim() - 1))).expand_as(scores)
+    peak = scores.new_full(shape, float("-inf")).scatter_reduce(0, expanded, scores, "amax", include_self=True)
+    exp = (scores - peak.index_select(0, index)).exp()
+    total = scores.new_zeros(shape).index_add_(0, index, exp)
+    return exp / (total.index_select(0, index) + 1e-16)
 
 
 def _in_degree(row: torch.Tensor, num_nodes: int, dtype: torch.dtype) -> torch.Tensor:
@@ -139,7 +156,7 @@ class GATConv(_EdgeEmbedding):
         h = self.weight_linear(x).view(-1, self.heads, self.emb_dim)
         x_j = h[col] + self.embed_edges(edge_attr).view(-1, self.heads, self.emb_dim)
         alpha = (torch.cat([h[row], x_j], dim=-1) * self.att).sum(dim=-1)
-        alpha = softmax(F.leaky_relu(alpha, self.negative_slope), row, num_nodes=n)
+        alpha = segment_softmax(F.leaky_relu(alpha, self.negative_slope), row, n)
         out = _sum_at(x_j * alpha.unsqueeze(-1), row, n)
         return out.mean(dim=1) + self.bias
 

@@ -6,9 +6,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from ogb.graphproppred.mol_encoder import AtomEncoder, BondEncoder
 from torch import nn
-from torch_geometric.nn import GATConv, GCNConv, GINEConv
 
 from gnnpt.nn.jk import check_jk, jumping_knowledge
 
@@ -26,6 +24,10 @@ class OgbEncoder(nn.Module):
         if gnn_type not in ("gine", "gcn", "gat"):
             raise ValueError(f"unknown gnn_type {gnn_type!r} for the ogb scheme; choose gine, gcn or gat")
         check_jk(jk)
+        # imported here: ogb's package pulls in scikit-learn and PyG pulls in torch._dynamo (seconds of start-up
+        # that a screening run of the Hu et al. encoders never needs)
+        from ogb.graphproppred.mol_encoder import AtomEncoder, BondEncoder
+
         self.num_layer, self.emb_dim, self.jk, self.drop_ratio, self.gnn_type, self.heads = (
             num_layer, emb_dim, jk, drop_ratio, gnn_type, heads)  # fmt: skip
         self.atom_encoder = AtomEncoder(emb_dim)
@@ -35,6 +37,8 @@ class OgbEncoder(nn.Module):
         self.batch_norms = nn.ModuleList([nn.BatchNorm1d(emb_dim) for _ in range(num_layer)])
 
     def _conv(self) -> nn.Module:
+        from torch_geometric.nn import GATConv, GCNConv, GINEConv
+
         d = self.emb_dim
         if self.gnn_type == "gine":
             return GINEConv(nn.Sequential(nn.Linear(d, 2 * d), nn.ReLU(), nn.Linear(2 * d, d)), edge_dim=d)

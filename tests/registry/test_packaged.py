@@ -8,6 +8,7 @@ import pytest
 
 import gnnpt
 import gnnpt.registry
+from gnnpt.datasets.readers import read_molecules
 from gnnpt.registry import DEFAULT_MODEL, packaged_dir, packaged_models
 
 
@@ -49,3 +50,19 @@ def test_notebook_load_carries_the_training_domain() -> None:
     frame = predictor.predict(["CC(O)(P(=O)(O)O)P(=O)(O)O", "[Xe]"])  # a training molecule; a noble gas
     assert frame["max_similarity"].iloc[0] == 1.0 and bool(frame["in_domain"].iloc[0])
     assert frame["max_similarity"].iloc[1] < 0.35 and not frame["in_domain"].iloc[1]
+
+
+def test_the_fast_model_is_a_smaller_student_that_ranks_like_its_teacher() -> None:
+    from scipy.stats import spearmanr
+
+    teacher, student = gnnpt.registry.load(DEFAULT_MODEL), gnnpt.registry.load("tox21-fast")
+    card = student.card
+    assert card["distillation"]["teacher"]["name"] == DEFAULT_MODEL and student.task_names == teacher.task_names
+    assert card["split"] == {**teacher.card["split"]}  # tested on the teacher's own split
+    size = sum(p.numel() for p in student.parameters())
+    assert size * 4 < sum(p.numel() for p in teacher.parameters())
+    smiles = read_molecules(packaged_dir().parent / "sample.csv")["smiles"].tolist()
+    a, b = teacher.predict(smiles), student.predict(smiles)
+    for task in teacher.task_names:
+        valid = a[task].notna()
+        assert spearmanr(a.loc[valid, task], b.loc[valid, task]).statistic > 0.6, task
