@@ -28,11 +28,20 @@ Encoder = Annotated[str, typer.Option(help="none, hu2020:<name>, a model-store e
 JobsDir = Annotated[Path | None, typer.Option(help="Job store (default $GNNPT_JOBS_DIR or the gnnpt cache).")]
 
 
-def _spec(name: str, targets: list[str], encoder: str, strategy: str, epochs: int, pretrain_epochs: int, seeds: int):
+def _queue(jobs_dir: Path | None, data: Path, targets: list[str], name: str, unlabeled: Path | None, encoder: str,
+           strategy: str, epochs: int, pretrain_epochs: int, seeds: int):  # fmt: skip
+    """Check the files and queue the job; a file that cannot train a model ends the command with the reason."""
+    from gnnpt.adaptation.jobs import JobStore
     from gnnpt.adaptation.spec import AdaptationSpec
+    from gnnpt.adaptation.submit import submit_job
 
-    return AdaptationSpec(name=name, targets=targets, encoder=encoder, strategy=strategy, epochs=epochs,
-                          pretrain_epochs=pretrain_epochs, seeds=seeds)  # fmt: skip
+    store = JobStore(jobs_dir)
+    try:
+        spec = AdaptationSpec(name=name, targets=targets, encoder=encoder, strategy=strategy, epochs=epochs,
+                              pretrain_epochs=pretrain_epochs, seeds=seeds)  # fmt: skip
+        return store, submit_job(store, LOCAL_OWNER, spec, data, unlabeled)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _show(job, store) -> None:
@@ -64,16 +73,9 @@ def run(data: Data, targets: Targets, name: Name, unlabeled: Unlabeled = None, e
         strategy: str = "full", epochs: int = 30, pretrain_epochs: int = 3, seeds: int = 1,
         jobs_dir: JobsDir = None) -> None:  # fmt: skip
     """Run an adaptation here and now (same stages and record as a service job), then register the model."""
-    from gnnpt.adaptation.jobs import JobStore
     from gnnpt.adaptation.runner import run_job
-    from gnnpt.adaptation.submit import submit_job
 
-    store = JobStore(jobs_dir)
-    try:
-        job = submit_job(store, LOCAL_OWNER, _spec(name, targets, encoder, strategy, epochs, pretrain_epochs, seeds),
-                         data, unlabeled)  # fmt: skip
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    store, job = _queue(jobs_dir, data, targets, name, unlabeled, encoder, strategy, epochs, pretrain_epochs, seeds)
     claimed = store.claim(os.getpid(), job.id)
     if claimed is None:
         raise typer.BadParameter(f"job {job.id} was taken by a worker; follow it with gnnpt adapt show {job.id}")
@@ -88,15 +90,7 @@ def submit(data: Data, targets: Targets, name: Name, unlabeled: Unlabeled = None
            strategy: str = "full", epochs: int = 30, pretrain_epochs: int = 3, seeds: int = 1,
            jobs_dir: JobsDir = None) -> None:  # fmt: skip
     """Queue an adaptation for the service's workers (or `gnnpt adapt worker`)."""
-    from gnnpt.adaptation.jobs import JobStore
-    from gnnpt.adaptation.submit import submit_job
-
-    store = JobStore(jobs_dir)
-    try:
-        job = submit_job(store, LOCAL_OWNER, _spec(name, targets, encoder, strategy, epochs, pretrain_epochs, seeds),
-                         data, unlabeled)  # fmt: skip
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    _, job = _queue(jobs_dir, data, targets, name, unlabeled, encoder, strategy, epochs, pretrain_epochs, seeds)
     console.print(f"queued {job.id}: {job.report['usable']} of {job.report['rows']} labeled rows usable")
 
 
