@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import json
 import logging
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
+import torch
 from fastapi import Body, Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
@@ -55,7 +57,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         workers = start_workers(settings.adaptation_workers, jobs.root, settings.adaptation_threads)
+        if settings.torch_threads:
+            torch.set_num_threads(settings.torch_threads)  # no thread-pool wake-up per small batch
         await service.start()
+        gc.collect()
+        gc.freeze()  # the loaded models and libraries: later collections no longer walk them (shorter GC pauses)
         yield
         await service.close()  # uvicorn stops taking requests first; queued molecules are still scored
         stop_workers(workers)  # a job in progress is re-queued (and resumed) at the next start
@@ -107,10 +113,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def invalid(_: Request, exc: ValueError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status.HTTP_422_UNPROCESSABLE_CONTENT)
 
-    def authorized(request: Request) -> None:
+    async def authorized(request: Request) -> None:  # async: no thread-pool hop per request
         check_key(request, key_hashes)
 
-    def owner(request: Request) -> str:
+    async def owner(request: Request) -> str:
         """Who is calling: the digest of their API key ("anonymous" when the service has no keys)."""
         return check_key(request, key_hashes) or "anonymous"
 

@@ -54,6 +54,7 @@ class Settings:
     batch_window_ms: float = 2.0
     max_batch_molecules: int = 1024
     precision: str = "fp32"  # fp32, bf16 or auto (see gnnpt.nn.precision)
+    torch_threads: int = 0  # per worker process (0: torch's default); 1 cuts single-molecule latency, slows big batches
     api_keys_file: str | None = None
     api_key_hashes: list[str] = field(default_factory=list)
     cors_origins: list[str] = field(default_factory=list)

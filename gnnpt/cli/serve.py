@@ -73,4 +73,5 @@ def serve(
     import uvicorn
 
     uvicorn.run("gnnpt.api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_config=LOG_CONFIG, access_log=False, timeout_graceful_shutdown=graceful_timeout)  # fmt: skip
+                log_config=LOG_CONFIG, access_log=False, timeout_graceful_shutdown=graceful_timeout,
+                timeout_keep_alive=30)  # fmt: skip

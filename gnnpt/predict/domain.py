@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+import torch
 from rdkit import Chem, rdBase
 from rdkit.Chem import rdFingerprintGenerator
 from safetensors import safe_open
@@ -30,6 +31,9 @@ IN_DOMAIN_THRESHOLD = 0.35
 # bytes of the (query block x training block x 256 bytes) AND array compared at once
 _BLOCK_BYTES = 64 * 2**20
 _TRAIN_BLOCK = 8192
+# training sets up to this size keep their bits unpacked (int8, 2 KiB each: 200 MiB at the limit) for the matrix path
+_MATMUL_MAX_TRAIN = 100_000
+_MATMUL_QUERY_BLOCK = 256
 _BYTE_COUNTS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(1).astype(np.uint8)
 
 
@@ -67,6 +71,7 @@ class TrainingDomain:
             )
         self.fingerprints = fingerprints
         self._counts = _popcount(fingerprints)
+        self._bits: torch.Tensor | None = None  # 0/1 int8 [2048, n] for the matrix-product path, built on first use
 
     def __len__(self) -> int:
         return len(self.fingerprints)
@@ -88,8 +93,11 @@ class TrainingDomain:
         packed, valid = morgan_fingerprints(query_smiles)
         out = np.full(len(packed), np.nan, np.float32)
         queries = packed[valid]
-        best = np.zeros(len(queries), np.float32)
         q_counts = _popcount(queries)
+        if len(queries) and len(self) <= _MATMUL_MAX_TRAIN and hasattr(torch, "_int_mm"):
+            out[valid] = self._max_similarity_int_mm(queries, q_counts)
+            return out
+        best = np.zeros(len(queries), np.float32)
         train_block = min(len(self), _TRAIN_BLOCK)
         query_block = max(1, _BLOCK_BYTES // (train_block * (FP_BITS // 8)))
         for t in range(0, len(self), train_block):
@@ -101,6 +109,21 @@ class TrainingDomain:
                 np.maximum(best[q : q + query_block], sim.max(1), out=best[q : q + query_block])
         out[valid] = best
         return out
+
+    def _max_similarity_int_mm(self, queries: np.ndarray, q_counts: np.ndarray) -> np.ndarray:
+        """The same maxima, with every intersection count from one exact int8 x int8 -> int32 matrix product of the
+        0/1 bit matrices (about 5x faster than AND + popcount on packed bits)."""
+        if self._bits is None:
+            self._bits = torch.from_numpy(np.unpackbits(self.fingerprints, axis=1).T.copy()).to(torch.int8)
+        best = np.zeros(len(queries), np.float32)
+        t_counts = torch.from_numpy(self._counts)
+        for q in range(0, len(queries), _MATMUL_QUERY_BLOCK):
+            bits = torch.from_numpy(np.unpackbits(queries[q : q + _MATMUL_QUERY_BLOCK], axis=1)).to(torch.int8)
+            inter = torch._int_mm(bits, self._bits)
+            union = torch.from_numpy(q_counts[q : q + _MATMUL_QUERY_BLOCK])[:, None] + t_counts[None, :] - inter
+            sim = inter.float() / union.clamp(min=1).float()
+            best[q : q + _MATMUL_QUERY_BLOCK] = sim.max(1).values.numpy()
+        return best
 
     def save(self, directory: str | Path) -> Path:
         """Write ``directory/domain.safetensors`` and return its path."""

@@ -9,6 +9,8 @@ p.explain("c1ccccc1O", task="SR-MMP")  # atom attributions, drawn
 
 from __future__ import annotations
 
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +102,8 @@ class Predictor:
         "reason: message" for an input that was not scored; its scores are NaN).
         """
         mols, store, errors = self._featurize(x, smiles_col)
+        # the applicability domain (fingerprints, Tanimoto) runs beside the forward pass: both release the GIL
+        domain = _domain_pool().submit(self.domain.max_similarity, store.smiles) if self.domain is not None else None
         mean, std = self._scores(store, batch_size)
         names = self.model.output_names()
 
@@ -110,8 +114,7 @@ class Predictor:
         columns.update({name: mean[:, j] for j, name in enumerate(names)})
         if len(self.model.members) > 1:
             columns.update({f"{name}_std": std[:, j] for j, name in enumerate(names)})
-        similarity = (self.domain.max_similarity(store.smiles) if self.domain is not None
-                      else np.full(len(store), np.nan, np.float32))  # fmt: skip
+        similarity = domain.result() if domain is not None else np.full(len(store), np.nan, np.float32)
         columns["max_similarity"] = similarity
         columns["in_domain"] = text([None if np.isnan(s) else bool(s >= self.threshold) for s in similarity])
         columns["error"] = text(errors)
@@ -157,6 +160,12 @@ class Predictor:
             domain = "none saved (max_similarity and in_domain stay empty)"
         rows.append(("applicability domain", domain))
         return html_table(rows, "gnnpt Predictor")
+
+
+@functools.cache
+def _domain_pool() -> ThreadPoolExecutor:
+    """One thread that computes applicability domains while the model scores."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="gnnpt-domain")
 
 
 def load(name: str | Path | None = None, device: str | torch.device = "cpu") -> Predictor:

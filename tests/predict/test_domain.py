@@ -77,3 +77,15 @@ def test_bad_inputs_say_what_to_do(tmp_path) -> None:
         TrainingDomain(np.zeros((3, 8), np.uint8))
     with pytest.raises(FileNotFoundError, match="not a saved gnnpt model"):
         write_domain_for_model(tmp_path, ["CCO"])
+
+
+def test_matrix_product_and_popcount_paths_agree(monkeypatch) -> None:
+    train = ["CCO", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O", "CCN(CC)CC", "c1ccc2ccccc2c1", "OCC(O)CO"]
+    queries = ["CCCO", "bad(", "c1ccccc1N", "", "CC(=O)Oc1ccccc1C(=O)OC", "CCO"]
+    domain = TrainingDomain.from_smiles(train)
+    fast = domain.max_similarity(queries)
+    monkeypatch.setattr(domain_module, "_MATMUL_MAX_TRAIN", 0)
+    slow = domain.max_similarity(queries)
+    np.testing.assert_array_equal(np.isnan(fast), np.isnan(slow))
+    np.testing.assert_allclose(fast[~np.isnan(fast)], slow[~np.isnan(slow)], rtol=0, atol=1e-6)
+    assert fast[5] == 1.0 and np.isnan(fast[1]) and np.isnan(fast[3])
