@@ -95,16 +95,17 @@ def check_labeled(path: str | Path, spec: AdaptationSpec) -> tuple[pd.DataFrame,
     numbers = frame[spec.targets].apply(pd.to_numeric, errors="coerce")
     raw = frame[spec.targets].astype(object)
     blank = raw.isna() | raw.map(lambda v: isinstance(v, str) and v.strip() in ("", "nan", "NaN", "NA", "None"))
-    not_numeric = numbers.isna() & ~blank
+    not_numeric = (numbers.isna() & ~blank).to_numpy()
+    unlabeled = numbers.isna().all(axis=1).to_numpy()
+    texts = raw.to_numpy()
     with rdBase.BlockLogs():
         for i, smiles in enumerate(frame["smiles"].fillna("").astype(str)):
-            bad = [t for t in spec.targets if not_numeric.at[frame.index[i], t]]
             if not smiles.strip() or Chem.MolFromSmiles(smiles) is None:
                 problems.append({"row": i, "smiles": smiles, "problem": "invalid SMILES (RDKit cannot parse it)"})
-            elif bad:
-                values = {t: str(frame.at[frame.index[i], t]) for t in bad}
+            elif not_numeric[i].any():
+                values = {t: str(texts[i, k]) for k, t in enumerate(spec.targets) if not_numeric[i, k]}
                 problems.append({"row": i, "smiles": smiles, "problem": f"labels that are not numbers: {values}"})
-            elif numbers.iloc[i].isna().all():
+            elif unlabeled[i]:
                 problems.append({"row": i, "smiles": smiles, "problem": "no label"})
     usable = len(frame) - len(problems)
     report = UploadReport(len(frame), usable, problems)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from gnnpt.api.batching import MicroBatcher
@@ -119,21 +120,20 @@ class ModelService:
 
     def _results(self, predictor: Predictor, request: PredictRequest, frame: pd.DataFrame) -> list[MoleculeResult]:
         names = predictor.model.output_names()
-        spread = [f"{n}_std" for n in names] if f"{names[0]}_std" in frame.columns else None
-        results = []
-        for i, row in enumerate(frame.itertuples(index=False)):
-            values = row._asdict()
-            canonical = values["canonical_smiles"]
-            results.append(MoleculeResult(
-                index=i, id=request.ids[i] if request.ids is not None else None, smiles=request.smiles[i],
-                canonical_smiles=canonical if isinstance(canonical, str) and canonical else None,
-                scores={n: _number(frame.iat[i, frame.columns.get_loc(n)]) for n in names},
-                std={n: _number(frame.iat[i, frame.columns.get_loc(f"{n}_std")]) for n in names} if spread else None,
-                max_similarity=_number(values["max_similarity"]),
-                in_domain=values["in_domain"] if isinstance(values["in_domain"], bool) else None,
-                error=values["error"] if isinstance(values["error"], str) else None,
-            ))  # fmt: skip
-        return results
+        scores = frame[names].to_numpy(np.float64)
+        spread = f"{names[0]}_std" in frame.columns
+        stds = frame[[f"{n}_std" for n in names]].to_numpy(np.float64) if spread else None
+        columns = ("canonical_smiles", "max_similarity", "in_domain", "error")
+        canonical, similarity, in_domain, errors = (frame[c].tolist() for c in columns)
+        return [MoleculeResult(
+            index=i, id=request.ids[i] if request.ids is not None else None, smiles=request.smiles[i],
+            canonical_smiles=canonical[i] if isinstance(canonical[i], str) and canonical[i] else None,
+            scores=dict(zip(names, map(_number, scores[i]), strict=True)),
+            std=dict(zip(names, map(_number, stds[i]), strict=True)) if stds is not None else None,
+            max_similarity=_number(similarity[i]),
+            in_domain=in_domain[i] if isinstance(in_domain[i], bool) else None,
+            error=errors[i] if isinstance(errors[i], str) else None,
+        ) for i in range(len(frame))]  # fmt: skip
 
     async def _explain(
         self, batcher: MicroBatcher, predictor: Predictor, task: str | None, results: list[MoleculeResult]
