@@ -8,18 +8,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import io
-import json
-import logging
-import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 import pandas as pd
-import torch
 from fastapi import Body, Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
@@ -33,12 +29,13 @@ from gnnpt.api.adaptations import adaptation_router
 from gnnpt.api.auth import check_key
 from gnnpt.api.limits import BodyLimit, BodyTooLarge
 from gnnpt.api.metrics import Metrics
+from gnnpt.api.observe import Observe
 from gnnpt.api.schemas import ErrorBody, ModelSummary, PredictRequest, PredictResponse
 from gnnpt.api.service import ModelService, UnknownModel
 from gnnpt.api.settings import Settings
 from gnnpt.datasets.readers import find_smiles_column
+from gnnpt.runtime import torch_threads
 
-access_log = logging.getLogger("gnnpt.api.access")
 WEB_DIR = Path(str(resources.files("gnnpt.api") / "web"))
 ERRORS = {404: {"model": ErrorBody}, 401: {"model": ErrorBody}, 403: {"model": ErrorBody},
           413: {"model": ErrorBody}, 504: {"model": ErrorBody}}  # fmt: skip
@@ -57,13 +54,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         workers = start_workers(settings.adaptation_workers, jobs.root, settings.adaptation_threads)
-        if settings.torch_threads:
-            torch.set_num_threads(settings.torch_threads)  # no thread-pool wake-up per small batch
-        await service.start()
-        gc.collect()
-        gc.freeze()  # the loaded models and libraries: later collections no longer walk them (shorter GC pauses)
-        yield
-        await service.close()  # uvicorn stops taking requests first; queued molecules are still scored
+        with torch_threads(settings.scoring_threads()):  # threads waiting for a core would slow every batch
+            await service.start()
+            gc.collect()
+            gc.freeze()  # the loaded models and libraries: later collections no longer walk them (shorter GC pauses)
+            yield
+            await service.close()  # uvicorn stops taking requests first; queued molecules are still scored
         stop_workers(workers)  # a job in progress is re-queued (and resumed) at the next start
 
     app = FastAPI(
@@ -79,27 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["*"])  # fmt: skip
-
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Any) -> Response:
-        """Access log (one JSON line per request) and request metrics, labelled by route template."""
-        start = time.perf_counter()
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
-        response = await call_next(request)
-        seconds = time.perf_counter() - start
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        metrics.requests.labels(route, request.method, str(response.status_code)).inc()
-        metrics.latency.labels(route).observe(seconds)
-        if response.status_code >= 400:
-            metrics.errors.labels(f"http_{response.status_code}").inc()
-        response.headers["x-request-id"] = request_id
-        access_log.info(json.dumps({
-            "request_id": request_id, "method": request.method, "path": request.url.path, "route": route,
-            "status": response.status_code, "ms": round(1000 * seconds, 2),
-            "molecules": getattr(request.state, "molecules", None),
-            "client": request.client.host if request.client else None,
-        }))  # fmt: skip
-        return response
+    app.add_middleware(Observe, metrics=metrics)  # added last: the outermost, so it sees every answer (413s too)
 
     @app.exception_handler(BodyTooLarge)
     async def too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
@@ -122,7 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(adaptation_router(jobs, owner, settings.adaptation_encoder), responses=ERRORS)
 
-    async def score(request: Request, name: str, body: PredictRequest) -> PredictResponse:
+    async def score(request: Request, name: str, body: PredictRequest) -> dict[str, Any]:
+        """The response body (see :class:`PredictResponse`) of scoring ``body`` with model ``name``."""
         if len(body.smiles) > settings.max_molecules:
             raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
                                 f"{len(body.smiles)} molecules in one request; the limit is {settings.max_molecules}: "
@@ -134,12 +111,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(status.HTTP_504_GATEWAY_TIMEOUT,
                                 f"scoring took longer than {settings.request_timeout_s:g} s; send fewer molecules "
                                 "per request") from None  # fmt: skip
-        scored = sum(r.error is None for r in result.results)
-        metrics.molecules.labels(name).inc(scored)
-        for r in result.results:
-            if r.error is not None:
-                metrics.errors.labels(r.error.split(":", 1)[0]).inc()
+        errors = [r["error"] for r in result["results"] if r["error"] is not None]
+        metrics.molecules.labels(name).inc(len(result["results"]) - len(errors))
+        for error in errors:
+            metrics.errors.labels(error.split(":", 1)[0]).inc()
         return result
+
+    async def score_json(request: Request, name: str, body: PredictRequest) -> Response:
+        # serialized here (orjson) rather than validated again against the response model, which only documents it
+        return Response(orjson.dumps(await score(request, name, body)), media_type="application/json")
 
     async def score_csv(request: Request, name: str) -> Response:
         text = (await request.body()).decode("utf-8-sig", errors="replace")
@@ -152,13 +132,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                                 f"no SMILES column among {list(frame.columns)}; name one 'smiles'")  # fmt: skip
         result = await score(request, name, PredictRequest(smiles=frame[column].tolist()))
+        rows = result["results"]
         out = frame.copy()
-        out["canonical_smiles"] = [r.canonical_smiles for r in result.results]
-        for task in result.tasks:
-            out[task] = [r.scores[task] for r in result.results]
-        out["max_similarity"] = [r.max_similarity for r in result.results]
-        out["in_domain"] = [r.in_domain for r in result.results]
-        out["error"] = [r.error for r in result.results]
+        out["canonical_smiles"] = [r["canonical_smiles"] for r in rows]
+        for task in result["tasks"]:
+            out[task] = [r["scores"][task] for r in rows]
+        for field in ("max_similarity", "in_domain", "error"):
+            out[field] = [r[field] for r in rows]
         return Response(out.to_csv(index=False), media_type="text/csv",
                         headers={"content-disposition": f'attachment; filename="{name}_scores.csv"'})  # fmt: skip
 
@@ -177,14 +157,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return await asyncio.to_thread(service.card, name)
 
     @app.post("/v1/predict", response_model=PredictResponse, tags=["predict"], **v1)
-    async def predict_default(request: Request, body: Annotated[PredictRequest, Body()]) -> PredictResponse:
+    async def predict_default(request: Request, body: Annotated[PredictRequest, Body()]) -> Response:
         """Score molecules with the default model."""
-        return await score(request, service.default, body)
+        return await score_json(request, service.default, body)
 
     @app.post("/v1/models/{name}/predict", response_model=PredictResponse, tags=["predict"], **v1)
-    async def predict(request: Request, name: str, body: Annotated[PredictRequest, Body()]) -> PredictResponse:
+    async def predict(request: Request, name: str, body: Annotated[PredictRequest, Body()]) -> Response:
         """Score molecules with model ``name`` (``name@v2`` for a version)."""
-        return await score(request, name, body)
+        return await score_json(request, name, body)
 
     @app.post("/v1/predict/csv", tags=["predict"], openapi_extra={"requestBody": csv_body},
               responses={**ERRORS, **csv_out}, dependencies=[Depends(authorized)])  # fmt: skip

@@ -1,6 +1,8 @@
 """Dynamic micro-batching: requests arriving together are scored as one batch, off the event loop.
 
-The first request of a batch waits up to ``window_s`` for others to join (until ``max_molecules`` are queued); the
+The first request of a batch waits up to ``window_s`` for others to join (until ``max_molecules`` are queued) while
+requests come in together (the previous batch held several); a request arriving alone is scored at once, so a lone
+client pays no window. The
 batch is featurized and scored in a single worker thread (so batches never compete for the CPU), and each request
 gets back exactly its own rows. Under load the service then runs near the model's batch rate instead of paying a
 forward pass per request.
@@ -13,11 +15,10 @@ import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
-import pandas as pd
-
-Scorer = Callable[[list[str]], pd.DataFrame]
+# a list of SMILES -> rows in the same order, as anything that slices by rows (a list, ScoredMolecules)
+Scorer = Callable[[list[str]], Any]
 T = TypeVar("T")
 
 
@@ -28,7 +29,8 @@ class _Job:
 
 
 class MicroBatcher:
-    """Collects :meth:`submit` calls into batches for ``score`` (a list of SMILES -> one row per SMILES, in order)."""
+    """Collects :meth:`submit` calls into batches for ``score`` (a list of SMILES -> one row per SMILES, in order, as
+    anything that ``result[start:stop]`` slices by rows)."""
 
     def __init__(
         self,
@@ -42,12 +44,13 @@ class MicroBatcher:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gnnpt-scorer")
         self._task: asyncio.Task | None = None
         self.batches = 0  # batches scored, for tests and metrics
+        self._together = False  # the last batch held several requests: wait the window for the next one to fill
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
-    async def submit(self, smiles: list[str]) -> pd.DataFrame:
+    async def submit(self, smiles: list[str]) -> Any:
         """The scores of ``smiles`` (one row each, in order), scored together with whatever arrives meanwhile."""
         if self._task is None:
             raise RuntimeError("the batcher is not running (start() it inside the event loop)")
@@ -72,7 +75,7 @@ class MicroBatcher:
         """``first`` and the jobs that join it within the window; True when the stop marker was met."""
         jobs, size = [first], len(first.smiles)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.window_s
+        deadline = loop.time() + (self.window_s if self._together else 0.0)
         while size < self.max_molecules:
             try:
                 job = self._queue.get_nowait()
@@ -100,6 +103,7 @@ class MicroBatcher:
                 continue
             jobs, stop_seen = await self._collect(first)
             stopping = stopping or stop_seen
+            self._together = len(jobs) > 1
             jobs = [j for j in jobs if not j.future.done()]  # a request that timed out meanwhile
             if jobs:
                 await self._score(loop, jobs)
@@ -109,7 +113,7 @@ class MicroBatcher:
         if self.on_batch is not None:
             self.on_batch(len(smiles))
         try:
-            frame = await loop.run_in_executor(self._executor, self.score, smiles)
+            rows = await loop.run_in_executor(self._executor, self.score, smiles)
         except Exception as exc:  # every waiting request learns why; the batcher keeps serving
             for j in jobs:
                 if not j.future.done():
@@ -118,7 +122,7 @@ class MicroBatcher:
         self.batches += 1
         start = 0
         for j in jobs:
-            part = frame.iloc[start : start + len(j.smiles)].reset_index(drop=True)
+            part = rows[start : start + len(j.smiles)]
             start += len(j.smiles)
             if not j.future.done():
                 j.future.set_result(part)

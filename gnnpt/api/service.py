@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from gnnpt.api.batching import MicroBatcher
-from gnnpt.api.schemas import ModelSummary, MoleculeResult, PredictRequest, PredictResponse
+from gnnpt.api.schemas import ModelSummary, PredictRequest
 from gnnpt.api.settings import Settings
 from gnnpt.nn.checkpoints import read_card
 from gnnpt.nn.precision import resolve_precision
@@ -26,12 +22,6 @@ TOO_LONG = "too long"
 
 class UnknownModel(LookupError):
     """A model name that is neither in the store nor shipped (answered 404)."""
-
-
-def _number(value: Any) -> float | None:
-    """JSON-safe: NaN (not scored) becomes null."""
-    value = float(value)
-    return None if math.isnan(value) else value
 
 
 class ModelService:
@@ -83,7 +73,7 @@ class ModelService:
             if name not in self._predictors:
                 self._predictors[name] = await asyncio.to_thread(self._load, name)
             if name not in self._batchers:
-                batcher = MicroBatcher(self._predictors[name].predict, self.settings.batch_window_ms / 1000,
+                batcher = MicroBatcher(self._predictors[name].score, self.settings.batch_window_ms / 1000,
                                        self.settings.max_batch_molecules, self.on_batch)  # fmt: skip
                 batcher.start()
                 self._batchers[name] = batcher
@@ -98,54 +88,42 @@ class ModelService:
         predictor.precision = resolve_precision(self.settings.precision, predictor.device)
         return predictor
 
-    async def predict(self, name: str, request: PredictRequest) -> PredictResponse:
-        """Score ``request`` with model ``name``: one result per SMILES, in order, invalid ones with their error."""
+    async def predict(self, name: str, request: PredictRequest) -> dict[str, Any]:
+        """Score ``request`` with model ``name``: one result per SMILES, in order, invalid ones with their error.
+
+        Returns the :class:`PredictResponse` body as plain JSON-ready data (built without pydantic objects: for
+        one-molecule requests that validation cost more than the scoring).
+        """
         batcher = await self.batcher(name)
         predictor = self._predictors[name]
         limit = self.settings.max_smiles_length
         too_long = [len(s) > limit for s in request.smiles]
-        frame = await batcher.submit(["" if long else s for s, long in zip(request.smiles, too_long, strict=True)])
+        scored = await batcher.submit(["" if long else s for s, long in zip(request.smiles, too_long, strict=True)])
         for i in (i for i, long in enumerate(too_long) if long):
-            frame.loc[i, "error"] = f"{TOO_LONG}: {len(request.smiles[i])} characters, more than the limit of {limit}"
-        results = self._results(predictor, request, frame)
+            scored.errors[i] = f"{TOO_LONG}: {len(request.smiles[i])} characters, more than the limit of {limit}"
+        ids = request.ids if request.ids is not None else [None] * len(request.smiles)
+        results = [{"index": i, "id": ids[i], "smiles": request.smiles[i], **record, "depiction_svg": None,
+                    "attribution_svg": None} for i, record in enumerate(scored.records())]  # fmt: skip
         if request.depict:
-            svgs = await asyncio.to_thread(lambda: [depiction_svg(r.canonical_smiles) if r.canonical_smiles else None
-                                                    for r in results])  # fmt: skip
+            svgs = await asyncio.to_thread(lambda: [depiction_svg(r["canonical_smiles"]) if r["canonical_smiles"]
+                                                    else None for r in results])  # fmt: skip
             for r, svg in zip(results, svgs, strict=True):
-                r.depiction_svg = svg
+                r["depiction_svg"] = svg
         if request.explain:
             await self._explain(batcher, predictor, request.explain_task, results)
-        return PredictResponse(model=name, tasks=predictor.model.output_names(), domain_threshold=predictor.threshold,
-                               results=results)  # fmt: skip
-
-    def _results(self, predictor: Predictor, request: PredictRequest, frame: pd.DataFrame) -> list[MoleculeResult]:
-        names = predictor.model.output_names()
-        scores = frame[names].to_numpy(np.float64)
-        spread = f"{names[0]}_std" in frame.columns
-        stds = frame[[f"{n}_std" for n in names]].to_numpy(np.float64) if spread else None
-        columns = ("canonical_smiles", "max_similarity", "in_domain", "error")
-        canonical, similarity, in_domain, errors = (frame[c].tolist() for c in columns)
-        return [MoleculeResult(
-            index=i, id=request.ids[i] if request.ids is not None else None, smiles=request.smiles[i],
-            canonical_smiles=canonical[i] if isinstance(canonical[i], str) and canonical[i] else None,
-            scores=dict(zip(names, map(_number, scores[i]), strict=True)),
-            std=dict(zip(names, map(_number, stds[i]), strict=True)) if stds is not None else None,
-            max_similarity=_number(similarity[i]),
-            in_domain=in_domain[i] if isinstance(in_domain[i], bool) else None,
-            error=errors[i] if isinstance(errors[i], str) else None,
-        ) for i in range(len(frame))]  # fmt: skip
+        return {"model": name, "tasks": scored.names, "domain_threshold": predictor.threshold, "results": results}
 
     async def _explain(
-        self, batcher: MicroBatcher, predictor: Predictor, task: str | None, results: list[MoleculeResult]
+        self, batcher: MicroBatcher, predictor: Predictor, task: str | None, results: list[dict[str, Any]]
     ) -> None:
         if task is not None and task not in predictor.model.output_names():
             raise ValueError(f"explain_task {task!r} is not a task of this model: {predictor.model.output_names()}")
-        valid = [r for r in results if r.error is None]
+        valid = [r for r in results if r["error"] is None]
         if len(valid) > self.settings.max_explain:
             raise ValueError(f"attributions are limited to {self.settings.max_explain} molecules per request; "
                              f"this one has {len(valid)} valid molecules")  # fmt: skip
         for r in valid:
-            r.attribution_svg = (await batcher.call(predictor.explain, r.canonical_smiles, task)).svg
+            r["attribution_svg"] = (await batcher.call(predictor.explain, r["canonical_smiles"], task)).svg
 
 
 def _test_metric(card: dict[str, Any]) -> dict[str, Any] | None:

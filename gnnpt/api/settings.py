@@ -54,7 +54,7 @@ class Settings:
     batch_window_ms: float = 2.0
     max_batch_molecules: int = 1024
     precision: str = "fp32"  # fp32, bf16 or auto (see gnnpt.nn.precision)
-    torch_threads: int = 0  # per worker process (0: torch's default); 1 cuts single-molecule latency, slows big batches
+    torch_threads: int = 0  # per worker process; 0: one less than the process's cores (the event loop keeps one)
     api_keys_file: str | None = None
     api_key_hashes: list[str] = field(default_factory=list)
     cors_origins: list[str] = field(default_factory=list)
@@ -63,6 +63,13 @@ class Settings:
     adaptation_threads: int = 1  # torch threads per adaptation worker (leave cores to scoring)
     max_upload_bytes: int = 50_000_000  # an adaptation job's uploads
     adaptation_encoder: str = "none"  # encoder of a job that names none (a model-store encoder, hu2020:<name>)
+
+    def scoring_threads(self) -> int:
+        """torch threads for scoring: ``torch_threads``, or one core less than this process may use (at least 1), so
+        that the event loop, which parses and answers requests, never waits for a core."""
+        from gnnpt.runtime import spare_cores
+
+        return self.torch_threads or spare_cores(1)
 
     def key_hashes(self) -> set[str]:
         """Every accepted key's digest: the configured ones and those in ``api_keys_file``."""

@@ -56,6 +56,10 @@ def serve(
     given = {"default_model": model, "preload": ",".join(preload or []) or None, "precision": precision,
              "api_keys_file": str(api_keys_file) if api_keys_file else None,
              "cors_origins": ",".join(cors_origin or []) or None}  # fmt: skip
+    if workers > 1 and ENV_PREFIX + "TORCH_THREADS" not in os.environ:  # the worker processes share the cores
+        from gnnpt.runtime import available_cores
+
+        given["torch_threads"] = str(max(1, available_cores() // workers - 1))
     for name, value in given.items():
         if value is not None:
             os.environ[ENV_PREFIX + name.upper()] = value  # worker processes build their settings from these

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from rdkit import Chem, rdBase
 from rdkit.Chem import rdFingerprintGenerator
 from safetensors import safe_open
@@ -31,8 +32,9 @@ IN_DOMAIN_THRESHOLD = 0.35
 # bytes of the (query block x training block x 256 bytes) AND array compared at once
 _BLOCK_BYTES = 64 * 2**20
 _TRAIN_BLOCK = 8192
-# training sets up to this size keep their bits unpacked (int8, 2 KiB each: 200 MiB at the limit) for the matrix path
-_MATMUL_MAX_TRAIN = 100_000
+# training sets up to this size keep their bits unpacked (float16 0/1, 4 KiB each: 200 MiB at the limit) for the
+# row-sum path
+_MATMUL_MAX_TRAIN = 50_000
 _MATMUL_QUERY_BLOCK = 256
 _BYTE_COUNTS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(1).astype(np.uint8)
 
@@ -71,7 +73,7 @@ class TrainingDomain:
             )
         self.fingerprints = fingerprints
         self._counts = _popcount(fingerprints)
-        self._bits: torch.Tensor | None = None  # 0/1 int8 [2048, n] for the matrix-product path, built on first use
+        self._bits: torch.Tensor | None = None  # 0/1 float16 [2048, n] for the row-sum path, built on first use
 
     def __len__(self) -> int:
         return len(self.fingerprints)
@@ -94,8 +96,8 @@ class TrainingDomain:
         out = np.full(len(packed), np.nan, np.float32)
         queries = packed[valid]
         q_counts = _popcount(queries)
-        if len(queries) and len(self) <= _MATMUL_MAX_TRAIN and hasattr(torch, "_int_mm"):
-            out[valid] = self._max_similarity_int_mm(queries, q_counts)
+        if len(queries) and len(self) <= _MATMUL_MAX_TRAIN:
+            out[valid] = self._max_similarity_row_sums(queries, q_counts)
             return out
         best = np.zeros(len(queries), np.float32)
         train_block = min(len(self), _TRAIN_BLOCK)
@@ -110,16 +112,19 @@ class TrainingDomain:
         out[valid] = best
         return out
 
-    def _max_similarity_int_mm(self, queries: np.ndarray, q_counts: np.ndarray) -> np.ndarray:
-        """The same maxima, with every intersection count from one exact int8 x int8 -> int32 matrix product of the
-        0/1 bit matrices (about 5x faster than AND + popcount on packed bits)."""
+    def _max_similarity_row_sums(self, queries: np.ndarray, q_counts: np.ndarray) -> np.ndarray:
+        """The same maxima, each query's intersection counts summed from the training bit rows of its set bits
+        (``embedding_bag``: about 0.02 ms per query against 6,000 fingerprints, about 8x AND + popcount, and no
+        fixed cost per call as ``torch._int_mm`` has). Exact: the float16 sums are integers of at most 2048."""
         if self._bits is None:
-            self._bits = torch.from_numpy(np.unpackbits(self.fingerprints, axis=1).T.copy()).to(torch.int8)
+            self._bits = torch.from_numpy(np.unpackbits(self.fingerprints, axis=1).T.copy()).to(torch.float16)
         best = np.zeros(len(queries), np.float32)
         t_counts = torch.from_numpy(self._counts)
         for q in range(0, len(queries), _MATMUL_QUERY_BLOCK):
-            bits = torch.from_numpy(np.unpackbits(queries[q : q + _MATMUL_QUERY_BLOCK], axis=1)).to(torch.int8)
-            inter = torch._int_mm(bits, self._bits)
+            block = torch.from_numpy(np.unpackbits(queries[q : q + _MATMUL_QUERY_BLOCK], axis=1))
+            rows, bits = block.nonzero(as_tuple=True)
+            offsets = torch.searchsorted(rows, torch.arange(len(block)))
+            inter = F.embedding_bag(bits, self._bits, offsets, mode="sum").to(torch.int32)
             union = torch.from_numpy(q_counts[q : q + _MATMUL_QUERY_BLOCK])[:, None] + t_counts[None, :] - inter
             sim = inter.float() / union.clamp(min=1).float()
             best[q : q + _MATMUL_QUERY_BLOCK] = sim.max(1).values.numpy()

@@ -24,7 +24,8 @@ from gnnpt.nn.precision import inference_autocast, resolve_precision
 from gnnpt.predict.attribution import Explanation, explain
 from gnnpt.predict.display import MoleculeGrid, html_table, summary_rows
 from gnnpt.predict.domain import IN_DOMAIN_THRESHOLD, TrainingDomain
-from gnnpt.predict.inputs import MoleculeInput, Molecules, read_input
+from gnnpt.predict.inputs import MoleculeInput, read_input
+from gnnpt.predict.scored import ScoredMolecules
 from gnnpt.predict.scores import output_index
 from gnnpt.store.packed import PackedGraphs
 
@@ -70,28 +71,45 @@ class Predictor:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def _featurize(self, x: MoleculeInput, smiles_col: str | None) -> tuple[Molecules, PackedGraphs, list[str | None]]:
-        """The inputs, their graphs (``.smiles`` canonical), and per-row errors "reason: message"."""
-        mols = read_input(x, smiles_col)
-        store = featurize(mols.smiles, self.model.scheme, canonical=True, max_atoms=self.max_atoms)
-        errors = list(mols.errors)
-        for e in store.errors:
-            errors[e.index] = errors[e.index] or f"{e.reason}: {e.message}"
-        return mols, store, errors
+    def _featurize(self, smiles: list[object]) -> PackedGraphs:
+        """Graphs of ``smiles`` (``.smiles`` canonical)."""
+        return featurize(smiles, self.model.scheme, canonical=True, max_atoms=self.max_atoms)
 
     @torch.no_grad()
-    def _scores(self, store: PackedGraphs, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-        """Ensemble mean and spread (population std over members) [rows, outputs]; NaN rows for invalid inputs."""
+    def _scores(self, store: PackedGraphs, batch_size: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Ensemble mean and spread (population std over members; None for one member) [rows, outputs]; NaN rows for
+        invalid inputs."""
         self.model.eval()
         shape = (len(store), len(self.model.output_names()))
-        mean, std = np.full(shape, np.nan, np.float32), np.full(shape, np.nan, np.float32)
+        spread = len(self.model.members) > 1
+        mean = np.full(shape, np.nan, np.float32)
+        std = np.full(shape, np.nan, np.float32) if spread else None
         with inference_autocast(self.precision, self.device):
             for ids, graphs in store.valid_batches(batch_size, self.device):
                 scores = self.model.member_scores(graphs)
                 mean[ids] = scores.mean(0).cpu().numpy()
-                if len(self.model.members) > 1:
+                if std is not None:
                     std[ids] = scores.std(0, correction=0).cpu().numpy()
         return mean, std
+
+    def score(
+        self, smiles: list[object], errors: list[str | None] | None = None, batch_size: int = 1024
+    ) -> ScoredMolecules:
+        """:meth:`predict` as plain columns, for a list of SMILES (what the REST service calls per micro-batch).
+
+        ``errors``: per-row errors found before featurization (e.g. unreadable file records); they win over
+        featurization errors.
+        """
+        store = self._featurize(smiles)
+        row_errors = list(errors) if errors is not None else [None] * len(smiles)
+        for e in store.errors:
+            row_errors[e.index] = row_errors[e.index] or f"{e.reason}: {e.message}"
+        # the applicability domain (fingerprints, Tanimoto) runs beside the forward pass: both release the GIL
+        domain = _domain_pool().submit(self.domain.max_similarity, store.smiles) if self.domain is not None else None
+        mean, std = self._scores(store, batch_size)
+        similarity = domain.result() if domain is not None else np.full(len(store), np.nan, np.float32)
+        return ScoredMolecules(self.model.output_names(), list(store.smiles), mean, std, similarity, row_errors,
+                               self.threshold)  # fmt: skip
 
     def predict(self, x: MoleculeInput, smiles_col: str | None = None, batch_size: int = 1024) -> pd.DataFrame:
         """One row per input, in input order (a Series' or DataFrame's index is kept), nothing dropped.
@@ -101,23 +119,19 @@ class Predictor:
         are several), ``max_similarity`` and ``in_domain`` (see :class:`TrainingDomain`), and ``error`` (None, or
         "reason: message" for an input that was not scored; its scores are NaN).
         """
-        mols, store, errors = self._featurize(x, smiles_col)
-        # the applicability domain (fingerprints, Tanimoto) runs beside the forward pass: both release the GIL
-        domain = _domain_pool().submit(self.domain.max_similarity, store.smiles) if self.domain is not None else None
-        mean, std = self._scores(store, batch_size)
-        names = self.model.output_names()
+        mols = read_input(x, smiles_col)
+        scored = self.score(mols.smiles, mols.errors, batch_size)
 
         def text(values: list[object]) -> pd.Series:  # object dtype keeps None (pandas >= 3 would make it NaN)
             return pd.Series(values, index=mols.index, dtype=object)
 
-        columns: dict[str, object] = {"smiles": text(mols.smiles), "canonical_smiles": text(store.smiles)}
-        columns.update({name: mean[:, j] for j, name in enumerate(names)})
-        if len(self.model.members) > 1:
-            columns.update({f"{name}_std": std[:, j] for j, name in enumerate(names)})
-        similarity = domain.result() if domain is not None else np.full(len(store), np.nan, np.float32)
-        columns["max_similarity"] = similarity
-        columns["in_domain"] = text([None if np.isnan(s) else bool(s >= self.threshold) for s in similarity])
-        columns["error"] = text(errors)
+        columns: dict[str, object] = {"smiles": text(mols.smiles), "canonical_smiles": text(scored.canonical)}
+        columns.update({name: scored.mean[:, j] for j, name in enumerate(scored.names)})
+        if scored.std is not None:
+            columns.update({f"{name}_std": scored.std[:, j] for j, name in enumerate(scored.names)})
+        columns["max_similarity"] = scored.similarity
+        columns["in_domain"] = text(scored.in_domain())
+        columns["error"] = text(scored.errors)
         return pd.DataFrame(columns, index=mols.index)
 
     @torch.no_grad()
@@ -127,7 +141,7 @@ class Predictor:
         Member 0 only: members fine-tuned from different seeds do not share coordinates, so a mean over them would
         mix unrelated dimensions.
         """
-        _, store, _ = self._featurize(x, smiles_col)
+        store = self._featurize(read_input(x, smiles_col).smiles)
         member = self.model.members[0].eval()
         out = np.full((len(store), member.encoder.out_dim), np.nan, np.float32)
         for ids, graphs in store.valid_batches(batch_size, self.device):

@@ -1,8 +1,9 @@
 """Score numbered chunks: featurize (in worker processes when asked) and run the model, one output row per input row.
 
 Featurization of later chunks overlaps with scoring of the current one when ``workers > 1``; results come back in
-input order. Scores depend (in the last float32 bit) on how molecules are batched, so the same ``chunk_size`` and
-``batch_size`` give bit-identical output.
+input order. The model then gets the cores the featurization workers leave (at least one thread; see
+:mod:`gnnpt.runtime`). Scores depend (in the last float32 bit) on how molecules are batched, so the same
+``chunk_size`` and ``batch_size`` give bit-identical output.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch
 from gnnpt.featurization.errors import ErrorReason
 from gnnpt.featurization.pipeline import _pool_context, featurize
 from gnnpt.finetune.model import FinetunedModel
+from gnnpt.runtime import spare_cores, torch_threads
 from gnnpt.screening.inputs import READ_ERROR
 from gnnpt.store.packed import PackedGraphs
 
@@ -75,7 +77,10 @@ def local_scored_chunks(
         for chunk in chunks:
             yield score_chunk(model, chunk, batch_size, precision=precision)
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+    with (
+        torch_threads(spare_cores(workers)),
+        ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool,
+    ):
         pending: deque[tuple[pd.DataFrame, Future]] = deque()
 
         def next_scored() -> pd.DataFrame:

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 import gnnpt
 from gnnpt.api import Settings, create_app
+from gnnpt.api.schemas import PredictResponse
 from gnnpt.api.settings import hash_key
 
 SMILES = ["CCO", "not a smiles(", "c1ccccc1O", "", "CC(=O)Oc1ccccc1C(=O)O", "C1CC"]
@@ -49,6 +50,14 @@ def test_results_in_order_with_per_molecule_errors(client, expected) -> None:
     assert results[1]["error"].startswith("unparsable: ") and results[3]["error"].startswith("empty")
 
 
+def test_the_body_is_the_documented_response_model_and_requests_carry_an_id(client) -> None:
+    response = client.post("/v1/predict", json={"smiles": SMILES, "depict": True}, headers={"x-request-id": "abc"})
+    body = response.json()
+    assert PredictResponse.model_validate(body).model_dump(mode="json") == body  # same fields, types and values
+    assert response.headers["x-request-id"] == "abc"
+    assert len(client.get("/healthz").headers["x-request-id"]) == 16  # assigned when the client sends none
+
+
 def test_named_model_route_equals_default_route(client) -> None:
     a = client.post("/v1/predict", json={"smiles": ["CCO"]}).json()
     b = client.post("/v1/models/tox21/predict", json={"smiles": ["CCO"]}).json()
@@ -75,6 +84,7 @@ def test_body_size_limit() -> None:
         response = c.post("/v1/predict", json={"smiles": ["CCCCCCCCCC"] * 200})
         assert response.status_code == 413 and "over the limit of 1000 bytes" in response.json()["detail"]
         assert c.post("/v1/predict", json={"smiles": ["CCO"]}).status_code == 200
+        assert 'gnnpt_errors_total{kind="http_413"} 1.0' in c.get("/metrics").text  # refused before routing, counted
 
 
 def test_unknown_and_path_like_model_names_are_404(client, tmp_path) -> None:

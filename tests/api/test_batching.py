@@ -6,17 +6,16 @@ import asyncio
 import threading
 import time
 
-import pandas as pd
 import pytest
 
 from gnnpt.api.batching import MicroBatcher
 
 
 def echo(calls: list[list[str]]):
-    def score(smiles: list[str]) -> pd.DataFrame:
+    def score(smiles: list[str]) -> list[tuple[str, int]]:
         calls.append(list(smiles))
         time.sleep(0.01)
-        return pd.DataFrame({"smiles": smiles, "length": [len(s) for s in smiles]})
+        return [(s, len(s)) for s in smiles]
 
     return score
 
@@ -37,9 +36,29 @@ def test_requests_arriving_together_share_a_batch_and_get_their_own_rows() -> No
         return requests, frames
 
     requests, frames = run(main())
-    for request, frame in zip(requests, frames, strict=True):
-        assert frame["smiles"].tolist() == request and frame.index.tolist() == [0, 1]
+    for request, rows in zip(requests, frames, strict=True):
+        assert rows == [(s, len(s)) for s in request]
     assert len(calls) == 1 and len(calls[0]) == 20
+
+
+def test_a_lone_request_does_not_wait_for_the_window_but_requests_under_load_do() -> None:
+    calls: list[list[str]] = []
+
+    async def main():
+        batcher = MicroBatcher(echo(calls), window_s=30.0, max_molecules=2)  # a full batch stops waiting
+        batcher.start()
+        alone = await asyncio.wait_for(batcher.submit(["C"]), 5)  # would take 30 s if it waited
+        together = await asyncio.gather(batcher.submit(["N"]), batcher.submit(["O"]))  # a batch of two
+        follower = asyncio.create_task(batcher.submit(["S"]))  # after a batch of two: the window is open...
+        await asyncio.sleep(0.2)
+        late = asyncio.create_task(batcher.submit(["P"]))  # ...so a request 0.2 s later joins the same batch
+        rows = await asyncio.wait_for(asyncio.gather(follower, late), 60)
+        await batcher.close()
+        return alone, together, rows
+
+    alone, together, rows = run(main())
+    assert alone == [("C", 1)] and together == [[("N", 1)], [("O", 1)]] and rows == [[("S", 1)], [("P", 1)]]
+    assert calls == [["C"], ["N", "O"], ["S", "P"]]
 
 
 def test_a_batch_stops_growing_at_max_molecules() -> None:
@@ -56,10 +75,10 @@ def test_a_batch_stops_growing_at_max_molecules() -> None:
 
 
 def test_a_failing_batch_fails_its_requests_and_the_batcher_keeps_serving() -> None:
-    def score(smiles: list[str]) -> pd.DataFrame:
+    def score(smiles: list[str]) -> list[str]:
         if "boom" in smiles:
             raise RuntimeError("model exploded")
-        return pd.DataFrame({"smiles": smiles})
+        return list(smiles)
 
     async def main():
         batcher = MicroBatcher(score, window_s=0.0)
@@ -70,17 +89,17 @@ def test_a_failing_batch_fails_its_requests_and_the_batcher_keeps_serving() -> N
         await batcher.close()
         return frame
 
-    assert run(main())["smiles"].tolist() == ["CCO"]
+    assert run(main()) == ["CCO"]
 
 
 def test_close_finishes_queued_requests_and_a_timed_out_request_is_skipped() -> None:
     calls: list[list[str]] = []
     gate = threading.Event()
 
-    def slow(smiles: list[str]) -> pd.DataFrame:
+    def slow(smiles: list[str]) -> list[str]:
         calls.append(list(smiles))
         gate.wait(2)
-        return pd.DataFrame({"smiles": smiles})
+        return list(smiles)
 
     async def main():
         batcher = MicroBatcher(slow, window_s=0.0)
@@ -97,7 +116,7 @@ def test_close_finishes_queued_requests_and_a_timed_out_request_is_skipped() -> 
         return await first, await queued
 
     first, queued = run(main())
-    assert first["smiles"].tolist() == ["first"] and queued["smiles"].tolist() == ["queued"]
+    assert first == ["first"] and queued == ["queued"]
     assert ["gave up"] not in calls
 
 

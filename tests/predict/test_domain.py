@@ -79,7 +79,14 @@ def test_bad_inputs_say_what_to_do(tmp_path) -> None:
         write_domain_for_model(tmp_path, ["CCO"])
 
 
-def test_matrix_product_and_popcount_paths_agree(monkeypatch) -> None:
+def test_row_sum_path_equals_rdkit_across_query_blocks(monkeypatch) -> None:
+    train, queries = random_molecules(120, seed=4), random_molecules(9, seed=5)
+    monkeypatch.setattr(domain_module, "_MATMUL_QUERY_BLOCK", 4)  # blocks of 4, 4 and 1 queries
+    sims = TrainingDomain.from_smiles(train).max_similarity(queries)
+    np.testing.assert_allclose(sims, rdkit_max_similarity(train, queries), rtol=1e-6)
+
+
+def test_row_sum_and_popcount_paths_agree(monkeypatch) -> None:
     train = ["CCO", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O", "CCN(CC)CC", "c1ccc2ccccc2c1", "OCC(O)CO"]
     queries = ["CCCO", "bad(", "c1ccccc1N", "", "CC(=O)Oc1ccccc1C(=O)OC", "CCO"]
     domain = TrainingDomain.from_smiles(train)

@@ -28,6 +28,28 @@ def test_columns_scores_and_errors_of_a_single_model(shipped: Predictor) -> None
     assert frame["max_similarity"].isna().all() and frame["in_domain"].tolist() == [None] * 5  # no domain saved
 
 
+def test_score_columns_equal_predict_and_slice_by_rows(tiny, tmp_path) -> None:
+    model = tiny(members=3)
+    model.save(tmp_path / "m")
+    write_domain_for_model(tmp_path / "m", VALID)
+    predictor = Predictor.from_path(tmp_path / "m")
+    smiles = [BAD, *VALID, ""]
+    frame, scored = predictor.predict(smiles), predictor.score(smiles)
+    assert len(scored) == 6 and scored.canonical == frame["canonical_smiles"].tolist()
+    np.testing.assert_array_equal(scored.mean[:, 0], frame["y"].to_numpy())
+    np.testing.assert_array_equal(scored.std[:, 0], frame["y_std"].to_numpy())
+    assert scored.errors == frame["error"].tolist() and scored.in_domain() == frame["in_domain"].tolist()
+    part = scored[1:3]
+    assert part.canonical == scored.canonical[1:3] and part.errors == [None, None] and len(part) == 2
+    np.testing.assert_array_equal(part.similarity, scored.similarity[1:3])
+    records = list(scored.records())
+    assert records[0]["error"].startswith("unparsable") and records[0]["scores"] == {"y": None}
+    assert records[1]["scores"]["y"] == pytest.approx(float(frame["y"][1])) and records[1]["in_domain"] is True
+    assert records[1]["std"]["y"] == pytest.approx(float(frame["y_std"][1]))
+    with pytest.raises(TypeError, match="slice"):
+        scored[0]
+
+
 def test_every_input_type_gives_the_same_scores(shipped: Predictor, tmp_path) -> None:
     smiles = [*VALID, BAD]
     tasks = shipped.task_names
