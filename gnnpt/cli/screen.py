@@ -20,7 +20,9 @@ def screen(
     ] = None,
     smiles_col: Annotated[str | None, typer.Option(help="SMILES column (auto-detected if omitted).")] = None,
     chunk_size: Annotated[int, typer.Option(help="Molecules read, scored and committed at a time.")] = 10_000,
-    workers: Annotated[int, typer.Option(help="Featurization processes (local) or scoring actors (ray).")] = 1,
+    workers: Annotated[
+        int, typer.Option(help="Featurization processes (local) or scoring actors (ray); 0: one per core.")
+    ] = 0,
     batch_size: Annotated[int, typer.Option(help="Molecules per model forward pass.")] = 1024,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run into the same output.")] = False,
     top_k: Annotated[int | None, typer.Option(help="Keep only the K best rows by --sort-by, best first.")] = None,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing as mp
+import os
+import signal
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -23,15 +25,33 @@ def _chunks(items: Iterable[object], size: int) -> Iterator[list[object]]:
         yield chunk
 
 
-def _pool_context() -> mp.context.BaseContext:
-    # fork on Linux: fast starts, and it works from notebooks, stdin and unguarded scripts (the
-    # workers only run RDKit and numpy); spawn elsewhere
-    return mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: on Linux, end this worker when the process that started it dies (even by SIGKILL), so
+    that a killed run leaves no featurization workers behind holding its pipes open."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` featurization processes that end with this process.
+
+    fork on Linux: fast starts, and it works from notebooks, stdin and unguarded scripts (the workers only run
+    RDKit and numpy); spawn elsewhere.
+    """
+    context = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent,
+                               initargs=(os.getpid(),))  # fmt: skip
 
 
 def _run_parallel(chunks: Iterator[list[object]], options: FeaturizeOptions, workers: int) -> Iterator[ChunkResult]:
     """Featurize chunks in worker processes, yielding results in input order with bounded memory."""
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+    with worker_pool(workers) as pool:
         pending: deque[Future[ChunkResult]] = deque()
         start = 0
         for chunk in chunks:

@@ -46,20 +46,22 @@ class _EdgeEmbedding(nn.Module):
     def embed_edges(self, edge_attr: torch.Tensor) -> torch.Tensor:
         return self.edge_embedding1(edge_attr[:, 0]) + self.edge_embedding2(edge_attr[:, 1])
 
-    def summed_edge_embeddings(self, edge_attr: torch.Tensor, at: torch.Tensor, num_nodes: int) -> torch.Tensor:
-        """``sum`` of the embeddings of the edges aggregated at each node, a self-loop per node included.
-
-        Counts each node's bond types and directions ([N, 6] and [N, 3]) and multiplies them by the embedding
-        tables: the same sum as embedding every edge and scattering, without an [E, dim] tensor.
-        """
-        dtype = self.edge_embedding1.weight.dtype
-        types = F.one_hot(edge_attr[:, 0], HU_NUM_BOND_TYPES).to(dtype)
-        dirs = F.one_hot(edge_attr[:, 1], HU_NUM_BOND_DIRS).to(dtype)
-        counts = _sum_at(torch.cat([types, dirs], dim=1), at, num_nodes)
-        counts[:, HU_SELF_LOOP_BOND] += 1
-        counts[:, HU_NUM_BOND_TYPES] += 1  # the self-loop's direction is 0
+    def summed_edge_embeddings(self, counts: torch.Tensor) -> torch.Tensor:
+        """``sum`` of the embeddings of the edges aggregated at each node, from :func:`bond_counts`: the same sum as
+        embedding every edge and scattering, without an [E, dim] tensor."""
         tables = torch.cat([self.edge_embedding1.weight, self.edge_embedding2.weight])
-        return counts @ tables
+        return counts.to(tables.dtype) @ tables
+
+
+def bond_counts(edge_attr: torch.Tensor, at: torch.Tensor, num_nodes: int) -> torch.Tensor:
+    """Per node, how many of the edges aggregated there (``at``), a self-loop included, have each bond type and each
+    direction: [N, 6 + 3] float32. The same for every layer, so an encoder computes it once per forward."""
+    types = F.one_hot(edge_attr[:, 0], HU_NUM_BOND_TYPES)
+    dirs = F.one_hot(edge_attr[:, 1], HU_NUM_BOND_DIRS)
+    counts = _sum_at(torch.cat([types, dirs], dim=1).float(), at, num_nodes)
+    counts[:, HU_SELF_LOOP_BOND] += 1
+    counts[:, HU_NUM_BOND_TYPES] += 1  # the self-loop's direction is 0
+    return counts
 
 
 def glorot(weight: torch.Tensor) -> None:
@@ -97,9 +99,14 @@ class GINConv(_EdgeEmbedding):
         self.mlp = nn.Sequential(nn.Linear(emb_dim, 2 * emb_dim), nn.ReLU(), nn.Linear(2 * emb_dim, emb_dim))
         self._add_edge_embeddings(emb_dim)
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor, counts: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``counts``: :func:`bond_counts` of these edges, when the caller already has them (shared by layers)."""
         n, at = x.shape[0], edge_index[0]
-        total = x + _sum_at(x[edge_index[1]], at, n) + self.summed_edge_embeddings(edge_attr, at, n)
+        if counts is None:
+            counts = bond_counts(edge_attr, at, n)
+        total = x.index_add(0, at, x[edge_index[1]]) + self.summed_edge_embeddings(counts)
         return self.mlp(total)
 
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gnnpt.featurization.schemes import HU_NUM_ATOM_TYPES, HU_NUM_CHIRALITY
-from gnnpt.nn.conv import CONVS
+from gnnpt.nn.conv import CONVS, bond_counts
 from gnnpt.nn.jk import check_jk, jumping_knowledge
 
 JK = Literal["last", "concat", "max", "sum"]
@@ -60,8 +60,10 @@ class HuEncoder(nn.Module):
         """Node representations [N, out_dim] from hu2020 features (edges without self-loops)."""
         h = self.x_embedding1(x[:, 0]) + self.x_embedding2(x[:, 1])
         hs = [h]
+        # GIN layers share their per-node bond counts: computed once here instead of once per layer
+        extra = {"counts": bond_counts(edge_attr, edge_index[0], h.shape[0])} if self.gnn_type == "gin" else {}
         for layer, (conv, norm) in enumerate(zip(self.gnns, self.batch_norms, strict=True)):
-            h = norm(conv(h, edge_index, edge_attr))
+            h = norm(conv(h, edge_index, edge_attr, **extra))
             if layer < self.num_layer - 1:
                 h = F.relu(h)
             h = F.dropout(h, self.drop_ratio, training=self.training)

@@ -17,6 +17,7 @@ import torch
 from gnnpt.finetune.model import FinetunedModel
 from gnnpt.nn.precision import resolve_precision
 from gnnpt.registry.packaged import load
+from gnnpt.runtime import available_cores
 from gnnpt.screening.checkpoint import Progress, load_for_resume, progress_path, run_identity
 from gnnpt.screening.inputs import estimate_rows, numbered_chunks
 from gnnpt.screening.progress import screening_bar
@@ -78,7 +79,7 @@ def screen(
     *,
     smiles_col: str | None = None,
     chunk_size: int = 10_000,
-    workers: int = 1,
+    workers: int = 0,
     batch_size: int = 1024,
     resume: bool = False,
     top_k: int | None = None,
@@ -101,7 +102,8 @@ def screen(
     ``OUT.errors.csv``. ``resume=True`` continues an interrupted run from ``OUT.progress.json`` (and starts
     from the beginning when there is none); with the same chunk and batch sizes the result equals an uninterrupted
     run's. A progress file of another input, model or selection is refused. ``workers``: featurization processes (local
-    engine) or scoring actors (``engine="ray"``, see :mod:`gnnpt.screening.ray_engine`). ``device``: where the
+    engine) or scoring actors (``engine="ray"``, see :mod:`gnnpt.screening.ray_engine`); 0 (the default): one per
+    core, or none beside this process for an input of one chunk. ``device``: where the
     local engine runs a model it loads by name (default: CUDA when available). ``precision``: ``auto`` (bfloat16
     where the hardware computes it natively, about 3x faster on such CPUs, scores within a few thousandths),
     ``bf16`` or ``fp32`` (see :mod:`gnnpt.nn.precision`).
@@ -112,8 +114,8 @@ def screen(
         raise FileNotFoundError(f"{input} does not exist or is not a file")
     if output.resolve() == input.resolve():
         raise ValueError(f"the output {output} is the input file; write the scores to another file")
-    if chunk_size < 1 or batch_size < 1 or workers < 1:
-        raise ValueError("chunk_size, batch_size and workers must each be at least 1")
+    if chunk_size < 1 or batch_size < 1 or workers < 0:
+        raise ValueError("chunk_size and batch_size must each be at least 1, and workers at least 0 (0: one per core)")
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {ENGINES}")
     net = _model(model, "cpu" if engine == "ray" else device)
@@ -139,6 +141,9 @@ def screen(
     start = time.perf_counter()
     sink = ResultSink(output, names, output_columns(net), state, filters_, top)
     chunks = numbered_chunks(input, smiles_col, chunk_size, skip=resumed_rows)
+    rows = estimate_rows(input) if progress or workers == 0 else None
+    if workers == 0:
+        workers = available_cores() if engine == "ray" or rows is None or rows > chunk_size else 1
     if engine == "ray":
         from gnnpt.screening.ray_engine import ray_scored_chunks
 
@@ -146,7 +151,7 @@ def screen(
     else:
         scored = local_scored_chunks(chunks, net, batch_size, workers, precision)
     try:
-        with screening_bar(estimate_rows(input) if progress else None, resumed_rows, progress) as advance:
+        with screening_bar(rows if progress else None, resumed_rows, progress) as advance:
             for frame in scored:
                 sink.add(frame)
                 advance(len(frame))

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 
 import numpy as np
 import pandas as pd
 import torch
 
 from gnnpt.featurization.errors import ErrorReason
-from gnnpt.featurization.pipeline import _pool_context, featurize
+from gnnpt.featurization.pipeline import featurize, worker_pool
 from gnnpt.finetune.model import FinetunedModel
 from gnnpt.runtime import spare_cores, torch_threads
 from gnnpt.screening.inputs import READ_ERROR
@@ -79,7 +79,7 @@ def local_scored_chunks(
         return
     with (
         torch_threads(spare_cores(workers)),
-        ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool,
+        worker_pool(workers) as pool,
     ):
         pending: deque[tuple[pd.DataFrame, Future]] = deque()
 

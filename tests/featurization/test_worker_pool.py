@@ -1,0 +1,44 @@
+"""Featurization worker processes end with the process that started them, even when it is SIGKILLed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys
+    from gnnpt.featurization.pipeline import worker_pool
+    pool = worker_pool(2)
+    [f.result() for f in [pool.submit(os.getpid) for _ in range(8)]]  # both workers are up
+    print(" ".join(map(str, sorted(set(pool._processes)))), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+    """
+)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as fh:  # a zombie waiting for its (new) parent to reap it has ended too
+        return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_workers_end_when_their_parent_is_killed() -> None:
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    workers = [int(p) for p in proc.stdout.split()]
+    assert len(workers) == 2
+    deadline = time.time() + 10
+    while any(_alive(p) for p in workers) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(p) for p in workers)
