@@ -1,17 +1,19 @@
-"""How many CPU cores this process may use, and torch's intra-op thread count around a block of work.
+"""How many CPU cores this process may use, and how many torch threads a model gets beside other busy processes.
 
-More torch threads than free cores make them wait on each other at every operation: on the project's 2-core
-machines, a model scoring beside two featurization processes (or beside the service's event loop) ran a third slower
-with torch's default thread count than with one thread.
+More torch threads than free cores make them wait on each other: OpenMP's default is to spin while waiting, so on the
+project's 2-core machines a model scoring beside two featurization processes ran a third slower with two torch threads
+than with one. With ``OMP_WAIT_POLICY=PASSIVE`` (waiting threads sleep; ``gnnpt screen`` sets it before torch loads)
+the model can use every core and takes the time the featurization processes leave idle.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import torch
+WAIT_POLICY = "OMP_WAIT_POLICY"
 
 
 def available_cores() -> int:
@@ -26,9 +28,26 @@ def spare_cores(busy: int) -> int:
     return max(1, available_cores() - busy)
 
 
+def prefer_sleeping_threads() -> None:
+    """Ask OpenMP to let waiting threads sleep, unless the user chose a policy. OpenMP reads the policy once, as torch
+    loads it, so this does nothing once torch is imported: command-line entry points call it first."""
+    if "torch" not in sys.modules:
+        os.environ.setdefault(WAIT_POLICY, "PASSIVE")
+
+
+def model_threads(busy: int) -> int:
+    """torch threads for a model beside ``busy`` other busy processes: every core when waiting OpenMP threads sleep
+    (``OMP_WAIT_POLICY=PASSIVE``), else the cores the others leave (at least 1)."""
+    if os.environ.get(WAIT_POLICY, "").upper() == "PASSIVE":
+        return available_cores()
+    return spare_cores(busy)
+
+
 @contextmanager
 def torch_threads(threads: int) -> Iterator[None]:
     """Run the block with ``threads`` torch intra-op threads (at least 1), then restore the caller's setting."""
+    import torch
+
     previous = torch.get_num_threads()
     torch.set_num_threads(max(1, threads))
     try:

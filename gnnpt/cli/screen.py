@@ -41,6 +41,9 @@ def screen(
 ) -> None:
     """Score every molecule of INPUT; invalid rows are kept with their error (or listed in OUT.errors.csv when
     --filter/--top-k select rows). Interrupted? Run again with --resume."""
+    from gnnpt.runtime import prefer_sleeping_threads
+
+    prefer_sleeping_threads()  # before torch loads: the model then shares the cores with the featurization workers
     from gnnpt.screening import screen as run
 
     try:

@@ -19,7 +19,7 @@ import torch
 from gnnpt.featurization.errors import ErrorReason
 from gnnpt.featurization.pipeline import featurize, worker_pool
 from gnnpt.finetune.model import FinetunedModel
-from gnnpt.runtime import spare_cores, torch_threads
+from gnnpt.runtime import model_threads, torch_threads
 from gnnpt.screening.inputs import READ_ERROR
 from gnnpt.store.packed import PackedGraphs
 
@@ -78,7 +78,7 @@ def local_scored_chunks(
             yield score_chunk(model, chunk, batch_size, precision=precision)
         return
     with (
-        torch_threads(spare_cores(workers)),
+        torch_threads(model_threads(workers)),
         worker_pool(workers) as pool,
     ):
         pending: deque[tuple[pd.DataFrame, Future]] = deque()
