@@ -5,6 +5,8 @@ it with an asyncio httpx load generator in this process: single-molecule request
 clients, and 1000-molecule requests.
 Each client sends its next request as soon as the previous answer arrives (closed loop), for ``--seconds`` per level.
 Molecules are drawn from MOSES so that requests differ. The server and the load generator share the machine's cores.
+Where ``wrk`` is installed (``apt-get install wrk``), the same server is then also driven by it (a C load generator
+that takes less CPU from the server) with single-molecule requests (``wrk_predict.lua``) at the same client counts.
 
     python benchmarks/serve_load.py --seconds 20
 """
@@ -14,6 +16,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -83,6 +87,28 @@ async def _level(url: str, pool: list[str], clients: int, per_request: int, seco
             "p99": float(np.percentile(ms, 99)), "errors": errors}  # fmt: skip
 
 
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def _wrk(url: str, connections: int, seconds: float) -> dict[str, float]:
+    """One ``wrk`` level: requests, requests/s, p50/p99 (ms), errors (non-2xx answers and socket errors)."""
+    script = Path(__file__).with_name("wrk_predict.lua")
+    cmd = ["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{seconds:g}s", "--latency",
+           "-s", str(script), url]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+
+    def latency(pct: str) -> float:
+        value, unit = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)$", out, re.M).groups()
+        return float(value) * _UNITS[unit]
+
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = (sum(map(int, sockets.groups())) if sockets else 0) + (int(non_2xx.group(1)) if non_2xx else 0)
+    return {"requests": int(re.search(r"(\d+) requests in", out).group(1)),
+            "req_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "p50": latency("50"), "p99": latency("99"), "errors": errors}  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=20.0, help="duration of each load level")
@@ -97,6 +123,7 @@ def main() -> None:
         "| model | molecules/request | clients | requests | requests/s | molecules/s | p50 (ms) | p99 (ms) | errors |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    wrk_rows = []
     for model in args.models:
         port = _free_port()
         proc = _start(port, args.batch_window_ms, model)
@@ -107,9 +134,19 @@ def main() -> None:
                 r = asyncio.run(_level(url, pool, clients, per_request, args.seconds))
                 print(f"| {model} | {per_request} | {clients} | {r['requests']:,} | {r['req_s']:,.1f} | "
                       f"{r['mol_s']:,.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['errors']} |", flush=True)  # fmt: skip
+            if shutil.which("wrk"):
+                for clients in args.clients:
+                    r = _wrk(url, clients, args.seconds)
+                    wrk_rows.append(f"| {model} | {clients} | {r['requests']:,} | {r['req_s']:,.1f} | "
+                                    f"{r['p50']:.1f} | {r['p99']:.1f} | {r['errors']} |")  # fmt: skip
         finally:
             proc.terminate()
             proc.wait(30)
+    if wrk_rows:
+        print("\nwrk, single-molecule requests (wrk_predict.lua)")
+        print("| model | connections | requests | requests/s | p50 (ms) | p99 (ms) | errors |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        print("\n".join(wrk_rows))
 
 
 if __name__ == "__main__":

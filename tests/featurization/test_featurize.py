@@ -49,6 +49,8 @@ POLYMER = "C" * 10_000
     ("smiles", "reason"),
     [
         ("C1CC", ErrorReason.UNPARSABLE),
+        ("C(C)(C)(C)(C)C", ErrorReason.UNPARSABLE),  # valence: found while sanitizing, with RDKit's reason
+        ("c1cccc1", ErrorReason.UNPARSABLE),  # cannot be kekulized
         ("", ErrorReason.EMPTY),
         ("   ", ErrorReason.EMPTY),
         (None, ErrorReason.EMPTY),
@@ -70,6 +72,13 @@ def test_bad_input_is_one_rows_error(smiles: object, reason: ErrorReason) -> Non
     assert store.smiles == ["CCO", None, "c1ccccc1"]
     assert store.valid.tolist() == [True, False, True]
     assert store.nodes_per_graph().tolist() == [3, 0, 6]
+
+
+def test_sanitization_errors_say_what_rdkit_found() -> None:
+    store = gnnpt.featurize(["C(C)(C)(C)(C)C", "c1cccc1", "F[C@H](Cl)C(C)(C)(C)(C)C"])
+    messages = [e.message for e in store.errors]
+    assert "valence" in messages[0].lower() and "kekulize" in messages[1].lower()
+    assert [e.reason for e in store.errors] == [ErrorReason.UNPARSABLE] * 3  # a stereo SMILES: MolFromSmiles' path
 
 
 def test_max_atoms_is_configurable() -> None:
@@ -128,16 +137,20 @@ def _sample_smiles(moleculenet_dir, corpus_dir, per_file: int = 400) -> list[str
 
 
 def test_matches_reference_encoding_on_real_data(moleculenet_dir, corpus_dir) -> None:
-    """The fast SMILES-token/adjacency path equals the per-bond reference on every dataset."""
+    """The fast parse (unsanitized, then sanitized) and the SMILES-token/adjacency path equal MolFromSmiles and the
+    per-bond reference on every dataset: the same molecules fail, the same canonical SMILES and graphs."""
     smiles = _sample_smiles(moleculenet_dir, corpus_dir)
-    store = gnnpt.featurize(smiles)
+    store = gnnpt.featurize(smiles, canonical=True)
     failed = {e.index for e in store.errors}
+    unparsable = {e.index for e in store.errors if e.reason == ErrorReason.UNPARSABLE}
     checked = 0
     for i, s in enumerate(smiles):
         mol = Chem.MolFromSmiles(s.strip())
+        assert (mol is None) == (i in unparsable), s
         if mol is None or any(a.GetAtomicNum() == 0 for a in mol.GetAtoms()):
             assert i in failed
             continue
+        assert store.smiles[i] == Chem.MolToSmiles(mol)
         x, ei, ea = graph(store, i)
         rx, rei, rea = reference_hu2020(s.strip())
         np.testing.assert_array_equal(x, rx)
