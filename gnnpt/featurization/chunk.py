@@ -16,7 +16,6 @@ from gnnpt.featurization.errors import ErrorReason, FeaturizationError, ItemErro
 from gnnpt.featurization.schemes import get_scheme, scheme_dims
 from gnnpt.featurization.standardize import Standardization, Standardizer
 
-
 # SMILES that _parse hands to MolFromSmiles: stereo marks, hydrogen atoms ([H], [2H], [H+]: MolFromSmiles removes
 # them), CXSMILES extensions and names after a space
 _FULL_PARSE = re.compile(r"[@/\\|\s]|\[\d*H[^a-z]")
