@@ -1,7 +1,8 @@
 """Bounded load test of the REST service on loopback: throughput and latency percentiles, zero-error check.
 
 Starts ``gnnpt serve`` (one worker, each ``--models`` model in turn as its default) as a child process, then drives
-it with an asyncio httpx load generator in this process: single-molecule requests at 1, 16 and 64 concurrent
+it with an asyncio load generator in this process (uvloop, a minimal keep-alive HTTP/1.1 client per connection):
+single-molecule requests at 1, 16 and 64 concurrent
 clients, and 1000-molecule requests.
 Each client sends its next request as soon as the previous answer arrives (closed loop), for ``--seconds`` per level.
 Molecules are drawn from MOSES so that requests differ. The server and the load generator share the machine's cores.
@@ -26,6 +27,8 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import orjson
+import uvloop
 
 from gnnpt.datasets.corpora import load_corpus
 
@@ -51,36 +54,69 @@ def _start(port: int, window_ms: float, model: str) -> subprocess.Popen:
     raise RuntimeError("the service did not become ready")
 
 
-async def _level(url: str, pool: list[str], clients: int, per_request: int, seconds: float) -> dict[str, float]:
-    """Closed-loop load: ``clients`` tasks each sending ``per_request`` molecules at a time for ``seconds``."""
+class _Connection:
+    """One keep-alive HTTP/1.1 connection that POSTs JSON and reads the answer: a minimal client, so that the load
+    generator takes as little of the shared cores as it can (httpx spent more CPU per request than the server, and
+    its tail latency was its own)."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n")  # fmt: skip
+        self.writer.write(head.encode() + body)
+        status = int((await self.reader.readline()).split()[1])
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+async def _level(port: int, pool: list[str], clients: int, per_request: int, seconds: float) -> dict[str, float]:
+    """Closed-loop load: ``clients`` connections each sending ``per_request`` molecules at a time for ``seconds``."""
     latencies: list[float] = []
     errors = 0
     molecules = 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
-        stop = time.perf_counter() + seconds
+    stop = time.perf_counter() + seconds
 
-        async def worker(k: int) -> None:
-            nonlocal errors, molecules
-            i = k * 7919
-            while time.perf_counter() < stop:
-                smiles = [pool[(i + j) % len(pool)] for j in range(per_request)]
-                i += per_request * clients
-                start = time.perf_counter()
-                try:
-                    response = await client.post("/v1/predict", json={"smiles": smiles})
-                except httpx.TransportError:  # a dropped connection counts as an error, the test goes on
-                    errors += 1
-                    continue
-                latencies.append(time.perf_counter() - start)
-                if response.status_code != 200:
-                    errors += 1
-                else:
-                    molecules += sum(r["error"] is None for r in response.json()["results"])
+    async def worker(k: int) -> None:
+        nonlocal errors, molecules
+        connection = _Connection(port)
+        i = k * 7919
+        while time.perf_counter() < stop:
+            body = orjson.dumps({"smiles": [pool[(i + j) % len(pool)] for j in range(per_request)]})
+            i += per_request * clients
+            start = time.perf_counter()
+            try:
+                status, answer = await asyncio.wait_for(connection.post("/v1/predict", body), 60)
+            except (OSError, ValueError, IndexError, asyncio.IncompleteReadError, TimeoutError):
+                errors += 1  # a dropped or broken connection counts as an error; the test goes on on a new one
+                connection.close()
+                continue
+            latencies.append(time.perf_counter() - start)
+            if status != 200:
+                errors += 1
+            elif per_request > 1:
+                molecules += sum(r["error"] is None for r in orjson.loads(answer)["results"])
+            else:
+                molecules += b'"error":null' in answer
+        connection.close()
 
-        start = time.perf_counter()
-        await asyncio.gather(*(worker(k) for k in range(clients)))
-        wall = time.perf_counter() - start
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(k) for k in range(clients)))
+    wall = time.perf_counter() - start
     ms = np.asarray(latencies) * 1000
     return {"requests": len(ms), "req_s": len(ms) / wall, "mol_s": molecules / wall,
             "p50": float(np.percentile(ms, 50)),
@@ -109,6 +145,9 @@ def _wrk(url: str, connections: int, seconds: float) -> dict[str, float]:
             "p50": latency("50"), "p99": latency("99"), "errors": errors}  # fmt: skip
 
 
+run = uvloop.run  # the load generator's event loop: libuv's, as the server's
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=20.0, help="duration of each load level")
@@ -129,9 +168,9 @@ def main() -> None:
         proc = _start(port, args.batch_window_ms, model)
         url = f"http://127.0.0.1:{port}"
         try:
-            asyncio.run(_level(url, pool, 4, 1, 3.0))  # warm-up
+            run(_level(port, pool, 4, 1, 3.0))  # warm-up
             for per_request, clients in [*((1, c) for c in args.clients), (1000, 1), (1000, 4)]:
-                r = asyncio.run(_level(url, pool, clients, per_request, args.seconds))
+                r = run(_level(port, pool, clients, per_request, args.seconds))
                 print(f"| {model} | {per_request} | {clients} | {r['requests']:,} | {r['req_s']:,.1f} | "
                       f"{r['mol_s']:,.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['errors']} |", flush=True)  # fmt: skip
             if shutil.which("wrk"):

@@ -53,7 +53,7 @@ class Settings:
     request_timeout_s: float = 30.0
     batch_window_ms: float = 2.0
     max_batch_molecules: int = 1024
-    precision: str = "fp32"  # fp32, bf16 or auto (see gnnpt.nn.precision)
+    precision: str = "auto"  # auto (bf16 where native, as gnnpt screen), bf16 or fp32 (see gnnpt.nn.precision)
     torch_threads: int = 0  # per worker process; 0: one less than the process's cores (the event loop keeps one)
     api_keys_file: str | None = None
     api_key_hashes: list[str] = field(default_factory=list)

@@ -40,7 +40,9 @@ def serve(
         Path | None, typer.Option(help="File of accepted API keys' SHA-256 digests, one per line.")
     ] = None,
     cors_origin: Annotated[list[str] | None, typer.Option(help="Allow browser calls from this origin.")] = None,
-    precision: Annotated[str, typer.Option(help="fp32, bf16 or auto (bf16 where native).")] = "fp32",
+    precision: Annotated[
+        str | None, typer.Option(help="auto (bf16 where native, as gnnpt screen), bf16 or fp32 [default: auto].")
+    ] = None,
     graceful_timeout: Annotated[int, typer.Option(help="Seconds in-flight requests get to finish on shutdown.")] = 30,
     hash_key: Annotated[str | None, typer.Option(help="Print the digest to store for this API key, and exit.")] = None,
     export_openapi: Annotated[Path | None, typer.Option(help="Write the OpenAPI document here, and exit.")] = None,

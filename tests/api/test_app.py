@@ -18,8 +18,15 @@ SMILES = ["CCO", "not a smiles(", "c1ccccc1O", "", "CC(=O)Oc1ccccc1C(=O)O", "C1C
 
 @pytest.fixture(scope="module")
 def client():
-    settings = Settings(adaptation_workers=0, batch_window_ms=20, max_molecules=50, max_smiles_length=100,
-                        max_atoms=30, max_explain=2)  # fmt: skip
+    settings = Settings(
+        adaptation_workers=0,
+        batch_window_ms=20,
+        max_molecules=50,
+        max_smiles_length=100,
+        max_atoms=30,
+        max_explain=2,
+        precision="fp32",
+    )  # fp32: compared with the notebook's scores
     with TestClient(create_app(settings)) as c:
         yield c
 
