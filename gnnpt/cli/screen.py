@@ -41,9 +41,9 @@ def screen(
 ) -> None:
     """Score every molecule of INPUT; invalid rows are kept with their error (or listed in OUT.errors.csv when
     --filter/--top-k select rows). Interrupted? Run again with --resume."""
-    from gnnpt.runtime import prefer_sleeping_threads
+    from gnnpt.runtime import runtime_defaults
 
-    prefer_sleeping_threads()  # before torch loads: the model then shares the cores with the featurization workers
+    runtime_defaults(sleeping_threads=True)  # before torch loads: the model shares the cores with the workers
     from gnnpt.screening import screen as run
 
     try:

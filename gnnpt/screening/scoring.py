@@ -19,7 +19,7 @@ import torch
 from gnnpt.featurization.errors import ErrorReason
 from gnnpt.featurization.pipeline import featurize, worker_pool
 from gnnpt.finetune.model import FinetunedModel
-from gnnpt.runtime import model_threads, torch_threads
+from gnnpt.runtime import model_threads, release_free_memory, torch_threads
 from gnnpt.screening.inputs import READ_ERROR
 from gnnpt.store.packed import PackedGraphs
 
@@ -76,6 +76,7 @@ def local_scored_chunks(
     if workers <= 1:
         for chunk in chunks:
             yield score_chunk(model, chunk, batch_size, precision=precision)
+            release_free_memory()
         return
     with (
         torch_threads(model_threads(workers)),
@@ -86,7 +87,9 @@ def local_scored_chunks(
         def next_scored() -> pd.DataFrame:
             chunk, future = pending.popleft()
             store = _store_from_arrays(future.result(), model.scheme)
-            return score_chunk(model, chunk, batch_size, store, precision)
+            scored = score_chunk(model, chunk, batch_size, store, precision)
+            release_free_memory()  # the chunk's activations: memory stays flat over any number of chunks
+            return scored
 
         for chunk in chunks:
             pending.append((chunk, pool.submit(_featurize_arrays, chunk["smiles"].tolist(), model.scheme)))
