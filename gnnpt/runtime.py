@@ -9,6 +9,7 @@ the model can use every core and takes the time the featurization processes leav
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,23 +63,34 @@ def release_free_memory() -> None:
     A model scoring batches of different sizes leaves freed activation buffers scattered in the heap, which glibc
     keeps: without this, a screening process's memory grew with the number of batches it had scored.
     """
-    if _libc is not None:
+    if _libc is not None and hasattr(_libc, "malloc_trim"):
         _libc.malloc_trim(0)
 
 
-def _glibc() -> object | None:
+def die_with_parent(parent: int) -> None:
+    """End this (worker) process when the process that started it dies, even by SIGKILL (Linux's
+    ``PR_SET_PDEATHSIG``; nothing elsewhere), so that a killed run leaves no workers behind holding its pipes open.
+    ``parent``: the starter's pid, to catch a parent that died before this call."""
+    if _libc is None:
+        return
+    _libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _load_libc() -> object | None:
+    """The C library of this process, on Linux (None elsewhere, or when it cannot be loaded)."""
     if not sys.platform.startswith("linux"):
         return None
     import ctypes
 
     try:
-        libc = ctypes.CDLL(None)
-        return libc if hasattr(libc, "malloc_trim") else None
+        return ctypes.CDLL(None)
     except OSError:
         return None
 
 
-_libc = _glibc()
+_libc = _load_libc()
 
 
 @contextmanager

@@ -2,10 +2,9 @@
 
 The first request of a batch waits up to ``window_s`` for others to join (until ``max_molecules`` are queued) while
 requests come in together (the previous batch held several); a request arriving alone is scored at once, so a lone
-client pays no window. The
-batch is featurized and scored in a single worker thread (so batches never compete for the CPU), and each request
-gets back exactly its own rows. Under load the service then runs near the model's batch rate instead of paying a
-forward pass per request.
+client pays no window. The batch is featurized and scored in a single worker thread (so batches never compete for
+the CPU), and each request gets back exactly its own rows. Under load the service then runs near the model's batch
+rate instead of paying a forward pass per request.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import multiprocessing as mp
 import os
-import signal
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -16,6 +15,7 @@ import torch
 
 from gnnpt.featurization.chunk import ChunkResult, FeaturizeOptions, featurize_chunk
 from gnnpt.featurization.standardize import Standardization
+from gnnpt.runtime import die_with_parent
 from gnnpt.store.packed import PackedGraphs
 
 
@@ -25,19 +25,6 @@ def _chunks(items: Iterable[object], size: int) -> Iterator[list[object]]:
         yield chunk
 
 
-def _die_with_parent(parent: int) -> None:
-    """Worker initializer: on Linux, end this worker when the process that started it dies (even by SIGKILL), so
-    that a killed run leaves no featurization workers behind holding its pipes open."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
-
 def worker_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of ``workers`` featurization processes that end with this process.
 
@@ -45,7 +32,7 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
     RDKit and numpy); spawn elsewhere.
     """
     context = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent,
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_parent,
                                initargs=(os.getpid(),))  # fmt: skip
 
 
