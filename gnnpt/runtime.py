@@ -25,6 +25,20 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), for the hardware line of cards and benchmark figures."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
 def spare_cores(busy: int) -> int:
     """Cores left when ``busy`` of them are taken by other processes or threads (at least 1)."""
     return max(1, available_cores() - busy)

@@ -23,6 +23,7 @@ from gnnpt.finetune.module import FinetuneModule
 from gnnpt.finetune.strategies import Strategy
 from gnnpt.finetune.tasks import Standardizer, positive_weights
 from gnnpt.nn.checkpoints import resolve_encoder
+from gnnpt.nn.precision import training_precision
 from gnnpt.store.packed import PackedGraphs
 
 
@@ -48,7 +49,7 @@ class FinetuneConfig:
     seeds: list[int] = field(default_factory=lambda: [0])
     pos_weight: bool = False  # weight positives by the negative/positive ratio of each task
     accelerator: str = "auto"
-    precision: str = "32-true"
+    precision: str = "auto"  # bf16-mixed where the device computes bf16 natively, else 32-true (or any Lightning value)
     progress: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,7 +126,8 @@ def _trainer(cfg: FinetuneConfig, metric: str, higher: bool, extra: list[pl.Call
     if cfg.patience:
         callbacks.append(EarlyStopping(f"valid_{metric}", patience=cfg.patience, mode="max" if higher else "min"))
     return pl.Trainer(
-        max_epochs=cfg.epochs, accelerator=cfg.accelerator, devices=1, precision=cfg.precision,
+        max_epochs=cfg.epochs, accelerator=cfg.accelerator, devices=1,
+        precision=training_precision(cfg.precision, cfg.accelerator),
         logger=False, enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=cfg.progress,
         num_sanity_val_steps=0, callbacks=callbacks, deterministic=False,
     )  # fmt: skip

@@ -92,11 +92,14 @@ def _sum_at(messages: torch.Tensor, index: torch.Tensor, num_nodes: int) -> torc
 
 
 class GINConv(_EdgeEmbedding):
-    """GIN with edge features: ``MLP(sum_j (x_j + e_ij))`` over neighbours and the self-loop."""
+    """GIN with edge features: ``MLP(sum_j (x_j + e_ij))`` over neighbours and the self-loop.
 
-    def __init__(self, emb_dim: int):
+    ``out_dim`` (default ``emb_dim``) widens or narrows the MLP's output, as GraphMAE's decoder layer does."""
+
+    def __init__(self, emb_dim: int, out_dim: int | None = None):
         super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(emb_dim, 2 * emb_dim), nn.ReLU(), nn.Linear(2 * emb_dim, emb_dim))
+        out = out_dim or emb_dim
+        self.mlp = nn.Sequential(nn.Linear(emb_dim, 2 * emb_dim), nn.ReLU(), nn.Linear(2 * emb_dim, out))
         self._add_edge_embeddings(emb_dim)
 
     def forward(

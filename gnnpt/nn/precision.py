@@ -41,3 +41,12 @@ def inference_autocast(precision: str, device: torch.device | str) -> AbstractCo
     if resolve_precision(precision, device) == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def training_precision(precision: str, accelerator: str = "auto") -> str:
+    """The Lightning precision of a training run: ``auto`` is ``bf16-mixed`` where the device it will run on
+    computes bf16 natively (:func:`native_bf16`), else ``32-true``; any other value is passed through."""
+    if precision != "auto":
+        return precision
+    on_gpu = torch.cuda.is_available() and accelerator in ("auto", "gpu", "cuda")
+    return "bf16-mixed" if native_bf16("cuda" if on_gpu else "cpu") else "32-true"

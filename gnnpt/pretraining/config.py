@@ -38,12 +38,14 @@ class PretrainConfig:
     batch_size: int = 256
     epochs: int = 1
     max_steps: int | None = None
+    max_minutes: float | None = None  # wall-clock budget of the fit (replaces epochs); cosine LR then follows the time
+    snapshot_minutes: list[float] = field(default_factory=list)  # also save the encoder at these training minutes
     lr: float = 1e-3
     weight_decay: float = 0.0
     warmup_steps: int = 0
     schedule: str = "cosine"  # learning rate after warm-up: cosine decay to 0, or constant
     grad_clip: float | None = 1.0
-    precision: str = "auto"  # bf16-mixed on a GPU, 32-true on CPU
+    precision: str = "auto"  # bf16-mixed where the device computes bf16 natively (GPU, AMX/AVX512-BF16 CPU), else 32
     compile: bool = False  # torch.compile the encoder (dynamic shapes)
     accelerator: str = "auto"
     devices: int | str = "auto"

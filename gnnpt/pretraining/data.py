@@ -46,11 +46,20 @@ class EpochShuffleSampler(Sampler[int]):
 
 
 class PackedDataModule(pl.LightningDataModule):
-    """Serves shuffled batches of the valid graphs of a ``PackedGraphs`` store."""
+    """Serves shuffled batches of the valid graphs of a ``PackedGraphs`` store.
 
-    def __init__(self, store: PackedGraphs, batch_size: int = 256, seed: int = 0, drop_last: bool = True):
+    ``graph_targets`` (one row per graph of the store, e.g. standardized descriptors) are gathered with each
+    batch into ``GraphBatch.y``.
+    """
+
+    def __init__(self, store: PackedGraphs, batch_size: int = 256, seed: int = 0, drop_last: bool = True,
+                 graph_targets: torch.Tensor | None = None):  # fmt: skip
         super().__init__()
         self.store, self.batch_size, self.seed, self.drop_last = store, batch_size, seed, drop_last
+        if graph_targets is not None and len(graph_targets) != len(store):
+            raise ValueError(f"{len(graph_targets)} rows of graph targets for {len(store)} graphs")
+        self.graph_targets = graph_targets
+        self._device_graph_targets: torch.Tensor | None = None
         self.ids = torch.from_numpy(np.asarray(store.valid_ids, dtype=np.int64))
         if len(self.ids) < batch_size and drop_last:
             raise ValueError(f"the corpus has {len(self.ids)} valid graphs, fewer than one batch of {batch_size}")
@@ -68,4 +77,11 @@ class PackedDataModule(pl.LightningDataModule):
     def transfer_batch_to_device(self, batch: torch.Tensor, device: torch.device, dataloader_idx: int) -> GraphBatch:
         if self._device_store is None or self._device_store.device != device:
             self._device_store = self.store.to(device)
-        return self._device_store.gather(batch.to(device))
+        ids = batch.to(device)
+        graphs = self._device_store.gather(ids)
+        if self.graph_targets is None:
+            return graphs
+        if self._device_graph_targets is None or self._device_graph_targets.device != device:
+            self._device_graph_targets = self.graph_targets.to(device)
+        graphs.y = self._device_graph_targets[ids]
+        return graphs

@@ -10,6 +10,7 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from gnnpt.pretraining.snapshots import training_seconds
 from gnnpt.store.packed import GraphBatch
 
 
@@ -17,7 +18,9 @@ class PretrainModule(pl.LightningModule):
     """Optimizes ``objective`` (a module whose ``forward(batch, generator)`` returns a dict with ``loss``).
 
     Adam with linear warm-up then cosine decay; the augmentation/masking randomness of step ``k`` comes
-    from a generator seeded with ``(seed, k)``, so runs are reproducible and resume exactly.
+    from a generator seeded with ``(seed, k)``, so runs are reproducible and resume exactly. With
+    ``time_budget_s`` (a run bounded by wall-clock time, ``Trainer(max_time=...)``) the decay follows the
+    fraction of the budget spent (Lightning's ``Timer``, which keeps counting across resumes).
     """
 
     def __init__(
@@ -29,6 +32,7 @@ class PretrainModule(pl.LightningModule):
         total_steps: int | None = None,
         seed: int = 0,
         schedule: str = "cosine",
+        time_budget_s: float | None = None,
     ):
         super().__init__()
         self.objective = objective
@@ -36,7 +40,7 @@ class PretrainModule(pl.LightningModule):
             lr, weight_decay, warmup_steps, total_steps, seed)  # fmt: skip
         if schedule not in ("cosine", "constant"):
             raise ValueError(f"unknown schedule {schedule!r}; choose cosine or constant")
-        self.schedule = schedule
+        self.schedule, self.time_budget_s = schedule, time_budget_s
         self._tick: float | None = None
 
     @property
@@ -63,9 +67,14 @@ class PretrainModule(pl.LightningModule):
         def factor(step: int) -> float:
             if warmup and step < warmup:
                 return (step + 1) / warmup
-            if self.schedule == "constant" or not total or total <= warmup:
+            if self.schedule == "constant":
                 return 1.0
-            progress = min(1.0, (step - warmup) / max(1, total - warmup))
+            if self.time_budget_s:
+                progress = min(1.0, training_seconds(self.trainer) / self.time_budget_s)
+            elif not total or total <= warmup:
+                return 1.0
+            else:
+                progress = min(1.0, (step - warmup) / max(1, total - warmup))
             return 0.5 * (1.0 + math.cos(math.pi * progress))
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

@@ -1,4 +1,5 @@
-"""Self-supervised objectives as modules around a shared encoder: masking, contrastive, weighted sums."""
+"""Self-supervised objectives as modules around a shared encoder: attribute masking, GraphCL, GraphMAE,
+descriptor prediction, and weighted sums of them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gnnpt.featurization.schemes import HU_MASK_ATOM
+from gnnpt.nn.conv import GINConv
 from gnnpt.nn.pooling import make_pooling
 from gnnpt.pretraining.augment import AUGMENTATIONS
 from gnnpt.pretraining.losses import nt_xent
@@ -73,6 +75,61 @@ class GraphContrastive(nn.Module):
         views = [AUGMENTATIONS[name](gb, self.ratio, generator) for name in self.augmentations]
         loss = nt_xent(self.embed(views[0]), self.embed(views[1]), self.temperature)
         return {"loss": loss, "contrastive_loss": loss.detach()}
+
+
+def scaled_cosine_error(pred: torch.Tensor, target: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+    """GraphMAE's SCE loss: ``mean((1 - cos(pred, target)) ** alpha)``."""
+    cos = (F.normalize(pred, dim=-1) * F.normalize(target, dim=-1)).sum(-1)
+    return (1.0 - cos).pow(alpha).mean()
+
+
+class GraphMAE(nn.Module):
+    """GraphMAE (Hou et al. 2022), as in the authors' chemistry code: mask atoms (Hu et al.'s ``MaskAtom``,
+    25%), encode, project (linear + PReLU), re-mask the masked atoms' representations to zero, decode every
+    atom's type with one GIN layer, and score the masked atoms with the scaled cosine error against the one-hot
+    atom type. The decoder sees the masked atoms' neighbourhoods only through message passing."""
+
+    def __init__(self, encoder: nn.Module, mask_rate: float = 0.25, alpha: float = 1.0):
+        super().__init__()
+        self.encoder, self.mask_rate, self.alpha = encoder, mask_rate, alpha
+        d = encoder.out_dim
+        self.enc_to_dec = nn.Linear(d, d, bias=False)
+        self.activation = nn.PReLU()
+        self.decoder = GINConv(d, out_dim=HU_MASK_ATOM)
+
+    def forward(self, gb: GraphBatch, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        m = mask_atoms(gb, self.mask_rate, False, generator)
+        b = m.batch
+        z = self.activation(self.enc_to_dec(self.encoder(b.x, b.edge_index, b.edge_attr)))
+        z = z.index_fill(0, m.atom_index, 0.0)
+        pred = self.decoder(z, b.edge_index, b.edge_attr)[m.atom_index]
+        loss = scaled_cosine_error(pred, F.one_hot(m.atom_target, HU_MASK_ATOM).to(pred.dtype), self.alpha)
+        acc = (pred.argmax(-1) == m.atom_target).float().mean()
+        return {"loss": loss, "sce_loss": loss.detach(), "atom_acc": acc}
+
+
+class DescriptorPrediction(nn.Module):
+    """Predict each molecule's standardized RDKit descriptors (``GraphBatch.y``) from its pooled embedding.
+
+    Mean-squared error over the known values (NaN targets are skipped); ``descriptor_r2`` is 1 - MSE, the
+    variance explained, since the targets are z-scored over the corpus."""
+
+    def __init__(self, encoder: nn.Module, num_descriptors: int, pooling: str = "mean"):
+        super().__init__()
+        self.encoder, self.num_descriptors = encoder, num_descriptors
+        d = encoder.out_dim
+        self.pool = make_pooling(pooling, d)
+        self.head = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, num_descriptors))
+
+    def forward(self, gb: GraphBatch, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        if gb.y is None or gb.y.shape[-1] != self.num_descriptors:
+            got = None if gb.y is None else tuple(gb.y.shape)
+            raise ValueError(f"the descriptor objective needs {self.num_descriptors} descriptors per graph in "
+                             f"batch.y, got {got}; gnnpt.pretraining.pretrain computes them")  # fmt: skip
+        pred = self.head(self.pool(self.encoder(gb.x, gb.edge_index, gb.edge_attr), gb.batch, gb.num_graphs))
+        known = torch.isfinite(gb.y)
+        loss = F.mse_loss(pred[known].float(), gb.y[known])
+        return {"loss": loss, "descriptor_loss": loss.detach(), "descriptor_r2": 1.0 - loss.detach()}
 
 
 class Combined(nn.Module):

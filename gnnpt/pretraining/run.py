@@ -3,26 +3,37 @@
 from __future__ import annotations
 
 import json
-import platform
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.callbacks import ModelCheckpoint, Timer
 from pytorch_lightning.loggers import CSVLogger
 from torch import nn
 
 import gnnpt
 from gnnpt.datasets import load_corpus
+from gnnpt.featurization.descriptors import descriptor_names
 from gnnpt.nn import resolve_encoder, save_encoder
+from gnnpt.nn.precision import training_precision
 from gnnpt.pretraining.config import PretrainConfig
 from gnnpt.pretraining.data import PackedDataModule
+from gnnpt.pretraining.descriptor_targets import DescriptorScaler
 from gnnpt.pretraining.module import PretrainModule
-from gnnpt.pretraining.objectives import AttributeMasking, Combined, GraphContrastive
-from gnnpt.store.cache import cached_featurize, input_hash
+from gnnpt.pretraining.objectives import (
+    AttributeMasking,
+    Combined,
+    DescriptorPrediction,
+    GraphContrastive,
+    GraphMAE,
+)
+from gnnpt.pretraining.snapshots import EncoderSnapshots, hardware
+from gnnpt.store.cache import cached_descriptors, cached_featurize, input_hash
 
 
 def build_encoder(cfg: PretrainConfig) -> nn.Module:
@@ -33,25 +44,44 @@ def build_encoder(cfg: PretrainConfig) -> nn.Module:
     return resolve_encoder(spec, gnn_type=cfg.init_gnn_type, **kwargs)
 
 
+OBJECTIVES: dict[str, type[nn.Module]] = {"masking": AttributeMasking, "contrastive": GraphContrastive,
+                                         "graphmae": GraphMAE, "descriptors": DescriptorPrediction}  # fmt: skip
+
+
+def descriptor_set(cfg: PretrainConfig) -> str | None:
+    """The RDKit descriptor set the recipe's ``descriptors`` objective predicts, or None without one."""
+    options = cfg.objectives.get("descriptors")
+    return None if options is None else str(options.get("set", "fast"))
+
+
 def build_objective(cfg: PretrainConfig, encoder: nn.Module) -> nn.Module:
     """One objective, or a weighted ``Combined`` of several, from ``cfg.objectives``."""
-    makers = {"masking": AttributeMasking, "contrastive": GraphContrastive}
     built, weights = {}, {}
     for name, options in cfg.objectives.items():
         options = dict(options)
         weights[name] = float(options.pop("weight", 1.0))
-        if name not in makers:
-            raise ValueError(f"unknown objective {name!r}; choose from {sorted(makers)}")
-        built[name] = makers[name](encoder, **options)
+        if name not in OBJECTIVES:
+            raise ValueError(f"unknown objective {name!r}; choose from {sorted(OBJECTIVES)}")
+        if name == "descriptors":
+            options["num_descriptors"] = len(descriptor_names(str(options.pop("set", "fast"))))
+        built[name] = OBJECTIVES[name](encoder, **options)
     if not built:
         raise ValueError("a recipe needs at least one objective")
     return Combined(built, weights)
 
 
-def _hardware(trainer: pl.Trainer) -> str:
-    if torch.cuda.is_available() and trainer.root_device.type == "cuda":
-        return f"{trainer.world_size} x {torch.cuda.get_device_name(trainer.root_device)}"
-    return f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
+def descriptor_targets(cfg: PretrainConfig, smiles: list[str]) -> tuple[torch.Tensor | None, dict[str, Any]]:
+    """Standardized descriptors of the corpus (cached beside the packed store) when the recipe predicts them."""
+    kind = descriptor_set(cfg)
+    if kind is None:
+        return None, {}
+    start = time.perf_counter()
+    values = cached_descriptors(smiles, kind, workers=cfg.featurize_workers)
+    scaler = DescriptorScaler.fit(values)
+    record = {"set": kind, "names": descriptor_names(kind), "scaler": scaler.to_dict(),
+              "failed_molecules": int((~np.isfinite(values)).all(axis=1).sum()),
+              "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
+    return scaler.transform(values), record
 
 
 def pretrain(cfg: PretrainConfig, callbacks: list[pl.Callback] | None = None) -> Path:
@@ -74,12 +104,18 @@ def pretrain(cfg: PretrainConfig, callbacks: list[pl.Callback] | None = None) ->
     objective = build_objective(cfg, encoder)
     if cfg.compile:
         encoder.forward = torch.compile(encoder.forward, dynamic=True)  # the state_dict keys stay unprefixed
-    data = PackedDataModule(store, cfg.batch_size, cfg.seed)
+    targets, descriptors = descriptor_targets(cfg, smiles)
+    data = PackedDataModule(store, cfg.batch_size, cfg.seed, graph_targets=targets)
     steps_per_epoch = len(data.ids) // cfg.batch_size
     total = cfg.max_steps or steps_per_epoch * cfg.epochs
-    module = PretrainModule(objective, cfg.lr, cfg.weight_decay, cfg.warmup_steps, total, cfg.seed, cfg.schedule)
-    on_gpu = torch.cuda.is_available() and cfg.accelerator in ("auto", "gpu", "cuda")
-    precision = cfg.precision if cfg.precision != "auto" else ("bf16-mixed" if on_gpu else "32-true")
+    budget_s = cfg.max_minutes * 60 if cfg.max_minutes else None
+    module = PretrainModule(objective, cfg.lr, cfg.weight_decay, cfg.warmup_steps, total, cfg.seed, cfg.schedule,
+                            budget_s)  # fmt: skip
+    precision = training_precision(cfg.precision, cfg.accelerator)
+    timer = Timer(timedelta(seconds=budget_s) if budget_s else None, verbose=False)
+    snapshots = EncoderSnapshots(run_dir / "snapshots", cfg.snapshot_minutes, {
+        "name": cfg.name, "objectives": cfg.objectives, "corpus": cfg.corpus, "precision": precision,
+        "recipe": cfg.to_dict()})  # fmt: skip
     checkpoints = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0,
                                   every_n_train_steps=cfg.checkpoint_every_n_steps)  # fmt: skip
     trainer = pl.Trainer(
@@ -88,10 +124,10 @@ def pretrain(cfg: PretrainConfig, callbacks: list[pl.Callback] | None = None) ->
         num_nodes=cfg.num_nodes,
         strategy=cfg.strategy,
         precision=precision,
-        max_epochs=cfg.epochs,
+        max_epochs=-1 if budget_s else cfg.epochs,  # a time budget replaces the epoch count
         max_steps=cfg.max_steps or -1,
         gradient_clip_val=cfg.grad_clip,
-        callbacks=[checkpoints, *(callbacks or [])],
+        callbacks=[checkpoints, timer, snapshots, *(callbacks or [])],
         logger=CSVLogger(run_dir, name="logs"),  # logs/version_N/metrics.csv, a new N for each (resumed) fit
         use_distributed_sampler=False,  # PackedDataModule shards by rank itself
         enable_progress_bar=cfg.progress,
@@ -117,11 +153,13 @@ def pretrain(cfg: PretrainConfig, callbacks: list[pl.Callback] | None = None) ->
             "invalid": len(store.errors),
             "invalid_by_reason": dict(invalid),
         },
+        "descriptors": descriptors or None,
         "hyper_parameters": {k: getattr(cfg, k) for k in (
-            "batch_size", "lr", "weight_decay", "warmup_steps", "grad_clip", "seed", "precision", "max_atoms")},
+            "batch_size", "lr", "weight_decay", "warmup_steps", "grad_clip", "seed", "max_atoms", "max_minutes")},
+        "precision": precision,
         "epochs": trainer.current_epoch,
         "steps": trainer.global_step,
-        "hardware": _hardware(trainer),
+        "hardware": hardware(trainer),
         "wall_time_s": round(time.perf_counter() - start, 2),
         "final_metrics": final,
         "recipe": cfg.to_dict(),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +106,23 @@ def cached_featurize(
     store = featurize(smiles, **featurize_kwargs)
     save_packed(store, target)
     return load_packed(target)
+
+
+def cached_descriptors(
+    smiles: Sequence[str], kind: str = "fast", workers: int = 1, cache_dir: str | Path | None = None
+) -> np.ndarray:
+    """RDKit descriptors [len(smiles), D] (float32, NaN rows where RDKit fails), cached under
+    ``<cache>/descriptors/`` by a hash of the inputs, the set and the RDKit version (memory-mapped on a hit)."""
+    from rdkit import __version__ as rdkit_version
+
+    from gnnpt.featurization.descriptors import compute_descriptors
+
+    key = input_hash([str(s) for s in smiles], f"descriptors:{kind}:rdkit-{rdkit_version}")
+    target = Path(cache_dir or default_cache_dir() / "descriptors") / f"{key}.npy"
+    if not target.exists():
+        values = compute_descriptors(smiles, kind, workers)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(tmp, values)
+        tmp.rename(target)
+    return np.load(target, mmap_mode="r")

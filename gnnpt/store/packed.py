@@ -27,6 +27,7 @@ class GraphBatch:
     batch: torch.Tensor
     ptr: torch.Tensor
     edge_ptr: torch.Tensor
+    y: torch.Tensor | None = None  # optional per-graph targets [num_graphs, ...] gathered with the graphs
 
     @property
     def num_graphs(self) -> int:
@@ -37,7 +38,8 @@ class GraphBatch:
         return self.x.shape[0]
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> GraphBatch:
-        return GraphBatch(*(t.to(device, non_blocking=non_blocking) for t in self._tensors()))
+        y = None if self.y is None else self.y.to(device, non_blocking=non_blocking)
+        return GraphBatch(*(t.to(device, non_blocking=non_blocking) for t in self._tensors()), y=y)
 
     def _tensors(self) -> tuple[torch.Tensor, ...]:
         return (self.x, self.edge_index, self.edge_attr, self.batch, self.ptr, self.edge_ptr)

@@ -14,14 +14,18 @@ from gnnpt.pretraining import (
     AUGMENTATIONS,
     AttributeMasking,
     Combined,
+    DescriptorPrediction,
     GraphContrastive,
+    GraphMAE,
     drop_edges,
     drop_nodes,
     mask_atoms,
     nt_xent,
+    scaled_cosine_error,
     subgraph,
 )
 from gnnpt.pretraining.graph_ops import random_rank
+from gnnpt.store.packed import GraphBatch
 
 SMILES = ["CC(=O)Nc1ccc(O)cc1", "CCO", "c1ccccc1", "C", "[Na+].[Cl-]", "CN1CCC[C@H]1c1cccnc1", "OCC(O)CO"]
 
@@ -156,3 +160,49 @@ def test_objectives_train_the_shared_encoder(batch) -> None:
     assert {"masking/atom_acc", "masking/bond_acc", "contrastive/contrastive_loss"} <= set(out)
     with pytest.raises(ValueError, match="share one encoder"):
         Combined({"a": AttributeMasking(encoder), "b": AttributeMasking(HuEncoder(num_layer=1))}, {"a": 1, "b": 1})
+
+
+def test_scaled_cosine_error_matches_its_definition() -> None:
+    pred, target = torch.randn(6, 5, generator=_gen()), torch.randn(6, 5, generator=_gen(1))
+    cos = F.cosine_similarity(pred, target, dim=-1)
+    torch.testing.assert_close(scaled_cosine_error(pred, target, 2.0), ((1 - cos) ** 2).mean())
+    assert scaled_cosine_error(target, 3 * target).item() == pytest.approx(0.0, abs=1e-6)  # scale-free
+
+
+def test_graphmae_decoder_never_sees_the_masked_atoms_own_representation(batch) -> None:
+    """Re-masking: the decoder input at masked atoms is zero, so their encoder outputs cannot leak the answer."""
+    torch.manual_seed(0)
+    objective = GraphMAE(HuEncoder(num_layer=2, emb_dim=16), mask_rate=0.25)
+    seen = {}
+
+    def keep_input(_module, args) -> None:
+        seen["z"] = args[0].detach()
+
+    objective.decoder.register_forward_pre_hook(keep_input)
+    out = objective(batch, _gen(3))
+    masked = mask_atoms(batch, 0.25, False, _gen(3)).atom_index
+    assert masked.numel() > 0 and (seen["z"][masked] == 0).all()
+    unmasked = torch.ones(batch.num_nodes, dtype=torch.bool)
+    unmasked[masked] = False
+    assert (seen["z"][unmasked].abs().sum(-1) > 0).any()
+    assert {"loss", "sce_loss", "atom_acc"} <= set(out) and 0 <= out["loss"].item() <= 2
+
+
+def test_graphmae_and_descriptor_objectives_learn(batch) -> None:
+    torch.manual_seed(0)
+    encoder = HuEncoder(num_layer=2, emb_dim=32)
+    targets = torch.randn(batch.num_graphs, 4, generator=_gen(5))
+    targets[1, 2] = float("nan")  # a descriptor RDKit could not compute is skipped, not learned as 0
+    labeled = GraphBatch(batch.x, batch.edge_index, batch.edge_attr, batch.batch, batch.ptr, batch.edge_ptr, targets)
+    objective = Combined({"mae": GraphMAE(encoder), "desc": DescriptorPrediction(encoder, 4)}, {"mae": 1, "desc": 1})
+    optimizer = torch.optim.Adam(objective.parameters(), lr=1e-2)
+    history = []
+    for step in range(60):
+        out = objective(labeled, _gen(step % 3))
+        optimizer.zero_grad()
+        out["loss"].backward()
+        optimizer.step()
+        history.append(out["desc/descriptor_loss"].item())
+    assert torch.isfinite(out["loss"]) and history[-1] < 0.2 * history[0]
+    with pytest.raises(ValueError, match="4 descriptors per graph"):
+        DescriptorPrediction(encoder, 4)(batch)

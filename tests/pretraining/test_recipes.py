@@ -12,8 +12,9 @@ from gnnpt.pretraining.run import build_encoder, build_objective
 RECIPES = sorted((Path(__file__).resolve().parents[2] / "pretraining").glob("*.yaml"))
 
 
-def test_the_four_recipes_exist() -> None:
-    assert {p.stem for p in RECIPES} == {"attr_masking", "contrastive", "masking_contrastive", "domain_adaptation"}
+def test_the_recipes_exist() -> None:
+    assert {p.stem for p in RECIPES} == {"attr_masking", "contrastive", "masking_contrastive", "domain_adaptation",
+                                         "graphmae", "descriptors"}  # fmt: skip
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)

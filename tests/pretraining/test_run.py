@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pandas as pd
 import pytest
@@ -40,6 +41,8 @@ def _losses(run_dir) -> pd.Series:
         ("{masking: {mask_rate: 0.15, mask_edges: true}}", 300),
         ("{contrastive: {augmentations: [drop_nodes, subgraph], temperature: 0.2}}", 200),
         ("{masking: {weight: 1.0}, contrastive: {weight: 0.5}}", 200),
+        ("{graphmae: {mask_rate: 0.25}}", 200),
+        ("{descriptors: {set: fast}, graphmae: {weight: 0.5}}", 150),
     ],
 )
 def test_losses_fall_and_invalid_lines_are_reported(corpus, tmp_path, objectives: str, steps: int) -> None:
@@ -72,6 +75,28 @@ def test_resume_continues_the_same_run(corpus, tmp_path) -> None:
     assert b.iloc[half] < 0.8 * a.iloc[0]  # it continued from the trained state, not from scratch
     cards = [json.loads((d / "card.json").read_text()) for d in (straight, resumed)]
     assert cards[0]["steps"] == cards[1]["steps"] == a.index.max() + 1
+
+
+def test_descriptor_targets_are_recorded_in_the_card(corpus, tmp_path) -> None:
+    card = json.loads((pretrain(_cfg(corpus, tmp_path, "objectives={descriptors: {}}", "max_steps=2")) /
+                       "card.json").read_text())  # fmt: skip
+    record = card["descriptors"]
+    assert record["set"] == "fast" and len(record["names"]) == len(record["scaler"]["mean"]) > 100
+    assert record["failed_molecules"] == card["corpus"]["invalid"]  # only the lines RDKit cannot parse
+
+
+def test_a_time_budget_ends_the_run_and_snapshots_mark_its_minutes(corpus, tmp_path) -> None:
+    """``max_minutes`` replaces the epoch count (epochs=1 would end this run after 8 steps) and snapshots are the
+    encoder at each mark, with the steps taken so far."""
+    start = time.monotonic()
+    encoder_dir = pretrain(_cfg(corpus, tmp_path, "max_minutes=0.25", "epochs=1", "snapshot_minutes=[0.05, 0.1]"))
+    assert time.monotonic() - start < 120
+    card = json.loads((encoder_dir / "card.json").read_text())
+    assert card["steps"] > 8 and card["hyper_parameters"]["max_minutes"] == 0.25
+    snaps = [json.loads((tmp_path / "snapshots" / n / "card.json").read_text()) for n in ("min0.05", "min0.1")]
+    assert 0 < snaps[0]["steps"] <= snaps[1]["steps"] <= card["steps"]
+    assert snaps[0]["training_seconds"] >= 3 and snaps[1]["snapshot_minutes"] == 0.1
+    assert load_encoder(tmp_path / "snapshots" / "min0.1").num_layer == 2
 
 
 def test_domain_adaptation_starts_from_an_existing_encoder(corpus, tmp_path) -> None:

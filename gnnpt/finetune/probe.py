@@ -1,0 +1,115 @@
+"""Heads on frozen molecule features: the linear probe of a pretrained encoder, and the head of a fingerprint peer.
+
+A probe trains only a small head (linear, or one hidden layer) on fixed features, so it measures what an encoder
+(or a published fingerprint model such as MiniMol) already knows, at a cost of seconds instead of a fine-tuning
+run. The head and its weight decay are chosen on the validation part only; the test part is scored once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gnnpt.datasets.splits import Split
+from gnnpt.finetune.metrics import mean_roc_auc
+from gnnpt.nn.pooling import Pool
+from gnnpt.store.packed import PackedGraphs
+
+
+@torch.no_grad()
+def encoder_features(encoder: nn.Module, store: PackedGraphs, batch_size: int = 1024) -> np.ndarray:
+    """Mean-pooled node representations of every graph of ``store`` (float32; zero rows for invalid graphs)."""
+    encoder = encoder.eval()
+    out = np.zeros((len(store), encoder.out_dim), dtype=np.float32)
+    pool = Pool("mean")
+    for ids, gb in store.valid_batches(batch_size):
+        h = encoder(gb.x, gb.edge_index, gb.edge_attr)
+        out[ids] = pool(h, gb.batch, gb.num_graphs).float().cpu().numpy()
+    return out
+
+
+def _safe_auc(y: np.ndarray, p: np.ndarray) -> float:
+    try:
+        return mean_roc_auc(y, p)
+    except ValueError:
+        return math.nan
+
+
+def _fit(x: dict[str, torch.Tensor], y: dict[str, torch.Tensor], hidden: int | None, weight_decay: float,
+         seed: int, epochs: int = 300, lr: float = 3e-3) -> tuple[nn.Module, float]:  # fmt: skip
+    """Full-batch Adam on the training part; the state with the best validation ROC-AUC (checked every 5 epochs)."""
+    torch.manual_seed(seed)
+    d, t = x["train"].shape[1], y["train"].shape[1]
+    head = nn.Linear(d, t) if hidden is None else nn.Sequential(
+        nn.Linear(d, hidden), nn.ReLU(), nn.Dropout(0.2), nn.Linear(hidden, t))  # fmt: skip
+    opt = torch.optim.Adam(head.parameters(), lr=lr, weight_decay=weight_decay)
+    known = ~torch.isnan(y["train"])
+    target = torch.nan_to_num(y["train"])
+    best, best_state = -math.inf, None
+    for epoch in range(epochs):
+        head.train()
+        loss = F.binary_cross_entropy_with_logits(head(x["train"])[known], target[known])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if epoch % 5 == 4:
+            head.eval()
+            with torch.no_grad():
+                score = _safe_auc(y["valid"].numpy(), head(x["valid"]).numpy())
+            if score > best or best_state is None:
+                best, best_state = score, {k: v.clone() for k, v in head.state_dict().items()}
+    head.load_state_dict(best_state)
+    return head.eval(), best
+
+
+@dataclass
+class ProbeResult:
+    """Per seed: the chosen head (``linear`` or ``mlp``), its weight decay, validation and test ROC-AUC (%)."""
+
+    head: list[str]
+    weight_decay: list[float]
+    valid: list[float]
+    test: list[float]
+
+
+def probe(
+    features: np.ndarray,
+    targets: np.ndarray,
+    split: Split,
+    seeds: Sequence[int] = (0, 1, 2),
+    heads: Sequence[str] = ("linear", "mlp"),
+    weight_decays: Sequence[float] = (1e-5, 1e-3, 1e-2),
+    rows: np.ndarray | None = None,
+) -> ProbeResult:
+    """Binary-classification heads on ``features`` [n, d] for ``targets`` [n, tasks] (NaN = missing label).
+
+    Features are standardized with the training part's statistics. For each seed every (head, weight decay) is
+    fitted and the one with the best validation ROC-AUC is scored on test. ``rows`` (bool [n]) leaves out rows
+    without features (e.g. invalid molecules) from every part.
+    """
+    features = np.asarray(features, dtype=np.float32)
+    targets = np.asarray(targets, dtype=np.float32).reshape(len(features), -1)
+    keep = np.ones(len(features), bool) if rows is None else np.asarray(rows, bool)
+    parts = {p: np.asarray(idx)[keep[np.asarray(idx)]] for p, idx in
+             (("train", split.train), ("valid", split.valid), ("test", split.test))}  # fmt: skip
+    mean, std = features[parts["train"]].mean(0), features[parts["train"]].std(0) + 1e-6
+    x = {p: torch.from_numpy((features[i] - mean) / std) for p, i in parts.items()}
+    y = {p: torch.from_numpy(targets[i]) for p, i in parts.items()}
+    result = ProbeResult([], [], [], [])
+    for seed in seeds:
+        fits = [(kind, wd, *_fit(x, y, None if kind == "linear" else 256, wd, seed))
+                for kind in heads for wd in weight_decays]  # fmt: skip
+        kind, wd, head, valid = max(fits, key=lambda f: -math.inf if math.isnan(f[3]) else f[3])
+        with torch.no_grad():
+            test = _safe_auc(y["test"].numpy(), head(x["test"]).numpy())
+        result.head.append(kind)
+        result.weight_decay.append(wd)
+        result.valid.append(100 * valid)
+        result.test.append(100 * test)
+    return result
