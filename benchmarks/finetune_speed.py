@@ -6,7 +6,10 @@ same scaffold split for the same epochs, and score the valid and test parts afte
 ``torch_geometric.loader.DataLoader(batch_size=32, shuffle=True)``. Prints seconds per epoch for each and the
 ratio, and the time the whole Hu et al. table (8 datasets x 10 seeds x 100 epochs) would take at each rate.
 
-    python benchmarks/finetune_speed.py --dataset bbbp --epochs 3
+The plain loop runs fp32; gnnpt runs at each ``--precisions`` value (``auto``: bf16 mixed precision where the
+device computes bf16 natively, as ``gnnpt finetune`` does; a bf16 row on a CPU without it is skipped).
+
+    python benchmarks/finetune_speed.py --dataset bbbp --epochs 3 --precisions fp32 auto
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from gnnpt.finetune.model import build_graph_model
 from gnnpt.finetune.tasks import masked_bce
 from gnnpt.finetune.train import FinetuneConfig, finetune
 from gnnpt.nn import HuEncoder
+from gnnpt.nn.precision import native_bf16, training_precision
+from gnnpt.runtime import device_name
 from gnnpt.store.cache import cached_featurize
 
 HU_DATASETS = ("bbbp", "tox21", "toxcast", "sider", "clintox", "muv", "hiv", "bace")
@@ -65,23 +70,37 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default="bbbp")
     ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--precisions", nargs="+", default=["fp32", "auto"], choices=["fp32", "bf16", "auto"])
     args = ap.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     ds = load(args.dataset)
     store, split = cached_featurize(ds.smiles), scaffold_split(ds.smiles)
-    plain = plain_loop(store, ds.targets, split, args.epochs, device)
-    start = time.perf_counter()
-    finetune(store, ds.targets, split, "classification", ds.task_names, FinetuneConfig(epochs=args.epochs))
-    ours = (time.perf_counter() - start) / args.epochs
     rows = sum(get_spec(name).n_rows for name in HU_DATASETS)
-    table_hours = {name: s * rows / len(ds) * 10 * 100 / 3600 for name, s in (("plain", plain), ("gnnpt", ours))}
-    name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {name}; {args.dataset} ({len(ds):,} rows, {len(split.train):,} train), {args.epochs} epochs")
-    print("| pipeline | s / epoch | graphs / s (train part) | full 8 x 10 x 100 table, one process (h) |")
-    print("|---|---:|---:|---:|")
-    for label, key, sec in (("plain PyG loop", "plain", plain), ("gnnpt finetune", "gnnpt", ours)):
-        print(f"| {label} | {sec:.2f} | {len(split.train) / sec:,.0f} | {table_hours[key]:,.1f} |")
-    print(f"ratio (plain / gnnpt time): {plain / ours:.2f}x")
+    name = device_name(device)
+    print(f"device: {name} (native bf16: {native_bf16(device)}); {args.dataset} ({len(ds):,} rows, "
+          f"{len(split.train):,} train), {args.epochs} epochs")  # fmt: skip
+    print("| pipeline | precision | s / epoch | graphs / s (train part) | full 8 x 10 x 100 table, one process (h) "
+          "| ratio vs plain |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|")
+
+    def row(label: str, precision: str, sec: float, ratio: float) -> None:
+        hours = sec * rows / len(ds) * 10 * 100 / 3600
+        print(f"| {label} | {precision} | {sec:.2f} | {len(split.train) / sec:,.0f} | {hours:,.1f} | {ratio:.2f}x |",
+              flush=True)  # fmt: skip
+
+    plain = plain_loop(store, ds.targets, split, args.epochs, device)
+    row("plain PyG loop", "fp32", plain, 1.0)
+    for precision in args.precisions:
+        lightning = {"fp32": "32-true", "bf16": "bf16-mixed", "auto": "auto"}[precision]
+        resolved = training_precision(lightning, "auto")
+        if resolved == "bf16-mixed" and not native_bf16(device):
+            print(f"| gnnpt finetune | {precision} | skipped: this CPU has no native bf16 | | | |")
+            continue
+        cfg = FinetuneConfig(epochs=args.epochs, precision=lightning)
+        start = time.perf_counter()
+        finetune(store, ds.targets, split, "classification", ds.task_names, cfg)
+        ours = (time.perf_counter() - start) / args.epochs
+        row("gnnpt finetune", f"{precision} ({resolved})", ours, plain / ours)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,13 @@ Same model (Hu GIN 5x300 + linear atom head, Adam 1e-3), same initial weights, s
 - PyG: a list of ``Data`` + ``torch_geometric.loader.DataLoader`` with worker processes and a per-molecule
   masking transform (pretrain-gnns' ``MaskAtom``: ``int(n * 0.15 + 1)`` atoms via ``random.sample``).
 
-Prints graphs/s per batch size and the mean loss over the first and last steps of each pipeline.
+Prints graphs/s per batch size and the mean loss over the first and last steps of each pipeline. The PyG row is
+fp32 (what the plain pipeline gives); gnnpt rows run at each ``--precisions`` value: ``auto`` is bf16 autocast where
+the device computes bf16 natively (GPU, AVX512-BF16/AMX CPU; what ``gnnpt pretrain`` uses), else fp32. A bf16 row
+on a CPU without native bf16 is skipped (emulated bf16 is slower than fp32) unless ``--force-bf16``.
 
-    python benchmarks/pretrain_throughput.py --n 20000 --batch-sizes 256 1024 --steps 30 --workers 2
+    python benchmarks/pretrain_throughput.py --n 20000 --batch-sizes 256 1024 --steps 30 --workers 2 \
+        --precisions fp32 auto
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ import gnnpt
 from gnnpt.datasets.corpora import load_corpus
 from gnnpt.featurization.schemes import HU_MASK_ATOM
 from gnnpt.nn import HuEncoder
+from gnnpt.nn.precision import native_bf16, resolve_precision
 from gnnpt.pretraining import mask_atoms
+from gnnpt.runtime import device_name
 
 
 class MaskAtom:
@@ -65,7 +71,7 @@ def _model(device: torch.device) -> tuple[HuEncoder, torch.nn.Linear]:
     return HuEncoder().to(device), torch.nn.Linear(300, HU_MASK_ATOM).to(device)
 
 
-def _train(batches, encoder, head, steps: int, device) -> tuple[float, list[float]]:
+def _train(batches, encoder, head, steps: int, device, bf16: bool = False) -> tuple[float, list[float]]:
     opt = torch.optim.Adam([*encoder.parameters(), *head.parameters()], lr=1e-3)
     losses: list[float] = []
     it = iter(batches)
@@ -77,8 +83,9 @@ def _train(batches, encoder, head, steps: int, device) -> tuple[float, list[floa
                 torch.cuda.synchronize()
             start, graphs = time.perf_counter(), 0
         x, edge_index, edge_attr, node_mask, target, n_graphs = next(it)
-        h = encoder(x, edge_index, edge_attr)
-        loss = F.cross_entropy(head(h[node_mask]), target)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            h = encoder(x, edge_index, edge_attr)
+            loss = F.cross_entropy(head(h[node_mask]).float(), target)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -117,33 +124,42 @@ def main() -> None:
     ap.add_argument("--batch-sizes", type=int, nargs="+", default=[256, 1024])
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--precisions", nargs="+", default=["fp32", "auto"], choices=["fp32", "bf16", "auto"])
+    ap.add_argument("--force-bf16", action="store_true", help="time bf16 even where the CPU only emulates it")
     args = ap.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     smiles = load_corpus("moses")["smiles"].sample(args.n, random_state=0).tolist()
     store = gnnpt.featurize(smiles, workers=2)
     graphs = store.to_pyg(store.valid_ids).to_data_list()
-    name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {name}; {len(graphs):,} MOSES graphs; Hu GIN 5x300 + attribute masking; fp32")
+    name = device_name(device)
+    native = native_bf16(device)
+    print(f"device: {name} (native bf16: {native}); {len(graphs):,} MOSES graphs; Hu GIN 5x300 + attribute masking")
     print(
-        "| batch | PyG DataLoader (graphs/s) | gnnpt packed (graphs/s) | ratio | loss first 5 steps PyG / gnnpt "
-        "| loss last 5 steps PyG / gnnpt |"
+        "| batch | PyG DataLoader fp32 (graphs/s) | gnnpt precision | gnnpt packed (graphs/s) | ratio "
+        "| loss first 5 steps PyG / gnnpt | loss last 5 steps PyG / gnnpt |"
     )
-    print("|---:|---:|---:|---:|---|---|")
+    print("|---:|---:|---|---:|---:|---|---|")
+
+    def mean(xs: list[float]) -> float:
+        return sum(xs) / len(xs)
+
     for bs in args.batch_sizes:
         random.seed(0)
         encoder, head = _model(device)
         start_state = copy.deepcopy((encoder.state_dict(), head.state_dict()))
         pyg_rate, pyg_losses = _train(_pyg_batches(graphs, bs, args.workers, device), encoder, head, args.steps, device)
-        encoder.load_state_dict(start_state[0])
-        head.load_state_dict(start_state[1])
-        ours_rate, ours_losses = _train(_gnnpt_batches(store, bs, device), encoder, head, args.steps, device)
-
-        def mean(xs: list[float]) -> float:
-            return sum(xs) / len(xs)
-
-        print(f"| {bs} | {pyg_rate:,.0f} | {ours_rate:,.0f} | {ours_rate / pyg_rate:.2f}x "
-              f"| {mean(pyg_losses[:5]):.3f} / {mean(ours_losses[:5]):.3f} "
-              f"| {mean(pyg_losses[-5:]):.3f} / {mean(ours_losses[-5:]):.3f} |", flush=True)  # fmt: skip
+        for precision in args.precisions:
+            resolved = resolve_precision(precision, device)
+            if resolved == "bf16" and not native and not args.force_bf16:
+                print(f"| {bs} | {pyg_rate:,.0f} | {precision} | skipped: this CPU has no native bf16 | | | |")
+                continue
+            encoder.load_state_dict(start_state[0])
+            head.load_state_dict(start_state[1])
+            batches = _gnnpt_batches(store, bs, device)
+            rate, losses = _train(batches, encoder, head, args.steps, device, bf16=resolved == "bf16")
+            print(f"| {bs} | {pyg_rate:,.0f} | {precision} ({resolved}) | {rate:,.0f} | {rate / pyg_rate:.2f}x "
+                  f"| {mean(pyg_losses[:5]):.3f} / {mean(losses[:5]):.3f} "
+                  f"| {mean(pyg_losses[-5:]):.3f} / {mean(losses[-5:]):.3f} |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

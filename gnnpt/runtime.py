@@ -39,6 +39,16 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def device_name(device: object = "cpu") -> str:
+    """What a figure was measured on: the GPU's name, or the CPU's model name with torch's thread count."""
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU {cpu_name()}, {torch.get_num_threads()} threads"
+
+
 def spare_cores(busy: int) -> int:
     """Cores left when ``busy`` of them are taken by other processes or threads (at least 1)."""
     return max(1, available_cores() - busy)

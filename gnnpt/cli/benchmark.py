@@ -22,13 +22,27 @@ def moleculenet(
         str | None, typer.Option(help="Comma-separated datasets (default: the 8 of Hu et al.).")
     ] = None,
     encoders: Annotated[
-        str, typer.Option(help="Comma-separated encoders: none[:gnn], saved encoder dirs, .pth files, hu2020:<name>.")
-    ] = "none",
+        str | None,
+        typer.Option(
+            help="Comma-separated encoders: none[:gnn], names, saved encoder dirs, .pth files, hu2020:<name> "
+            "(default: the protocol's; 'none' for full)."
+        ),
+    ] = None,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="full: Hu et al.'s 8 sets x 10 seeds x 100 epochs (a GPU job); cpu: 5 sets x 3 seeds x "
+            "10 epochs with the shipped encoders and peer rows, ~30 min per GIN row on 2 cores."
+        ),
+    ] = "full",
     seeds: Annotated[int | None, typer.Option(help="Seeds per encoder (default 10).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Epochs per run (default 100).")] = None,
     limit: Annotated[int | None, typer.Option(help="Use a fixed random sample of N rows of each dataset.")] = None,
     quick: Annotated[bool, typer.Option(help="Smoke run: bbbp + bace, 300 rows, 2 seeds, 3 epochs.")] = False,
     baseline: Annotated[bool, typer.Option(help="Include the ECFP4 random forest row.")] = True,
+    minimol: Annotated[
+        bool | None, typer.Option(help="Include the MiniMol + head row (needs gnnpt[minimol]; on in --protocol cpu).")
+    ] = None,
     charts: Annotated[bool, typer.Option(help="Write one bar chart per dataset (needs matplotlib).")] = True,
     output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Where results go.")] = Path(
         "finetune/results"
@@ -40,13 +54,15 @@ def moleculenet(
     from gnnpt.finetune.benchmark import BenchmarkConfig, run_benchmark
     from gnnpt.finetune.report import bar_charts, markdown_report
 
-    cfg = BenchmarkConfig.quick() if quick else BenchmarkConfig()
+    if protocol not in ("full", "cpu"):
+        raise typer.BadParameter(f"unknown protocol {protocol!r}; choose full or cpu")
+    cfg = BenchmarkConfig.quick() if quick else BenchmarkConfig.cpu() if protocol == "cpu" else BenchmarkConfig()
     overrides = {"datasets": _names(datasets), "encoders": _names(encoders), "seeds": seeds, "epochs": epochs,
-                 "limit": limit, "baseline": baseline}  # fmt: skip
+                 "limit": limit, "baseline": baseline, "minimol": minimol}  # fmt: skip
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     try:
         results = run_benchmark(cfg, progress=True)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
+    except (ValueError, FileNotFoundError, KeyError, ImportError) as exc:
         raise typer.BadParameter(str(exc)) from None
     output_dir.mkdir(parents=True, exist_ok=True)
     results.to_csv(output_dir / "results.csv", index=False)

@@ -76,14 +76,17 @@ def import_cmd(
 @app.command("export")
 def export_cmd(
     name: Annotated[str, typer.Argument(help="A model name, or name@v2 for one version.")],
-    dest: Annotated[Path, typer.Argument(help="A new (or empty) directory to copy the weights and card into.")],
+    dest: Annotated[Path, typer.Argument(help="A new (or empty) directory; with --format pth, a new .pth file.")],
     version: Annotated[str | None, typer.Option(help="The version (default: the newest).")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="gnnpt (safetensors + card) or pth (a Hu et al. encoder, upstream's file).")
+    ] = "gnnpt",
 ) -> None:
-    """Copy a model's weights and card out of the store."""
+    """Copy a model's weights and card out of the store, or write an encoder in the published pretrain-gnns layout."""
     from gnnpt.registry.store import export_model
 
     with _user_errors():
-        path = export_model(name, dest, version)
+        path = export_model(name, dest, version, fmt=fmt)
     typer.echo(f"exported {name}{f'@{version}' if version else ''} to {path}")
 
 

@@ -19,13 +19,18 @@ from gnnpt.datasets import load as load_dataset
 from gnnpt.datasets.splits import scaffold_split
 from gnnpt.finetune.baseline import fit_predict_ecfp
 from gnnpt.finetune.metrics import mean_roc_auc
+from gnnpt.finetune.probe import probe
 from gnnpt.finetune.train import FinetuneConfig, finetune
 from gnnpt.nn.checkpoints import read_card, resolve_encoder
-from gnnpt.store.cache import cached_featurize
+from gnnpt.store.cache import cached_features, cached_featurize
 
 HU_DATASETS = ("bbbp", "tox21", "toxcast", "sider", "clintox", "muv", "hiv", "bace")
 QUICK_DATASETS = ("bbbp", "bace")
+CPU_DATASETS = ("bbbp", "bace", "clintox", "sider", "tox21")
+CPU_EPOCHS = 10
+CPU_ENCODERS = ("none", "hu2020:gcn_supervised_contextpred")
 ECFP = "ECFP4 + random forest"
+MINIMOL = "MiniMol fingerprints + head (linear or MLP, chosen on valid)"
 
 
 @dataclass
@@ -37,6 +42,7 @@ class BenchmarkConfig:
     seeds: int = 10
     epochs: int = 100
     baseline: bool = True
+    minimol: bool = False  # the MiniMol + head peer row (needs the minimol extra)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     limit: int | None = None  # a fixed random sample of this many rows per dataset (quick checks)
 
@@ -44,6 +50,17 @@ class BenchmarkConfig:
     def quick(cls, **overrides: object) -> BenchmarkConfig:
         """Two small datasets, 2 seeds, 3 epochs, 300 rows each: a smoke run that still fills every column."""
         return replace(cls(datasets=list(QUICK_DATASETS), seeds=2, epochs=3, limit=300), **overrides)
+
+    @classmethod
+    def cpu(cls, **overrides: object) -> BenchmarkConfig:
+        """The CPU protocol: BBBP, BACE, ClinTox, SIDER, Tox21 on Hu et al.'s scaffold split, 3 seeds, 10 epochs,
+        both score kinds; rows GIN from scratch, every shipped encoder, Hu et al.'s GCN checkpoint, ECFP4 + random
+        forest and MiniMol + head. About 30 minutes per GIN 5x300 row on 2 CPU cores (finetune/RESULTS.md)."""
+        from gnnpt.registry.packaged import packaged_encoders
+
+        encoders = [CPU_ENCODERS[0], *packaged_encoders(), *CPU_ENCODERS[1:]]
+        return replace(cls(datasets=list(CPU_DATASETS), encoders=encoders, seeds=3, epochs=CPU_EPOCHS, minimol=True),
+                       **overrides)  # fmt: skip
 
 
 def sample_rows(n: int, limit: int | None) -> np.ndarray:
@@ -79,6 +96,12 @@ def _ecfp_scores(smiles: list[str], targets: np.ndarray, split, seeds: int) -> l
     return scores
 
 
+def _minimol_scores(smiles: list[str], targets: np.ndarray, split, seeds: int) -> list[float]:
+    features = np.asarray(cached_features(smiles, "minimol"))
+    rows = np.isfinite(features).all(axis=1)
+    return probe(np.nan_to_num(features), targets, split, seeds=range(seeds), rows=rows).test
+
+
 def _row(dataset: str, method: str, gnn: str, protocol: str, scores: list[float], seconds: float) -> dict:
     arr = np.asarray(scores, dtype=float)
     return {"dataset": dataset, "method": method, "gnn_type": gnn, "protocol": protocol,
@@ -99,6 +122,10 @@ def run_benchmark(cfg: BenchmarkConfig, progress: bool = False) -> pd.DataFrame:
         if cfg.baseline:
             start = time.perf_counter()
             rows.append(_row(name, ECFP, "-", "baseline", _ecfp_scores(smiles, targets, split, cfg.seeds),
+                             time.perf_counter() - start))  # fmt: skip
+        if cfg.minimol:
+            start = time.perf_counter()
+            rows.append(_row(name, MINIMOL, "-", "baseline", _minimol_scores(smiles, targets, split, cfg.seeds),
                              time.perf_counter() - start))  # fmt: skip
         for spec in cfg.encoders:
             label, gnn = labels[spec]

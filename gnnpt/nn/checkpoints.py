@@ -85,14 +85,21 @@ def encoder_architecture(encoder: nn.Module) -> str:
     raise TypeError(f"cannot save {type(encoder).__name__}: not a gnnpt encoder")
 
 
-def save_encoder(encoder: nn.Module, directory: str | Path, card: dict[str, Any] | None = None) -> Path:
-    """Write ``directory/model.safetensors`` and ``directory/card.json`` (architecture + ``card``)."""
+def save_encoder(
+    encoder: nn.Module, directory: str | Path, card: dict[str, Any] | None = None, half: bool = False
+) -> Path:
+    """Write ``directory/model.safetensors`` and ``directory/card.json`` (architecture + ``card``).
+
+    ``half`` stores floating-point tensors as float16 (half the size, as shipped encoders are); loading casts them
+    back to the encoder's float32 parameters."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
+    tensors = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
+               for k, v in encoder.state_dict().items()}  # fmt: skip
     save_file(tensors, str(directory / WEIGHTS_FILE))
     full = {**(card or {}), "kind": "encoder", "architecture": encoder_architecture(encoder),
-            "config": encoder.config(), "scheme": encoder_architecture(encoder)}  # fmt: skip
+            "config": encoder.config(), "scheme": encoder_architecture(encoder),
+            "dtype": "float16" if half else "float32"}  # fmt: skip
     (directory / CARD_FILE).write_text(json.dumps(full, indent=2, sort_keys=True))
     return directory
 

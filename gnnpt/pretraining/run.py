@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint, Timer
@@ -33,7 +34,7 @@ from gnnpt.pretraining.objectives import (
     GraphMAE,
 )
 from gnnpt.pretraining.snapshots import EncoderSnapshots, hardware
-from gnnpt.store.cache import cached_descriptors, cached_featurize, input_hash
+from gnnpt.store.cache import cached_features, cached_featurize, input_hash
 
 
 def build_encoder(cfg: PretrainConfig) -> nn.Module:
@@ -70,13 +71,28 @@ def build_objective(cfg: PretrainConfig, encoder: nn.Module) -> nn.Module:
     return Combined(built, weights)
 
 
+def loss_curve(run_dir: Path, points: int = 100) -> list[dict[str, float]]:
+    """The logged training metrics of every (resumed) fit of a run, averaged into at most ``points`` step windows."""
+    files = sorted((run_dir / "logs").glob("version_*/metrics.csv"))
+    if not files:
+        return []
+    frame = pd.concat([pd.read_csv(f) for f in files], ignore_index=True).dropna(subset=["loss"])
+    frame = frame.drop(columns=["epoch"], errors="ignore").sort_values("step").drop_duplicates("step", keep="last")
+    if frame.empty:
+        return []
+    window = (frame["step"] // max(1, int(frame["step"].max()) // points + 1)).rename("window")
+    curve = frame.groupby(window).mean()
+    curve["step"] = frame.groupby(window)["step"].max()
+    return [{k: round(float(v), 4) for k, v in row.items() if pd.notna(v)} for row in curve.to_dict("records")]
+
+
 def descriptor_targets(cfg: PretrainConfig, smiles: list[str]) -> tuple[torch.Tensor | None, dict[str, Any]]:
     """Standardized descriptors of the corpus (cached beside the packed store) when the recipe predicts them."""
     kind = descriptor_set(cfg)
     if kind is None:
         return None, {}
     start = time.perf_counter()
-    values = cached_descriptors(smiles, kind, workers=cfg.featurize_workers)
+    values = cached_features(smiles, f"descriptors:{kind}", workers=cfg.featurize_workers)
     scaler = DescriptorScaler.fit(values)
     record = {"set": kind, "names": descriptor_names(kind), "scaler": scaler.to_dict(),
               "failed_molecules": int((~np.isfinite(values)).all(axis=1).sum()),
@@ -162,6 +178,7 @@ def pretrain(cfg: PretrainConfig, callbacks: list[pl.Callback] | None = None) ->
         "hardware": hardware(trainer),
         "wall_time_s": round(time.perf_counter() - start, 2),
         "final_metrics": final,
+        "curve": loss_curve(run_dir),
         "recipe": cfg.to_dict(),
     }  # fmt: skip
     if trainer.is_global_zero:

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import platform
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-import torch
 from pytorch_lightning.callbacks import Timer
 
 from gnnpt.nn.checkpoints import save_encoder
-from gnnpt.runtime import cpu_name
+from gnnpt.runtime import device_name
 
 
 def hardware(trainer: pl.Trainer) -> str:
     """What a run trained on, for its card: the GPUs, or the CPU's model name and thread count."""
-    if torch.cuda.is_available() and trainer.root_device.type == "cuda":
-        return f"{trainer.world_size} x {torch.cuda.get_device_name(trainer.root_device)}"
-    return f"CPU ({cpu_name()}, {platform.machine()}, {torch.get_num_threads()} threads)"
+    if trainer.root_device.type == "cuda":
+        return f"{trainer.world_size} x {device_name(trainer.root_device)}"
+    return device_name("cpu")
 
 
 def training_seconds(trainer: pl.Trainer) -> float:

@@ -21,6 +21,14 @@ def packaged_models() -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "card.json").exists()) if root.is_dir() else []
 
 
+def packaged_encoders() -> list[str]:
+    """Names of the shipped pretrained encoders (cards of kind ``encoder``)."""
+    import json
+
+    return [n for n in packaged_models() if json.loads((packaged_dir() / n / "card.json").read_text()).get("kind")
+            == "encoder"]  # fmt: skip
+
+
 def model_path(name: str | Path | None = None) -> Path:
     """The directory of a model: the default (Tox21) when ``name`` is None, else a saved model directory, ``name`` or
     ``name@v2`` from the model store (see :mod:`gnnpt.registry.store`), or a shipped model by name."""

@@ -24,6 +24,7 @@ from gnnpt.finetune.model import load_model
 from gnnpt.nn.checkpoints import (
     CARD_FILE,
     WEIGHTS_FILE,
+    export_hu2020_state_dict,
     load_encoder,
     load_hu2020_checkpoint,
     published_checkpoint_dir,
@@ -186,10 +187,23 @@ def import_model(
     return _entry(name, version, target, latest=True)
 
 
-def export_model(name: str, dest: str | Path, version: str | None = None, root: str | Path | None = None) -> Path:
-    """Copy a stored (or shipped) model's weights and card into the new or empty directory ``dest``."""
+def export_model(
+    name: str, dest: str | Path, version: str | None = None, root: str | Path | None = None, fmt: str = "gnnpt"
+) -> Path:
+    """Copy a stored (or shipped) model's weights and card into the new or empty directory ``dest``; with
+    ``fmt="pth"``, write a Hu et al. (GIN/GCN/GraphSAGE/GAT) encoder as the published pretrain-gnns state_dict file
+    ``dest`` instead (float32, upstream's key names and order), loadable by upstream code."""
     source = _locate(name, version, store_dir(root))
     dest = Path(dest)
+    if fmt == "pth":
+        card = _read_card(source)
+        if card.get("kind") != "encoder" or card.get("architecture") != "hu2020":
+            raise RegistryError(f"{name!r} is not a Hu et al. encoder; only those export as a pretrain-gnns .pth")
+        if dest.exists():
+            raise FileExistsError(f"{dest} exists; export into a new file")
+        return export_hu2020_state_dict(load_encoder(source), dest)
+    if fmt != "gnnpt":
+        raise ValueError(f"unknown export format {fmt!r}; choose gnnpt or pth")
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise FileExistsError(f"{dest} exists and is not an empty directory; export into a new directory")
     dest.mkdir(parents=True, exist_ok=True)

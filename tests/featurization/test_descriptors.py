@@ -10,7 +10,7 @@ from rdkit.Chem import Descriptors, Fragments
 from gnnpt.featurization.descriptors import compute_descriptors, descriptor_names, smiles_descriptors
 from gnnpt.pretraining.descriptor_targets import DescriptorScaler
 from gnnpt.store import cache as cache_module
-from gnnpt.store.cache import cached_descriptors
+from gnnpt.store.cache import cached_features
 
 SMILES = ["CC(=O)Nc1ccc(O)cc1", "CCO", "not a smiles", "c1ccccc1C(=O)O", "", "CN1CCC[C@H]1c1cccnc1", "[Na+].[Cl-]"]
 
@@ -45,12 +45,14 @@ def test_worker_processes_give_the_serial_result() -> None:
 
 
 def test_cache_returns_stored_values_without_recomputing(tmp_path, monkeypatch) -> None:
-    first = cached_descriptors(SMILES, cache_dir=tmp_path)
+    first = cached_features(SMILES, "descriptors", cache_dir=tmp_path)
     monkeypatch.setattr("gnnpt.featurization.descriptors.compute_descriptors",
                         lambda *a, **k: pytest.fail("recomputed a cached set"))  # fmt: skip
-    np.testing.assert_array_equal(cached_descriptors(SMILES, cache_dir=tmp_path), first)
+    np.testing.assert_array_equal(cached_features(SMILES, "descriptors:fast", cache_dir=tmp_path), first)
     assert len(list(tmp_path.glob("*.npy"))) == 1
     assert cache_module.input_hash(SMILES, "x") != cache_module.input_hash(SMILES[:-1], "x")
+    with pytest.raises(ValueError, match="unknown molecule features"):
+        cached_features(SMILES, "ecfp", cache_dir=tmp_path)
 
 
 def test_scaler_clips_outliers_and_keeps_missing_values_missing() -> None:

@@ -53,6 +53,8 @@ def test_losses_fall_and_invalid_lines_are_reported(corpus, tmp_path, objectives
     assert losses.tail(30).mean() < 0.8 * losses.head(30).mean()
     card = json.loads((encoder_dir / "card.json").read_text())
     assert card["corpus"]["molecules"] == 514 and card["corpus"]["invalid"] >= 2 and card["steps"] == steps
+    curve = card["curve"]
+    assert 10 <= len(curve) <= 100 and curve[-1]["step"] == steps - 1 and curve[-1]["loss"] < curve[0]["loss"]
     reported = [json.loads(line) for line in (tmp_path / "invalid_molecules.jsonl").read_text().splitlines()]
     assert {"C1CC", "not"} <= {r["input"] for r in reported}  # SMI reader splits off the name column
     assert load_encoder(encoder_dir).num_layer == 2

@@ -117,6 +117,27 @@ def test_encoder_directory_import(tmp_path, root) -> None:
     assert load_encoder(resolve("my_enc", root=root)).config()["gnn_type"] == "gat"
 
 
+def test_half_precision_encoder_exports_in_the_published_layout(tmp_path, root) -> None:
+    """A float16 encoder in the store exports as upstream's plain float32 state_dict: the 57 keys of a 5-layer GIN,
+    in pretrain-gnns order, which the published-checkpoint loader reads back strictly."""
+    torch.manual_seed(0)
+    encoder = HuEncoder(num_layer=5, emb_dim=16)
+    enc_dir = save_encoder(encoder, tmp_path / "enc", {"name": "half-gin"}, half=True)
+    assert json.loads((enc_dir / "card.json").read_text())["dtype"] == "float16"
+    import_model(enc_dir, root=root)
+    pth = export_model("half-gin", tmp_path / "gin.pth", root=root, fmt="pth")
+    state = torch.load(pth, weights_only=True)
+    assert len(state) == 57 and list(state) == list(encoder.state_dict())
+    assert all(v.dtype in (torch.float32, torch.int64) for v in state.values())
+    back = load_hu2020_checkpoint(pth)
+    for key, value in encoder.state_dict().items():
+        torch.testing.assert_close(back.state_dict()[key], value.half().to(value.dtype))
+    with pytest.raises(FileExistsError):
+        export_model("half-gin", pth, root=root, fmt="pth")
+    with pytest.raises(RegistryError, match="not a Hu et al. encoder"):
+        export_model("tox21", tmp_path / "tox21.pth", root=root, fmt="pth")
+
+
 @pytest.mark.parametrize("pickled", ["model.pt", "extra/state"])
 def test_refuses_a_directory_with_a_pickle(saved, root, pickled) -> None:
     target = saved / pickled
