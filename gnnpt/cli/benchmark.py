@@ -52,7 +52,6 @@ def moleculenet(
     from dataclasses import replace
 
     from gnnpt.finetune.benchmark import BenchmarkConfig, run_benchmark
-    from gnnpt.finetune.report import bar_charts, markdown_report
 
     if protocol not in ("full", "cpu"):
         raise typer.BadParameter(f"unknown protocol {protocol!r}; choose full or cpu")
@@ -64,6 +63,12 @@ def moleculenet(
         results = run_benchmark(cfg, progress=True)
     except (ValueError, FileNotFoundError, KeyError, ImportError) as exc:
         raise typer.BadParameter(str(exc)) from None
+    _write(results, output_dir, charts)
+
+
+def _write(results, output_dir: Path, charts: bool) -> None:
+    from gnnpt.finetune.report import bar_charts, markdown_report
+
     output_dir.mkdir(parents=True, exist_ok=True)
     results.to_csv(output_dir / "results.csv", index=False)
     (output_dir / "tables.md").write_text(markdown_report(results))
@@ -74,3 +79,20 @@ def moleculenet(
             console.print("[yellow]matplotlib is not installed: no charts (pip install matplotlib)[/]")
     console.print(markdown_report(results))
     console.print(f"[bold green]results written to {output_dir}[/] (results.csv, tables.md)")
+
+
+@app.command("report")
+def report(
+    parts: Annotated[list[Path], typer.Argument(help="results.csv files of benchmark runs to show in one table.")],
+    output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Where the merged results go.")],
+    charts: Annotated[bool, typer.Option(help="Write one bar chart per dataset (needs matplotlib).")] = True,
+) -> None:
+    """Merge the rows of several runs (e.g. rows run side by side in separate processes) into one set of tables."""
+    import pandas as pd
+
+    missing = [str(p) for p in parts if not p.is_file()]
+    if missing:
+        raise typer.BadParameter(f"not found: {', '.join(missing)}")
+    frames = [pd.read_csv(p) for p in parts]
+    merged = pd.concat(frames, ignore_index=True).drop_duplicates(["dataset", "method", "protocol"], keep="last")
+    _write(merged, output_dir, charts)

@@ -15,8 +15,9 @@ from gnnpt.runtime import device_name
 
 def hardware(trainer: pl.Trainer) -> str:
     """What a run trained on, for its card: the GPUs, or the CPU's model name and thread count."""
-    if trainer.root_device.type == "cuda":
-        return f"{trainer.world_size} x {device_name(trainer.root_device)}"
+    device = trainer.strategy.root_device
+    if device.type == "cuda":
+        return f"{trainer.world_size} x {device_name(device)}"
     return device_name("cpu")
 
 

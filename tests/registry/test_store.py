@@ -134,7 +134,7 @@ def test_half_precision_encoder_exports_in_the_published_layout(tmp_path, root) 
         torch.testing.assert_close(back.state_dict()[key], value.half().to(value.dtype))
     with pytest.raises(FileExistsError):
         export_model("half-gin", pth, root=root, fmt="pth")
-    with pytest.raises(RegistryError, match="not a Hu et al. encoder"):
+    with pytest.raises(RegistryError, match=r"not a Hu et al\. encoder"):
         export_model("tox21", tmp_path / "tox21.pth", root=root, fmt="pth")
 
 
