@@ -26,10 +26,18 @@ def main() -> None:
     parser.add_argument("--description", required=True)
     args = parser.parse_args()
     card = json.loads((args.encoder / "card.json").read_text())
+    if "snapshot_minutes" in card:  # a snapshot: the run's final card holds the corpus hash, descriptors and curve
+        run_card = json.loads((args.encoder.parents[1] / "encoder" / "card.json").read_text())
+        for key in ("corpus", "descriptors", "gnnpt_version", "init", "hyper_parameters"):
+            card[key] = run_card.get(key)
+        card["curve"] = [point for point in run_card.get("curve", []) if point["step"] < card["steps"]]
+        card["wall_time_s"] = card["training_seconds"]
     for key in ("kind", "architecture", "config", "scheme", "dtype"):
         card.pop(key, None)  # save_encoder writes these from the encoder itself
     card.update({"name": args.name, "description": args.description, "source_run": str(args.encoder)})
     target = save_encoder(load_encoder(args.encoder), packaged_dir() / args.name, card, half=True)
+    for file in target.iterdir():
+        file.chmod(0o644)
     size = sum(f.stat().st_size for f in target.iterdir()) / 1e6
     print(f"shipped {args.encoder} as {args.name} in {target} ({size:.1f} MB)")
 

@@ -79,6 +79,10 @@ def encoder_label(spec: str) -> tuple[str, str]:
         return f"{gnn.upper()}, no pretraining", gnn
     if spec.startswith("hu2020:") or spec.endswith(".pth"):
         return f"{gnn.upper()} {Path(spec.removeprefix('hu2020:')).stem} (Hu et al. 2020 checkpoint)", gnn
+    if not Path(spec).is_dir():
+        from gnnpt.registry.store import resolve  # a shipped or stored name
+
+        spec = str(resolve(spec))
     card = read_card(spec)
     return f"{gnn.upper()} {card.get('name', Path(spec).name)} (gnnpt)", gnn
 
