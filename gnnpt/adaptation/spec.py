@@ -13,6 +13,7 @@ from rdkit import Chem, rdBase
 
 from gnnpt.datasets.readers import read_molecules
 from gnnpt.finetune.strategies import Strategy
+from gnnpt.registry.defaults import DEFAULT_ENCODER
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MIN_LABELED = 20  # fewer valid rows leave nothing to split into train, valid and test
@@ -28,7 +29,7 @@ class AdaptationSpec:
     targets: list[str]
     smiles_col: str | None = None
     task_type: str | None = None  # inferred from the labels when None
-    encoder: str = "none"  # what gnnpt finetune --encoder takes (a store name, a .pth, hu2020:<name>, none)
+    encoder: str = DEFAULT_ENCODER  # what gnnpt finetune --encoder takes (a name, a .pth, hu2020:<name>, none)
     strategy: str = "full"
     epochs: int = 30
     batch_size: int = 32

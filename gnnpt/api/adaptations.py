@@ -15,6 +15,7 @@ from gnnpt.adaptation.report import report_html
 from gnnpt.adaptation.runner import LOG_FILE
 from gnnpt.adaptation.spec import AdaptationSpec
 from gnnpt.adaptation.submit import submit_job, upload_suffix
+from gnnpt.registry.defaults import DEFAULT_ENCODER
 
 # Encoders a request may name: none, a published checkpoint, or a model-store name; never a path on the server.
 _ENCODER = re.compile(r"none(:[a-z]+)?|hu2020:[A-Za-z0-9_.-]+|[A-Za-z0-9][A-Za-z0-9._-]*(@v\d+)?")
@@ -38,7 +39,7 @@ def log_tail(store: JobStore, job: Job, lines: int = LOG_TAIL) -> list[str]:
     return path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:] if path.exists() else []
 
 
-def adaptation_router(store: JobStore, owner: Any, default_encoder: str = "none") -> APIRouter:
+def adaptation_router(store: JobStore, owner: Any, default_encoder: str = DEFAULT_ENCODER) -> APIRouter:
     """The routes; ``owner`` is the dependency that gives the caller's identity (its API key digest)."""
     router = APIRouter(prefix="/v1/adaptations", tags=["adaptations"])
     caller = Depends(owner)
@@ -57,7 +58,13 @@ def adaptation_router(store: JobStore, owner: Any, default_encoder: str = "none"
         unlabeled: Annotated[UploadFile | None, File(description="Unlabeled molecules of your domain.")] = None,
         smiles_col: Annotated[str | None, Form()] = None,
         task_type: Annotated[str | None, Form(description="classification or regression (inferred).")] = None,
-        encoder: Annotated[str | None, Form(description="none, hu2020:<name> or a model-store encoder.")] = None,
+        encoder: Annotated[
+            str | None,
+            Form(
+                description=f"A shipped or model-store encoder (default {DEFAULT_ENCODER}), none "
+                "(from scratch) or hu2020:<name>."
+            ),
+        ] = None,
         strategy: Annotated[str, Form(description="full, linear_probe, freeze:K, llrd:D, lora:R, adapter:B")] = "full",
         epochs: Annotated[int, Form(ge=1, le=500)] = 30,
         pretrain_epochs: Annotated[int, Form(ge=0, le=100)] = 3,

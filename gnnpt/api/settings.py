@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from gnnpt.registry.defaults import DEFAULT_ENCODER
+
 ENV_PREFIX = "GNNPT_API_"
 
 
@@ -62,7 +64,7 @@ class Settings:
     adaptation_workers: int = 1  # processes running adaptation jobs, one job each at a time (0: none)
     adaptation_threads: int = 1  # torch threads per adaptation worker (leave cores to scoring)
     max_upload_bytes: int = 50_000_000  # an adaptation job's uploads
-    adaptation_encoder: str = "none"  # encoder of a job that names none (a model-store encoder, hu2020:<name>)
+    adaptation_encoder: str = DEFAULT_ENCODER  # of a job that names none (a shipped/stored encoder, hu2020:<name>)
 
     def scoring_threads(self) -> int:
         """torch threads for scoring: ``torch_threads``, or one core less than this process may use (at least 1), so

@@ -15,6 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from gnnpt.registry.defaults import DEFAULT_ENCODER
+
 app = typer.Typer(help="Domain adaptation jobs: pretrain on your molecules, fine-tune on your labels, register.",
                   no_args_is_help=True)  # fmt: skip
 console = Console()
@@ -24,7 +26,8 @@ Data = Annotated[Path, typer.Option(help="Labeled file: a SMILES column and the 
 Targets = Annotated[list[str], typer.Option(help="Target column (repeat for several).")]
 Name = Annotated[str, typer.Option(help="Name the adapted model is registered under.")]
 Unlabeled = Annotated[Path | None, typer.Option(help="Unlabeled molecules of your domain (pretraining).")]
-Encoder = Annotated[str, typer.Option(help="none, hu2020:<name>, a model-store encoder, or an encoder dir.")]
+Encoder = Annotated[str, typer.Option(help="A shipped or model-store encoder, none (from scratch), hu2020:<name>, "
+                                           "or an encoder dir.")]  # fmt: skip
 JobsDir = Annotated[Path | None, typer.Option(help="Job store (default $GNNPT_JOBS_DIR or the gnnpt cache).")]
 
 
@@ -69,7 +72,7 @@ def _show(job, store) -> None:
 
 
 @app.command("run")
-def run(data: Data, targets: Targets, name: Name, unlabeled: Unlabeled = None, encoder: Encoder = "none",
+def run(data: Data, targets: Targets, name: Name, unlabeled: Unlabeled = None, encoder: Encoder = DEFAULT_ENCODER,
         strategy: str = "full", epochs: int = 30, pretrain_epochs: int = 3, seeds: int = 1,
         jobs_dir: JobsDir = None) -> None:  # fmt: skip
     """Run an adaptation here and now (same stages and record as a service job), then register the model."""
@@ -86,7 +89,7 @@ def run(data: Data, targets: Targets, name: Name, unlabeled: Unlabeled = None, e
 
 
 @app.command("submit")
-def submit(data: Data, targets: Targets, name: Name, unlabeled: Unlabeled = None, encoder: Encoder = "none",
+def submit(data: Data, targets: Targets, name: Name, unlabeled: Unlabeled = None, encoder: Encoder = DEFAULT_ENCODER,
            strategy: str = "full", epochs: int = 30, pretrain_epochs: int = 3, seeds: int = 1,
            jobs_dir: JobsDir = None) -> None:  # fmt: skip
     """Queue an adaptation for the service's workers (or `gnnpt adapt worker`)."""

@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from gnnpt.registry.defaults import DEFAULT_ENCODER
+
 if TYPE_CHECKING:
     from gnnpt.finetune.train import FinetuneResult
 
@@ -30,8 +32,12 @@ def finetune(
         str | None, typer.Option(help="classification, regression or multiclass (inferred if omitted).")
     ] = None,
     encoder: Annotated[
-        str, typer.Option(help="none[:gin|gcn|graphsage|gat], a saved encoder dir, a .pth, or hu2020:<name>.")
-    ] = "none",
+        str,
+        typer.Option(
+            help="A shipped or stored encoder name, none[:gin|gcn|graphsage|gat] (from scratch), a saved "
+            "encoder dir, a .pth, or hu2020:<name>."
+        ),
+    ] = DEFAULT_ENCODER,
     strategy: Annotated[
         str, typer.Option(help="full, linear_probe, freeze:K, llrd:DECAY, lora:RANK or adapter:DIM.")
     ] = "full",

@@ -1,6 +1,7 @@
 """Where models come from: the models shipped in the package, the local model store, saved model directories."""
 
-from gnnpt.registry.packaged import DEFAULT_MODEL, load, model_path, packaged_dir, packaged_models
+from gnnpt.registry.defaults import DEFAULT_ENCODER, DEFAULT_MODEL
+from gnnpt.registry.packaged import load, model_path, packaged_dir, packaged_models
 from gnnpt.registry.store import (
     ModelEntry,
     RegistryError,
@@ -15,6 +16,7 @@ from gnnpt.registry.store import (
 )
 
 __all__ = [
+    "DEFAULT_ENCODER",
     "DEFAULT_MODEL",
     "ModelEntry",
     "RegistryError",

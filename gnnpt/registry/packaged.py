@@ -6,8 +6,7 @@ from importlib import resources
 from pathlib import Path
 
 from gnnpt.finetune.model import FinetunedModel, load_model
-
-DEFAULT_MODEL = "tox21"
+from gnnpt.registry.defaults import DEFAULT_MODEL
 
 
 def packaged_dir() -> Path:

@@ -66,3 +66,26 @@ def test_the_fast_model_is_a_smaller_student_that_ranks_like_its_teacher() -> No
     for task in teacher.task_names:
         valid = a[task].notna()
         assert spearmanr(a.loc[valid, task], b.loc[valid, task]).statistic > 0.6, task
+
+
+def test_the_shipped_encoder_is_listed_loads_offline_and_says_how_it_was_made(tmp_path) -> None:
+    from gnnpt.adaptation.spec import AdaptationSpec
+    from gnnpt.nn import load_hu2020_checkpoint, resolve_encoder
+    from gnnpt.registry import DEFAULT_ENCODER, export_model, list_models
+    from gnnpt.registry.packaged import packaged_encoders
+
+    assert DEFAULT_ENCODER in packaged_encoders()
+    entry = next(e for e in list_models(tmp_path) if e.name == DEFAULT_ENCODER)
+    assert entry.shipped and entry.kind == "encoder" and entry.architecture == "hu2020 gin 5x300"
+    card = gnnpt.registry.show(DEFAULT_ENCODER, root=tmp_path)
+    assert card["dtype"] == "float16" and len(card["corpus"]["sha256"]) == 64 and card["corpus"]["molecules"] > 100_000
+    assert card["objectives"] and card["steps"] > 0 and card["wall_time_s"] > 0 and "CPU" in card["hardware"]
+    assert len(card["curve"]) > 5 and card["curve"][-1]["loss"] < card["curve"][0]["loss"]
+    encoder = resolve_encoder(DEFAULT_ENCODER)
+    assert encoder.config()["emb_dim"] == 300 and next(encoder.parameters()).dtype.is_floating_point
+    pth = export_model(DEFAULT_ENCODER, tmp_path / "enc.pth", root=tmp_path, fmt="pth")
+    published = load_hu2020_checkpoint(pth)
+    assert len(published.state_dict()) == 57
+    for key, value in encoder.state_dict().items():
+        assert (published.state_dict()[key] == value).all()
+    assert AdaptationSpec(name="x", targets=["y"]).encoder == DEFAULT_ENCODER
