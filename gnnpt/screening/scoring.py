@@ -52,7 +52,7 @@ def score_chunk(
     if store is None:
         store = featurize(chunk["smiles"].tolist(), model.scheme, canonical=True)
     scores = model.predict_store(store, batch_size, precision)
-    errors = scores["error"].to_numpy(object)
+    errors = scores["error"].to_numpy(object, copy=True)  # pandas may hand out a read-only view
     if READ_ERROR in chunk:
         unread = chunk[READ_ERROR].notna().to_numpy()
         errors[unread] = [f"{ErrorReason.UNPARSABLE}: {note}" for note in chunk[READ_ERROR][unread]]

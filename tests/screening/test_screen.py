@@ -157,6 +157,10 @@ def test_sdf_records_rdkit_cannot_read_keep_their_place(tmp_path, model) -> None
     frame = pd.read_csv(tmp_path / "out.csv")
     assert frame["row"].tolist() == [0, 1, 2] and frame["error"].notna().tolist() == [False, True, False]
     assert frame["error"][1].startswith("unparsable: SDF record 1")
+    (tmp_path / "ok.sdf").write_text(blocks[0] + blocks[1])  # every record readable (failed with pandas 3's CoW)
+    screen(tmp_path / "ok.sdf", model, tmp_path / "ok.csv", progress=False)
+    ok = pd.read_csv(tmp_path / "ok.csv")
+    assert ok["row"].tolist() == [0, 1] and ok["error"].isna().all() and ok["NR-AR"].between(0, 1).all()
 
 
 def test_chunking_workers_and_output_formats_agree(tmp_path, model, tasks) -> None:
