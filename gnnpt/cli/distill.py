@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from gnnpt.cli.finetune import _seeds, show_result
+from gnnpt.cli.finetune import parse_seeds, show_result
 
 
 def distill(
@@ -45,7 +45,7 @@ def distill(
 
     cfg = FinetuneConfig(
         encoder="none", emb_dim=emb_dim, num_layer=num_layer, epochs=epochs, batch_size=batch_size, lr=lr,
-        dropout=dropout, seeds=_seeds(seeds), progress=True,
+        dropout=dropout, seeds=parse_seeds(seeds), progress=True,
     )  # fmt: skip
     out = output_dir or Path("models") / f"{Path(teacher).name}_student_{emb_dim}x{num_layer}"
     try:

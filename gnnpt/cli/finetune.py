@@ -19,9 +19,18 @@ if TYPE_CHECKING:
 console = Console()
 
 
-def _seeds(text: str) -> list[int]:
-    """``3`` -> seeds 0, 1, 2; ``0,5,7`` -> those seeds."""
-    return [int(s) for s in text.split(",")] if "," in text else list(range(int(text)))
+def parse_seeds(text: str) -> list[int]:
+    """``3`` -> seeds 0, 1, 2; ``0,5,7`` (or ``7,`` for the one seed 7) -> those seeds."""
+    parts = [p.strip() for p in text.split(",")]
+    listed = "," in text
+    values = [p for p in parts if p] if listed else parts
+    if not values or not all(p.isdigit() for p in values) or (not listed and int(values[0]) < 1):
+        raise ValueError(f"--seeds takes a count (3: seeds 0, 1, 2) or a comma-separated list of seeds (0,5,7; "
+                         f"'7,' for the one seed 7), got {text!r}")  # fmt: skip
+    seeds = [int(p) for p in values] if listed else list(range(int(values[0])))
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds lists a seed twice: {text!r}")
+    return seeds
 
 
 def finetune(
@@ -65,7 +74,7 @@ def finetune(
     try:
         labeled = load_labeled(data, smiles_col, targets, task_type)
         cfg = FinetuneConfig(
-            encoder=encoder, strategy=strategy, seeds=_seeds(seeds), epochs=epochs, batch_size=batch_size, lr=lr,
+            encoder=encoder, strategy=strategy, seeds=parse_seeds(seeds), epochs=epochs, batch_size=batch_size, lr=lr,
             dropout=dropout, pooling=pooling, head=head, patience=patience, pos_weight=pos_weight, progress=True,
         )  # fmt: skip
         out = output_dir or Path("models") / f"{labeled.name}_{Path(encoder).name.replace(':', '_')}"

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 import gnnpt
+from gnnpt.cli.finetune import parse_seeds
 from gnnpt.cli.main import app
 from gnnpt.finetune import load_model
 
@@ -46,3 +47,16 @@ def test_bad_options_are_clear_errors(tmp_path) -> None:
     assert result.exit_code != 0 and "valid forms" in result.output
     result = runner.invoke(app, ["finetune", "--data", "no_such_dataset_or_file"])
     assert result.exit_code != 0 and "neither a file nor a dataset" in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "seeds"), [("3", [0, 1, 2]), ("1,", [1]), ("7", list(range(7))), ("0, 5,7", [0, 5, 7])]
+)
+def test_seeds_are_a_count_or_a_list(text: str, seeds: list[int]) -> None:
+    assert parse_seeds(text) == seeds
+
+
+@pytest.mark.parametrize("text", ["", ",", "0", "a", "1,x", "-1", "2,2"])
+def test_bad_seeds_say_what_the_option_takes(text: str) -> None:
+    with pytest.raises(ValueError, match="--seeds"):
+        parse_seeds(text)
