@@ -18,8 +18,22 @@ def graph_batch_to_pyg(gb: GraphBatch) -> Batch:
     return out
 
 
+def _int16_features(values: torch.Tensor, what: str) -> torch.Tensor:
+    """``values`` as int16, or a ValueError when that would change them (floats, or integers beyond int16)."""
+    values = values.cpu()
+    if values.is_floating_point() and not bool((values == values.round()).all()):
+        example = values[values != values.round()][0].item()
+        raise ValueError(f"{what} holds non-integer values (e.g. {example:g}); the packed store keeps categorical "
+                         "features (the hu2020/ogb schemes' integer codes) only")  # fmt: skip
+    lo, hi = torch.iinfo(torch.int16).min, torch.iinfo(torch.int16).max
+    if values.numel() and (values.min() < lo or values.max() > hi):
+        raise ValueError(f"{what} holds values outside the int16 range [{lo}, {hi}] the packed store keeps")
+    return values.to(torch.int16)
+
+
 def pyg_to_packed(batch: Batch | list[Data], scheme: str = "hu2020") -> PackedGraphs:
-    """Pack PyG graphs: edge indices become graph-local, features compact integers."""
+    """Pack PyG graphs: edge indices become graph-local, features compact integers (a ValueError for features that
+    are not integer codes, which the store cannot hold without changing them)."""
     if isinstance(batch, list):
         batch = Batch.from_data_list(batch)
     ptr = batch.ptr.long().cpu()
@@ -36,9 +50,9 @@ def pyg_to_packed(batch: Batch | list[Data], scheme: str = "hu2020") -> PackedGr
     ei_dtype = torch.int16 if max_local < torch.iinfo(torch.int16).max else torch.int32
     edge_attr = batch.edge_attr.cpu() if batch.edge_attr is not None else torch.empty(local.shape[1], 0)
     return PackedGraphs(
-        batch.x.cpu().to(torch.int16),
+        _int16_features(batch.x, "x"),
         local.to(ei_dtype),
-        edge_attr.to(torch.int16),
+        _int16_features(edge_attr, "edge_attr"),
         ptr,
         edge_ptr,
         scheme,

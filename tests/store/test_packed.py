@@ -61,6 +61,21 @@ def test_roundtrip_through_pyg_batch(store: PackedGraphs) -> None:
     assert torch.equal(from_list.node_ptr, sub.node_ptr)
 
 
+def test_from_pyg_refuses_features_it_would_change() -> None:
+    """Float features used to be cast silently (0.7 -> 0); whole-number floats (e.g. from .float()) are kept."""
+    edge_index = torch.tensor([[0, 1], [1, 0]])
+    whole = Data(x=torch.tensor([[5.0, 0.0], [7.0, 1.0]]), edge_index=edge_index, edge_attr=torch.zeros(2, 2))
+    assert PackedGraphs.from_pyg([whole]).x.tolist() == [[5, 0], [7, 1]]
+    fractional = Data(x=torch.tensor([[0.7, 0.0], [1.0, 0.0]]), edge_index=edge_index, edge_attr=torch.zeros(2, 2))
+    with pytest.raises(ValueError, match=r"x holds non-integer values \(e.g. 0.7\)"):
+        PackedGraphs.from_pyg([fractional])
+    wide = Data(x=torch.tensor([[40_000, 0], [1, 0]]), edge_index=edge_index, edge_attr=torch.tensor([[0.5, 0]] * 2))
+    with pytest.raises(ValueError, match="x holds values outside the int16 range"):
+        PackedGraphs.from_pyg([wide])
+    with pytest.raises(ValueError, match="edge_attr holds non-integer"):
+        PackedGraphs.from_pyg([Data(x=whole.x, edge_index=edge_index, edge_attr=torch.full((2, 2), 0.5))])
+
+
 def test_select_and_concat(store: PackedGraphs) -> None:
     a, b = store.select([0, 1, 2]), store.select([3, 4, 5, 6, 7])
     assert [e.index for e in a.errors] == [1] and [e.index for e in b.errors] == [1]
