@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from gnnpt.nn.precision import DEFAULT_PRECISION
 from gnnpt.registry.defaults import DEFAULT_ENCODER
 
 ENV_PREFIX = "GNNPT_API_"
@@ -55,7 +56,7 @@ class Settings:
     request_timeout_s: float = 30.0
     batch_window_ms: float = 2.0
     max_batch_molecules: int = 1024
-    precision: str = "auto"  # auto (bf16 where native, as gnnpt screen), bf16 or fp32 (see gnnpt.nn.precision)
+    precision: str = DEFAULT_PRECISION  # auto (bf16 where native, as every interface), bf16 or fp32
     torch_threads: int = 0  # per worker process; 0: one less than the process's cores (the event loop keeps one)
     api_keys_file: str | None = None
     api_key_hashes: list[str] = field(default_factory=list)

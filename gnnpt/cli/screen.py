@@ -36,8 +36,12 @@ def screen(
     ] = "local",
     device: Annotated[str | None, typer.Option(help="Model device, local engine (default: cuda if any).")] = None,
     precision: Annotated[
-        str, typer.Option(help="auto (bf16 where the hardware computes it natively), bf16 or fp32 (exact).")
-    ] = "auto",
+        str | None,
+        typer.Option(
+            help="auto (bf16 where the hardware computes it natively), bf16 or fp32 (exact) "
+            "[default: auto, as every gnnpt scoring interface]."
+        ),
+    ] = None,
 ) -> None:
     """Score every molecule of INPUT; invalid rows are kept with their error (or listed in OUT.errors.csv when
     --filter/--top-k select rows). Interrupted? Run again with --resume."""
@@ -50,7 +54,7 @@ def screen(
         summary = run(
             input, model, output, smiles_col=smiles_col, chunk_size=chunk_size, workers=workers,
             batch_size=batch_size, resume=resume, top_k=top_k, sort_by=sort_by, filters=filter, engine=engine,
-            device=device, precision=precision,
+            device=device, **({"precision": precision} if precision else {}),
         )  # fmt: skip
     except (ValueError, FileNotFoundError, ImportError) as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -35,7 +35,7 @@ class DistillData:
 
 def teacher_scores(teacher: FinetunedModel, store: PackedGraphs, batch_size: int = 1024) -> np.ndarray:
     """The teacher's ensemble scores [graphs, outputs] in target units (NaN for molecules it cannot read)."""
-    frame = teacher.predict_store(store, batch_size, precision="auto")
+    frame = teacher.predict_store(store, batch_size)
     return frame[teacher.output_names()].to_numpy(np.float32)
 
 

@@ -23,7 +23,7 @@ from gnnpt.nn.heads import GraphModel, LinearHead, MLPHead
 from gnnpt.nn.hu2020 import HuEncoder
 from gnnpt.nn.ogb import OgbEncoder
 from gnnpt.nn.pooling import make_pooling
-from gnnpt.nn.precision import inference_autocast
+from gnnpt.nn.precision import DEFAULT_PRECISION, inference_autocast
 from gnnpt.store.packed import GraphBatch, PackedGraphs
 
 HEADS = ("linear", "mlp")
@@ -93,7 +93,7 @@ class FinetunedModel(nn.Module):
 
     @torch.no_grad()
     def predict(
-        self, smiles: Sequence[str], batch_size: int = 1024, workers: int = 1, precision: str = "fp32"
+        self, smiles: Sequence[str], batch_size: int = 1024, workers: int = 1, precision: str = DEFAULT_PRECISION
     ) -> pd.DataFrame:
         """One row per input SMILES: the prediction columns and ``error`` (None, or why the molecule was not scored).
 
@@ -107,7 +107,9 @@ class FinetunedModel(nn.Module):
         return frame
 
     @torch.no_grad()
-    def predict_store(self, store: PackedGraphs, batch_size: int = 1024, precision: str = "fp32") -> pd.DataFrame:
+    def predict_store(
+        self, store: PackedGraphs, batch_size: int = 1024, precision: str = DEFAULT_PRECISION
+    ) -> pd.DataFrame:
         """:meth:`predict` for already featurized graphs (rows aligned with ``store``)."""
         device = next(self.parameters()).device
         values = np.full((len(store), len(self.output_names())), np.nan, dtype=np.float32)

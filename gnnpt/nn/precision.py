@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 import torch
 
 PRECISIONS = ("auto", "fp32", "bf16")
+DEFAULT_PRECISION = "auto"  # every scoring interface (notebook, screen, REST, distillation) starts from this one
 
 
 def native_bf16(device: torch.device | str) -> bool:

@@ -20,7 +20,7 @@ import torch
 
 from gnnpt.featurization.pipeline import featurize
 from gnnpt.finetune.model import FinetunedModel, load_model
-from gnnpt.nn.precision import inference_autocast, resolve_precision
+from gnnpt.nn.precision import DEFAULT_PRECISION, inference_autocast, resolve_precision
 from gnnpt.predict.attribution import Explanation, explain
 from gnnpt.predict.display import MoleculeGrid, html_table, summary_rows
 from gnnpt.predict.domain import IN_DOMAIN_THRESHOLD, TrainingDomain
@@ -45,7 +45,7 @@ class Predictor:
         domain: TrainingDomain | None = None,
         threshold: float = IN_DOMAIN_THRESHOLD,
         max_atoms: int = 1000,
-        precision: str = "fp32",
+        precision: str = DEFAULT_PRECISION,
     ):
         if not isinstance(model, FinetunedModel):
             raise TypeError(f"Predictor wraps a FinetunedModel (gnnpt.load_model(dir)), not {type(model).__name__}")

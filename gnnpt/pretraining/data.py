@@ -19,7 +19,11 @@ from gnnpt.store.packed import GraphBatch, PackedGraphs
 
 
 class EpochShuffleSampler(Sampler[int]):
-    """Positions ``0..n-1`` in a seeded order per epoch, split across distributed ranks."""
+    """Positions ``0..n-1`` in a seeded order per epoch, split across distributed ranks.
+
+    Every rank gets the same number of positions (the order is padded by repeating its start, as
+    ``DistributedSampler`` does): ranks with different numbers of batches would wait for each other forever.
+    """
 
     def __init__(self, n: int, seed: int = 0, shuffle: bool = True):
         self.n, self.seed, self.shuffle, self.epoch = n, seed, shuffle, 0
@@ -38,11 +42,14 @@ class EpochShuffleSampler(Sampler[int]):
         else:
             order = torch.arange(self.n)
         rank, world = self._rank()
+        padded = -(-self.n // world) * world
+        if padded > self.n:
+            order = torch.cat([order, order[: padded - self.n]])
         return iter(order[rank::world].tolist())
 
     def __len__(self) -> int:
-        rank, world = self._rank()
-        return len(range(rank, self.n, world))
+        _, world = self._rank()
+        return -(-self.n // world)
 
 
 class PackedDataModule(pl.LightningDataModule):

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from gnnpt.finetune.model import FinetunedModel
-from gnnpt.nn.precision import resolve_precision
+from gnnpt.nn.precision import DEFAULT_PRECISION, resolve_precision
 from gnnpt.registry.packaged import load
 from gnnpt.runtime import available_cores
 from gnnpt.screening.checkpoint import Progress, load_for_resume, progress_path, run_identity
@@ -88,7 +88,7 @@ def screen(
     progress: bool = True,
     engine: str = "local",
     device: str | None = None,
-    precision: str = "auto",
+    precision: str = DEFAULT_PRECISION,
 ) -> ScreenSummary:
     """Score every molecule of ``input`` (CSV/TSV/SMI/SDF/Parquet, plain or gzipped) into ``output``.
 

@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 
 from gnnpt.finetune.model import FinetunedModel
+from gnnpt.nn.precision import DEFAULT_PRECISION
 from gnnpt.screening.scoring import score_chunk
 
 
@@ -39,7 +40,7 @@ def import_ray() -> ModuleType:
 class ChunkScorer:
     """A Ray actor holding the model (on the actor's GPU when it has one) that scores chunks."""
 
-    def __init__(self, model: FinetunedModel, batch_size: int, precision: str = "fp32"):
+    def __init__(self, model: FinetunedModel, batch_size: int, precision: str = DEFAULT_PRECISION):
         self.model = model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
         self.batch_size, self.precision = batch_size, precision
 
@@ -53,7 +54,7 @@ def ray_scored_chunks(
     batch_size: int,
     chunk_size: int,
     workers: int = 1,
-    precision: str = "fp32",
+    precision: str = DEFAULT_PRECISION,
 ) -> Iterator[pd.DataFrame]:
     """Score ``chunks`` on Ray; scored frames come back in input order."""
     ray = import_ray()

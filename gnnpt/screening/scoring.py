@@ -19,6 +19,7 @@ import torch
 from gnnpt.featurization.errors import ErrorReason
 from gnnpt.featurization.pipeline import featurize, worker_pool
 from gnnpt.finetune.model import FinetunedModel
+from gnnpt.nn.precision import DEFAULT_PRECISION
 from gnnpt.runtime import model_threads, release_free_memory, torch_threads
 from gnnpt.screening.inputs import READ_ERROR
 from gnnpt.store.packed import PackedGraphs
@@ -46,7 +47,7 @@ def score_chunk(
     chunk: pd.DataFrame,
     batch_size: int,
     store: PackedGraphs | None = None,
-    precision: str = "fp32",
+    precision: str = DEFAULT_PRECISION,
 ) -> pd.DataFrame:
     """The output rows of a numbered chunk (``row``, ``smiles``): canonical SMILES, one column per output, error."""
     if store is None:
@@ -70,7 +71,11 @@ def score_chunk(
 
 
 def local_scored_chunks(
-    chunks: Iterator[pd.DataFrame], model: FinetunedModel, batch_size: int, workers: int = 1, precision: str = "fp32"
+    chunks: Iterator[pd.DataFrame],
+    model: FinetunedModel,
+    batch_size: int,
+    workers: int = 1,
+    precision: str = DEFAULT_PRECISION,
 ) -> Iterator[pd.DataFrame]:
     """Score ``chunks`` in this process; ``workers > 1`` featurizes up to ``workers + 1`` chunks ahead in processes."""
     if workers <= 1:

@@ -164,3 +164,26 @@ def test_notebook_display(shipped: Predictor) -> None:
     assert capped.shown == 2 and len(capped.frame) == 5 and "showing 2 of 5 molecules" in capped._repr_html_()
     assert capped.legends[0].startswith("NR-AR: ")  # the first task by default
     assert "Predictor(name='tox21'" in repr(shipped)
+
+
+def test_one_precision_default_for_notebook_screen_and_model(monkeypatch, tmp_path) -> None:
+    """On a device with native bf16 every interface scores in bf16 by default: the same numbers everywhere."""
+    import pandas as pd
+
+    import gnnpt.nn.precision
+    from gnnpt.screening import screen
+
+    monkeypatch.setattr(gnnpt.nn.precision, "native_bf16", lambda device: True)
+    smiles = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "CCN(CC)CC"]
+    predictor = gnnpt.load("tox21-fast")
+    assert predictor.precision == "bf16"
+    model = predictor.model
+    bf16 = model.predict(smiles, precision="bf16")[model.output_names()].to_numpy()
+    fp32 = model.predict(smiles, precision="fp32")[model.output_names()].to_numpy()
+    assert not np.array_equal(bf16, fp32)  # the check below can tell the two apart
+    np.testing.assert_array_equal(model.predict(smiles)[model.output_names()].to_numpy(), bf16)
+    np.testing.assert_array_equal(predictor.predict(smiles)[model.output_names()].to_numpy(), bf16)
+    pd.DataFrame({"smiles": smiles}).to_csv(tmp_path / "in.csv", index=False)
+    screen(tmp_path / "in.csv", model, tmp_path / "out.csv", progress=False)
+    screened = pd.read_csv(tmp_path / "out.csv")[model.output_names()].to_numpy()
+    np.testing.assert_allclose(screened, bf16, atol=1e-6)  # CSV text round-trip of float32
