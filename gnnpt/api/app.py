@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import io
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -31,15 +32,17 @@ from gnnpt.api.limits import BodyLimit, BodyTooLarge
 from gnnpt.api.metrics import Metrics
 from gnnpt.api.observe import Observe
 from gnnpt.api.schemas import ErrorBody, ModelSummary, PredictRequest, PredictResponse
-from gnnpt.api.service import ModelService, UnknownModel
+from gnnpt.api.service import BadRequest, BrokenModel, ModelService, UnknownModel
 from gnnpt.api.settings import Settings
 from gnnpt.datasets.readers import find_smiles_column
 from gnnpt.runtime import torch_threads
 
 WEB_DIR = Path(str(resources.files("gnnpt.api") / "web"))
 ERRORS = {404: {"model": ErrorBody}, 401: {"model": ErrorBody}, 403: {"model": ErrorBody},
-          413: {"model": ErrorBody}, 504: {"model": ErrorBody}}  # fmt: skip
+          413: {"model": ErrorBody}, 503: {"model": ErrorBody}, 504: {"model": ErrorBody}}  # fmt: skip
 CSV_EXAMPLE = "smiles,id\nCCO,ethanol\nc1ccccc1O,phenol\nnot a smiles,bad\n"
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -85,9 +88,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def unknown(_: Request, exc: UnknownModel) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status.HTTP_404_NOT_FOUND)
 
-    @app.exception_handler(ValueError)
-    async def invalid(_: Request, exc: ValueError) -> JSONResponse:
+    @app.exception_handler(BadRequest)
+    async def invalid(_: Request, exc: BadRequest) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    @app.exception_handler(BrokenModel)
+    async def broken(_: Request, exc: BrokenModel) -> JSONResponse:
+        log.error("%s", exc)
+        return JSONResponse({"detail": str(exc)}, status.HTTP_503_SERVICE_UNAVAILABLE)
 
     async def authorized(request: Request) -> None:  # async: no thread-pool hop per request
         check_key(request, key_hashes)

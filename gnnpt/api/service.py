@@ -24,6 +24,15 @@ class UnknownModel(LookupError):
     """A model name that is neither in the store nor shipped (answered 404)."""
 
 
+class BrokenModel(RuntimeError):
+    """A model on the server that cannot be served (a corrupt card, weights that do not fit it): answered 503, a
+    fault of the server's model store, never of the request."""
+
+
+class BadRequest(ValueError):
+    """A request the service understood but cannot fulfil as asked (answered 422 with the reason)."""
+
+
 class ModelService:
     """Loads models on first use (the default at start-up), keeps one :class:`MicroBatcher` each."""
 
@@ -59,11 +68,17 @@ class ModelService:
             if name == self.default:
                 return model_path(self.settings.default_model)
             return model_path(name) if name in self.settings.preload else resolve_name(name)
-        except (FileNotFoundError, RegistryError) as exc:
+        except FileNotFoundError as exc:
             raise UnknownModel(f"no model {name!r} can be served: {exc}") from None
+        except RegistryError as exc:
+            raise BrokenModel(f"model {name!r} cannot be served: {exc}") from None
 
     def card(self, name: str) -> dict[str, Any]:
-        return read_card(self._path(name))
+        path = self._path(name)
+        try:
+            return read_card(path)
+        except ValueError as exc:  # not valid JSON
+            raise BrokenModel(f"model {name!r} has an unreadable card: {exc}") from None
 
     async def batcher(self, name: str) -> MicroBatcher:
         """The running batcher of ``name`` (loading the model, off the event loop, the first time)."""
@@ -81,9 +96,12 @@ class ModelService:
 
     def _load(self, name: str) -> Predictor:
         path = self._path(name)
-        if read_card(path).get("kind") != "finetuned":
+        if self.card(name).get("kind") != "finetuned":
             raise UnknownModel(f"{name!r} is an encoder, not a model that scores; see GET /v1/models")
-        predictor = Predictor.from_path(path)
+        try:
+            predictor = Predictor.from_path(path)
+        except (ValueError, KeyError, OSError, RuntimeError) as exc:  # weights or card that do not fit together
+            raise BrokenModel(f"model {name!r} cannot be loaded: {exc}") from None
         predictor.max_atoms = self.settings.max_atoms
         predictor.precision = resolve_precision(self.settings.precision, predictor.device)
         return predictor
@@ -117,10 +135,10 @@ class ModelService:
         self, batcher: MicroBatcher, predictor: Predictor, task: str | None, results: list[dict[str, Any]]
     ) -> None:
         if task is not None and task not in predictor.model.output_names():
-            raise ValueError(f"explain_task {task!r} is not a task of this model: {predictor.model.output_names()}")
+            raise BadRequest(f"explain_task {task!r} is not a task of this model: {predictor.model.output_names()}")
         valid = [r for r in results if r["error"] is None]
         if len(valid) > self.settings.max_explain:
-            raise ValueError(f"attributions are limited to {self.settings.max_explain} molecules per request; "
+            raise BadRequest(f"attributions are limited to {self.settings.max_explain} molecules per request; "
                              f"this one has {len(valid)} valid molecules")  # fmt: skip
         for r in valid:
             r["attribution_svg"] = (await batcher.call(predictor.explain, r["canonical_smiles"], task)).svg

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -40,6 +41,7 @@ _PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _VERSION = re.compile(r"v(\d+)")
 _LOADERS = {"finetuned": load_model, "encoder": load_encoder}
+log = logging.getLogger(__name__)
 
 
 class RegistryError(ValueError):
@@ -74,15 +76,23 @@ def store_dir(root: str | Path | None = None) -> Path:
 
 
 def list_models(root: str | Path | None = None) -> list[ModelEntry]:
-    """Every version in the store (by name, oldest first; the newest flagged ``latest``), then the shipped models."""
+    """Every version in the store (by name, oldest first; the newest flagged ``latest``), then the shipped models.
+
+    A version whose card cannot be read is left out with a logged warning: one broken model hides no other."""
     store = store_dir(root)
-    entries = []
+    candidates = []
     names = sorted(p.name for p in store.iterdir() if _NAME.fullmatch(p.name)) if store.is_dir() else []
     for name in names:
         versions = _versions(store, name)
-        for i, path in enumerate(versions):
-            entries.append(_entry(name, path.name, path, latest=i == len(versions) - 1))
-    return entries + [_entry(n, None, packaged_dir() / n, latest=True, shipped=True) for n in packaged_models()]
+        candidates += [(name, p.name, p, i == len(versions) - 1, False) for i, p in enumerate(versions)]
+    candidates += [(n, None, packaged_dir() / n, True, True) for n in packaged_models()]
+    entries = []
+    for name, version, path, latest, shipped in candidates:
+        try:
+            entries.append(_entry(name, version, path, latest, shipped))
+        except (RegistryError, OSError) as exc:
+            log.warning("model %s%s is left out of the listing: %s", name, f"@{version}" if version else "", exc)
+    return entries
 
 
 def show(name: str, version: str | None = None, root: str | Path | None = None) -> dict[str, Any]:

@@ -182,3 +182,23 @@ def test_timeout_answers_504() -> None:
     with TestClient(create_app(Settings(adaptation_workers=0, request_timeout_s=1e-4, batch_window_ms=50))) as c:
         response = c.post("/v1/predict", json={"smiles": ["CCO"]})
         assert response.status_code == 504 and "longer than" in response.json()["detail"]
+
+
+def test_a_broken_model_is_a_server_fault_that_hides_no_other_model(tmp_path, monkeypatch) -> None:
+    """A corrupt card.json in the store used to turn GET /v1/models into a 422 that hid every model."""
+    from gnnpt.registry import import_model
+
+    monkeypatch.setenv("GNNPT_MODEL_DIR", str(tmp_path / "store"))
+    saved = gnnpt.load("tox21-fast").model.save(tmp_path / "saved")
+    import_model(saved, name="good")
+    import_model(saved, name="broken")
+    (tmp_path / "store" / "broken" / "v1" / "card.json").write_text("{ not json")
+    with TestClient(create_app(Settings(adaptation_workers=0))) as c:
+        listing = c.get("/v1/models")
+        assert listing.status_code == 200
+        names = {m["name"] for m in listing.json()}
+        assert {"good@v1", "tox21", "tox21-fast"} <= names and not any(n.startswith("broken") for n in names)
+        for response in (c.get("/v1/models/broken"), c.post("/v1/models/broken/predict", json={"smiles": ["CCO"]})):
+            assert response.status_code == 503 and "broken" in response.json()["detail"]
+        assert c.post("/v1/models/good/predict", json={"smiles": ["CCO"]}).status_code == 200
+        assert c.get("/v1/models/nope").status_code == 404
