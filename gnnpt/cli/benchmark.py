@@ -32,7 +32,7 @@ def moleculenet(
         str,
         typer.Option(
             help="full: Hu et al.'s 8 sets x 10 seeds x 100 epochs (a GPU job); cpu: 5 sets x 3 seeds x "
-            "10 epochs with the shipped encoders and peer rows, ~30 min per GIN row on 2 cores."
+            "5 epochs with the shipped encoders and peer rows, ~25 min per GIN row on 2 cores."
         ),
     ] = "full",
     seeds: Annotated[int | None, typer.Option(help="Seeds per encoder (default 10).")] = None,

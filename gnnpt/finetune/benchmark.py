@@ -27,7 +27,7 @@ from gnnpt.store.cache import cached_features, cached_featurize
 HU_DATASETS = ("bbbp", "tox21", "toxcast", "sider", "clintox", "muv", "hiv", "bace")
 QUICK_DATASETS = ("bbbp", "bace")
 CPU_DATASETS = ("bbbp", "bace", "clintox", "sider", "tox21")
-CPU_EPOCHS = 10
+CPU_EPOCHS = 5
 CPU_ENCODERS = ("none", "hu2020:gcn_supervised_contextpred")
 ECFP = "ECFP4 + random forest"
 MINIMOL = "MiniMol fingerprints + head (linear or MLP, chosen on valid)"
@@ -53,9 +53,9 @@ class BenchmarkConfig:
 
     @classmethod
     def cpu(cls, **overrides: object) -> BenchmarkConfig:
-        """The CPU protocol: BBBP, BACE, ClinTox, SIDER, Tox21 on Hu et al.'s scaffold split, 3 seeds, 10 epochs,
+        """The CPU protocol: BBBP, BACE, ClinTox, SIDER, Tox21 on Hu et al.'s scaffold split, 3 seeds, 5 epochs,
         both score kinds; rows GIN from scratch, every shipped encoder, Hu et al.'s GCN checkpoint, ECFP4 + random
-        forest and MiniMol + head. About 30 minutes per GIN 5x300 row on 2 CPU cores (finetune/RESULTS.md)."""
+        forest and MiniMol + head. About 25 minutes per GIN 5x300 row on 2 CPU cores (finetune/RESULTS.md)."""
         from gnnpt.registry.packaged import packaged_encoders
 
         encoders = [CPU_ENCODERS[0], *packaged_encoders(), *CPU_ENCODERS[1:]]
