@@ -35,9 +35,7 @@ def build_graph_model(encoder: nn.Module, num_outputs: int, pooling: str = "mean
         raise ValueError(f"unknown head {head!r}; choose one of {HEADS}")
     dim = encoder.out_dim
     out = LinearHead(dim, num_outputs) if head == "linear" else MLPHead(dim, num_outputs, hidden=dim)
-    model = GraphModel(encoder, make_pooling(pooling, dim), out)
-    model.pooling_kind, model.head_kind, model.head_outputs = pooling, head, num_outputs
-    return model
+    return GraphModel(encoder, make_pooling(pooling, dim), out)
 
 
 class FinetunedModel(nn.Module):
@@ -134,6 +132,9 @@ class FinetunedModel(nn.Module):
             tensors[k] = (v.half() if half and v.is_floating_point() else v).contiguous()
         save_file(tensors, str(directory / WEIGHTS_FILE))
         first = self.members[0]
+        if isinstance(first.head, MLPHead) and (first.head.hidden, first.head.layers) != (first.head.in_dim, 2):
+            raise ValueError("a saved model rebuilds an MLP head as build_graph_model makes it (2 layers, hidden width "
+                             "= encoder width); build the head with build_graph_model(..., head='mlp')")  # fmt: skip
         card = {
             **self.card,
             "kind": "finetuned",

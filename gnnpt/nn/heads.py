@@ -9,9 +9,15 @@ from torch import nn
 class LinearHead(nn.Module):
     """One linear layer from the graph vector to the task outputs (the Hu et al. fine-tuning head)."""
 
+    kind = "linear"
+
     def __init__(self, in_dim: int, num_tasks: int):
         super().__init__()
         self.linear = nn.Linear(in_dim, num_tasks)
+
+    @property
+    def num_tasks(self) -> int:
+        return self.linear.out_features
 
     def forward(self, g: torch.Tensor) -> torch.Tensor:
         return self.linear(g)
@@ -20,8 +26,11 @@ class LinearHead(nn.Module):
 class MLPHead(nn.Module):
     """``Linear -> ReLU -> Dropout`` blocks, then a linear output layer."""
 
+    kind = "mlp"
+
     def __init__(self, in_dim: int, num_tasks: int, hidden: int = 300, layers: int = 2, dropout: float = 0.0):
         super().__init__()
+        self.in_dim, self.hidden, self.layers = in_dim, hidden, layers
         blocks: list[nn.Module] = []
         dim = in_dim
         for _ in range(layers - 1):
@@ -29,6 +38,10 @@ class MLPHead(nn.Module):
             dim = hidden
         blocks.append(nn.Linear(dim, num_tasks))
         self.mlp = nn.Sequential(*blocks)
+
+    @property
+    def num_tasks(self) -> int:
+        return self.mlp[-1].out_features
 
     def forward(self, g: torch.Tensor) -> torch.Tensor:
         return self.mlp(g)
@@ -40,6 +53,20 @@ class GraphModel(nn.Module):
     def __init__(self, encoder: nn.Module, pooling: nn.Module, head: nn.Module):
         super().__init__()
         self.encoder, self.pooling, self.head = encoder, pooling, head
+
+    @property
+    def pooling_kind(self) -> str:
+        """``mean``, ``sum``, ``max`` or ``attention``: what a saved model's card records to rebuild the pooling."""
+        return self.pooling.kind
+
+    @property
+    def head_kind(self) -> str:
+        """``linear`` or ``mlp``."""
+        return self.head.kind
+
+    @property
+    def head_outputs(self) -> int:
+        return self.head.num_tasks
 
     def embed(self, batch) -> torch.Tensor:
         """Graph vectors [num_graphs, dim] for a ``GraphBatch`` or PyG ``Batch``."""

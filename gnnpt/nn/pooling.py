@@ -32,6 +32,8 @@ class Pool(nn.Module):
 class AttentionPool(nn.Module):
     """Attention pooling: a learned gate weights each node (``GlobalAttention`` upstream)."""
 
+    kind = "attention"
+
     def __init__(self, dim: int):
         super().__init__()
         from torch_geometric.nn import AttentionalAggregation
