@@ -91,8 +91,12 @@ def test_cancel_a_running_job(settings, files) -> None:
 def test_restart_in_the_middle_of_a_job_resumes_it(settings, files) -> None:
     with TestClient(create_app(settings)) as client:
         job = submit(client, files, epochs="20").json()  # long enough to be cut off: the stages take seconds each
-        wait(client, job["id"], ("running",))
-        time.sleep(1)  # into pretraining
+        running = wait(client, job["id"], ("running",))
+        deadline = time.monotonic() + 240
+        while running["progress"] <= 0:  # a stage has reported progress: cut off in the middle, not before it starts
+            assert time.monotonic() < deadline and running["status"] == "running", running
+            time.sleep(0.2)
+            running = client.get(f"/v1/adaptations/{job['id']}", headers=ALICE).json()
     with TestClient(create_app(settings)) as client:  # the service comes back; its worker re-queues the job
         assert client.get(f"/v1/adaptations/{job['id']}", headers=ALICE).json()["status"] in ("running", "queued",
                                                                                                "succeeded")  # fmt: skip

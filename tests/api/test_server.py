@@ -11,6 +11,13 @@ import time
 import httpx
 
 
+def _batches_scored(url: str) -> float:
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if line.startswith("gnnpt_batch_molecules_count"):
+            return float(line.split()[-1])
+    return 0.0
+
+
 def test_sigterm_finishes_the_request_in_flight_and_logs_json(server) -> None:
     proc, url = server
     smiles = [f"C{'C' * (k % 30)}O" for k in range(4000)]
@@ -21,7 +28,10 @@ def test_sigterm_finishes_the_request_in_flight_and_logs_json(server) -> None:
 
     thread = threading.Thread(target=ask)
     thread.start()
-    time.sleep(0.3)  # the request is being scored
+    deadline = time.monotonic() + 60
+    while not _batches_scored(url):  # its first micro-batch is scored: the request is in flight (4 batches)
+        assert time.monotonic() < deadline, "the request was never scored"
+        time.sleep(0.02)
     proc.send_signal(signal.SIGTERM)
     thread.join(60)
     response = answer["response"]
