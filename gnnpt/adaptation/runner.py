@@ -18,7 +18,7 @@ import pytorch_lightning as pl
 
 from gnnpt.adaptation.jobs import Job, JobStore
 from gnnpt.adaptation.spec import AdaptationSpec
-from gnnpt.finetune.run import LabeledData, infer_task_type, run_finetune
+from gnnpt.finetune.run import run_finetune
 from gnnpt.finetune.train import FinetuneConfig, FinetuneResult
 
 LABELED_FILE = "labeled.csv"  # the usable rows of the upload (smiles + targets), written at submission
@@ -97,9 +97,7 @@ def run_job(store: JobStore, job: Job) -> None:
 
 def _stages(store: JobStore, job: Job, spec: AdaptationSpec, folder: Path, log: logging.Logger) -> dict[str, Any]:
     frame = pd.read_csv(folder / LABELED_FILE)
-    targets = frame[spec.targets].to_numpy("float32")
-    data = LabeledData(spec.name, frame["smiles"].astype(str).tolist(), targets, spec.targets,
-                       spec.task_type or infer_task_type(targets))  # fmt: skip
+    data = spec.labeled_data(frame)
     unlabeled = folder / UNLABELED_FILE
     pretraining = unlabeled.exists() and spec.pretrain_epochs > 0
     encoder = spec.encoder

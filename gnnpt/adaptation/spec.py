@@ -12,6 +12,7 @@ import pandas as pd
 from rdkit import Chem, rdBase
 
 from gnnpt.datasets.readers import read_molecules
+from gnnpt.finetune.run import SPLITS, LabeledData, check_split, infer_task_type, make_split
 from gnnpt.finetune.strategies import Strategy
 from gnnpt.registry.defaults import DEFAULT_ENCODER
 
@@ -48,6 +49,8 @@ class AdaptationSpec:
         if not self.targets:
             raise ValueError("name at least one target column")
         Strategy.parse(self.strategy)
+        if self.split not in SPLITS:
+            raise ValueError(f"unknown split {self.split!r}; choose one of {SPLITS}")
         for key in ("epochs", "batch_size", "seeds"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be at least 1")
@@ -56,6 +59,17 @@ class AdaptationSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def labeled_data(self, frame: pd.DataFrame) -> LabeledData:
+        """The checked labeled rows (``smiles`` + the target columns) as fine-tuning data."""
+        targets = frame[self.targets].to_numpy("float32")
+        return LabeledData(self.name, frame["smiles"].astype(str).tolist(), targets, list(self.targets),
+                           self.task_type or infer_task_type(targets))  # fmt: skip
+
+    def check_split(self, frame: pd.DataFrame) -> None:
+        """ValueError when the job's split of the checked rows leaves a part with one class (before it is queued)."""
+        data = self.labeled_data(frame)
+        check_split(data, make_split(data, self.split), self.split)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AdaptationSpec:
@@ -78,6 +92,17 @@ class UploadReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def labeled_data(self, frame: pd.DataFrame) -> LabeledData:
+        """The checked labeled rows (``smiles`` + the target columns) as fine-tuning data."""
+        targets = frame[self.targets].to_numpy("float32")
+        return LabeledData(self.name, frame["smiles"].astype(str).tolist(), targets, list(self.targets),
+                           self.task_type or infer_task_type(targets))  # fmt: skip
+
+    def check_split(self, frame: pd.DataFrame) -> None:
+        """ValueError when the job's split of the checked rows leaves a part with one class (before it is queued)."""
+        data = self.labeled_data(frame)
+        check_split(data, make_split(data, self.split), self.split)
 
 
 def check_labeled(path: str | Path, spec: AdaptationSpec) -> tuple[pd.DataFrame, UploadReport]:

@@ -35,6 +35,7 @@ def submit_job(
     folder.mkdir(parents=True, exist_ok=True)
     try:
         clean, report = check_labeled(labeled, spec)
+        spec.check_split(clean)
         molecules = check_unlabeled(unlabeled, report) if unlabeled is not None else None
     except ValueError:
         shutil.rmtree(folder, ignore_errors=True)

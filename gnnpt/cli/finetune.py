@@ -50,8 +50,10 @@ def finetune(
     strategy: Annotated[
         str, typer.Option(help="full, linear_probe, freeze:K, llrd:DECAY, lora:RANK or adapter:DIM.")
     ] = "full",
-    split: Annotated[str, typer.Option(help="scaffold, random or stratified.")] = "scaffold",
-    split_seed: Annotated[int, typer.Option(help="Seed of a random/stratified split.")] = 0,
+    split: Annotated[
+        str, typer.Option(help="scaffold (Hu et al., deterministic), scaffold_balanced, random or stratified.")
+    ] = "scaffold",
+    split_seed: Annotated[int, typer.Option(help="Seed of a scaffold_balanced/random/stratified split.")] = 0,
     seeds: Annotated[str, typer.Option(help="Number of seeds (ensemble members), or a list like 0,3,7.")] = "1",
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 100,
     batch_size: Annotated[int, typer.Option(help="Graphs per batch.")] = 32,

@@ -9,7 +9,14 @@ from gnnpt.datasets.corpora import CORPORA, CorpusSpec, corpus_path, iter_corpus
 from gnnpt.datasets.download import ChecksumError, cache_dir, content_sha256, fetch, verify
 from gnnpt.datasets.readers import detect_format, find_smiles_column, iter_molecules, read_molecules
 from gnnpt.datasets.registry import DATASETS, DatasetSpec, MoleculeDataset, get_spec, list_datasets, load
-from gnnpt.datasets.splits import Split, random_split, scaffold_split, stratified_split
+from gnnpt.datasets.splits import (
+    Split,
+    random_split,
+    scaffold_balanced_split,
+    scaffold_split,
+    single_class_parts,
+    stratified_split,
+)
 
 __all__ = [
     "CORPORA",
@@ -34,7 +41,9 @@ __all__ = [
     "load_corpus",
     "random_split",
     "read_molecules",
+    "scaffold_balanced_split",
     "scaffold_split",
+    "single_class_parts",
     "stratified_split",
     "verify",
 ]

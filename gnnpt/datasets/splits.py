@@ -58,18 +58,9 @@ def scaffold_split(smiles: Sequence[str], frac: Sequence[float] = (0.8, 0.1, 0.1
     SMILES are in ``invalid`` (Hu et al. dropped them before splitting, so the parts match theirs).
     """
     f_train, f_valid, _ = _check_frac(frac)
-    groups: dict[str, list[int]] = {}
-    invalid: list[int] = []
-    with rdBase.BlockLogs():
-        for i, s in enumerate(smiles):
-            mol = _parse(s)
-            if mol is None:
-                invalid.append(i)
-                continue
-            key = MurckoScaffold.MurckoScaffoldSmiles(mol=mol, includeChirality=True)
-            groups.setdefault(key, []).append(i)
+    groups, invalid = _scaffold_groups(smiles)
     n_valid = len(smiles) - len(invalid)
-    ordered = sorted(groups.values(), key=lambda g: (len(g), g[0]), reverse=True)
+    ordered = sorted(groups, key=lambda g: (len(g), g[0]), reverse=True)
     train_cut, valid_cut = f_train * n_valid, (f_train + f_valid) * n_valid
     train: list[int] = []
     valid: list[int] = []
@@ -83,6 +74,59 @@ def scaffold_split(smiles: Sequence[str], frac: Sequence[float] = (0.8, 0.1, 0.1
         else:
             train.extend(group)
     return Split(_idx(train), _idx(valid), _idx(test), _idx(invalid))
+
+
+def _scaffold_groups(smiles: Sequence[str]) -> tuple[list[list[int]], list[int]]:
+    """Rows grouped by Bemis-Murcko scaffold (with chirality), in first-seen order, and the unparsable rows."""
+    groups: dict[str, list[int]] = {}
+    invalid: list[int] = []
+    with rdBase.BlockLogs():
+        for i, s in enumerate(smiles):
+            mol = _parse(s)
+            if mol is None:
+                invalid.append(i)
+                continue
+            groups.setdefault(MurckoScaffold.MurckoScaffoldSmiles(mol=mol, includeChirality=True), []).append(i)
+    return list(groups.values()), invalid
+
+
+def scaffold_balanced_split(smiles: Sequence[str], frac: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> Split:
+    """A seeded, balanced scaffold split (Chemprop's ``scaffold_balanced``): scaffold groups too big for half of
+    the valid or test part go to train first, the other groups follow in a seeded random order, each into train,
+    valid or test, whichever still has room. Scaffolds stay apart as in :func:`scaffold_split`, but the small
+    parts get a mix of scaffolds (and usually of classes) instead of the rarest ones; other seeds give other
+    splits, for an estimate over several."""
+    f_train, f_valid, _ = _check_frac(frac)
+    groups, invalid = _scaffold_groups(smiles)
+    n = len(smiles) - len(invalid)
+    sizes = (f_train * n, f_valid * n, n - int(f_train * n) - int(f_valid * n))
+    rng = random.Random(seed)
+    big = [g for g in groups if len(g) > sizes[1] / 2 or len(g) > sizes[2] / 2]
+    small = [g for g in groups if not (len(g) > sizes[1] / 2 or len(g) > sizes[2] / 2)]
+    rng.shuffle(big)
+    rng.shuffle(small)
+    parts: list[list[int]] = [[], [], []]
+    for group in big + small:
+        k = next((k for k in range(3) if len(parts[k]) + len(group) <= sizes[k]), 0 if not parts[0] else 2)
+        parts[k].extend(group)
+    return Split(_idx(parts[0]), _idx(parts[1]), _idx(parts[2]), _idx(invalid))
+
+
+def single_class_parts(targets: np.ndarray, split: Split) -> list[str]:
+    """The parts of ``split`` in which no classification task has both classes (so ROC-AUC and model selection
+    are undefined there), each described as ``"valid (65 molecules: only class 0)"``."""
+    y = np.asarray(targets, dtype=np.float64)
+    y = y[:, None] if y.ndim == 1 else y
+    problems = []
+    for part in ("train", "valid", "test"):
+        rows = np.asarray(getattr(split, part), dtype=np.int64)
+        labels = y[rows]
+        both = [np.unique(col[~np.isnan(col)]).size >= 2 for col in labels.T]
+        if not any(both):
+            present = np.unique(labels[~np.isnan(labels)])
+            what = "no label" if present.size == 0 else f"only class {present[0]:g}"
+            problems.append(f"{part} ({len(rows)} molecules: {what})")
+    return problems
 
 
 def _valid_rows(smiles: Sequence[str] | None, n: int) -> tuple[np.ndarray, np.ndarray]:

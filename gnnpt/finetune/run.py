@@ -17,14 +17,21 @@ import torch
 import gnnpt
 from gnnpt.datasets import list_datasets, read_molecules
 from gnnpt.datasets import load as load_dataset
-from gnnpt.datasets.splits import Split, random_split, scaffold_split, stratified_split
+from gnnpt.datasets.splits import (
+    Split,
+    random_split,
+    scaffold_balanced_split,
+    scaffold_split,
+    single_class_parts,
+    stratified_split,
+)
 from gnnpt.finetune.model import prepare_for_save
 from gnnpt.finetune.train import FinetuneConfig, FinetuneResult, finetune
 from gnnpt.nn.checkpoints import read_card
 from gnnpt.predict.domain import write_domain_for_model
 from gnnpt.store.cache import cached_featurize
 
-SPLITS = ("scaffold", "random", "stratified")
+SPLITS = ("scaffold", "scaffold_balanced", "random", "stratified")
 TASK_TYPES = ("classification", "regression", "multiclass")
 
 
@@ -78,14 +85,34 @@ def load_labeled(
 
 
 def make_split(data: LabeledData, kind: str = "scaffold", seed: int = 0, frac=(0.8, 0.1, 0.1)) -> Split:
-    """Scaffold (Hu et al., deterministic), seeded random, or seeded stratified (one task) split."""
+    """Scaffold (Hu et al., deterministic), seeded balanced scaffold, seeded random, or seeded stratified (one task)
+    split."""
     if kind == "scaffold":
         return scaffold_split(data.smiles, frac)
+    if kind == "scaffold_balanced":
+        return scaffold_balanced_split(data.smiles, frac, seed)
     if kind == "random":
         return random_split(len(data.smiles), frac, seed, smiles=data.smiles)
     if kind == "stratified":
         return stratified_split(data.targets, frac, seed, smiles=data.smiles)
     raise ValueError(f"unknown split {kind!r}; choose one of {SPLITS}")
+
+
+def check_split(data: LabeledData, parts: Split, kind: str) -> None:
+    """ValueError, before any training, when a part of a classification split holds one class only (its ROC-AUC,
+    and choosing the best epoch on it, would be undefined), naming the remedy to use."""
+    if data.task_type != "classification":
+        return
+    problems = single_class_parts(data.targets, parts)
+    if not problems:
+        return
+    remedy = ("split 'scaffold_balanced' with a few split seeds (a seeded randomized scaffold split that keeps "
+              "scaffolds apart and mixes them across the parts)")  # fmt: skip
+    if data.targets.shape[1] == 1:
+        remedy += ", or 'stratified' (every part keeps the class balance, scaffolds may be shared)"
+    raise ValueError(f"the {kind} split of {data.name} ({len(data.smiles)} molecules) leaves a part with a single "
+                     f"class: {'; '.join(problems)}. Use {remedy}; with a few hundred molecules, compare several "
+                     "split seeds rather than trusting one split.")  # fmt: skip
 
 
 def hardware() -> str:
@@ -117,8 +144,9 @@ def run_finetune(
     callbacks: list[pl.Callback] | None = None,
 ) -> tuple[Path, FinetuneResult]:
     """Featurize (cached), split, fine-tune every seed, and save the ensemble + card to ``out``."""
-    store = cached_featurize(data.smiles)
     parts = make_split(data, split, split_seed)
+    check_split(data, parts, split)
+    store = cached_featurize(data.smiles)
     result = finetune(store, data.targets, parts, data.task_type, data.task_names, cfg, callbacks)
     card = {"split": {"kind": split, "seed": split_seed, "sizes": list(parts.sizes())}, **(extra_card or {})}
     path = save_finetuned(result, data, len(store.errors), cfg, out, [data.smiles[i] for i in parts.train], half, card)

@@ -9,7 +9,15 @@ import pytest
 from rdkit import Chem, rdBase
 from rdkit.Chem.Scaffolds import MurckoScaffold
 
-from gnnpt.datasets import Split, load, random_split, scaffold_split, stratified_split
+from gnnpt.datasets import (
+    Split,
+    load,
+    random_split,
+    scaffold_balanced_split,
+    scaffold_split,
+    single_class_parts,
+    stratified_split,
+)
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +111,25 @@ def test_stratified_split_keeps_class_ratios(bbbp) -> None:
     assert partial.unlabeled.tolist() == list(range(2, 60, 3)) and sum(partial.sizes()) == 40
     with pytest.raises(ValueError, match="one task"):
         stratified_split(np.zeros((10, 2)))
+
+
+def test_scaffold_balanced_split_keeps_scaffolds_apart_and_varies_with_the_seed(bbbp) -> None:
+    smiles = bbbp.smiles[:600]
+    a, b = scaffold_balanced_split(smiles, seed=0), scaffold_balanced_split(smiles, seed=1)
+    for split in (a, b):
+        parts = [set(split.train.tolist()), set(split.valid.tolist()), set(split.test.tolist())]
+        assert sum(map(len, parts)) + len(split.invalid) == len(smiles)
+        assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+        scaffolds = [{_scaffold(smiles[i]) for i in p} for p in parts]
+        assert not (scaffolds[0] & scaffolds[1] or scaffolds[0] & scaffolds[2] or scaffolds[1] & scaffolds[2])
+        assert abs(len(parts[1]) - 60) <= 6 and abs(len(parts[2]) - 60) <= 10
+    assert a.test.tolist() != b.test.tolist()
+    assert scaffold_balanced_split(smiles, seed=0).test.tolist() == a.test.tolist()
+
+
+def test_single_class_parts_names_the_part_and_its_class() -> None:
+    y = np.array([[0.0], [1.0], [0.0], [0.0], [np.nan], [1.0]])
+    split = Split(np.array([0, 1]), np.array([2, 3]), np.array([4, 5]))
+    assert single_class_parts(y, split) == ["valid (2 molecules: only class 0)", "test (2 molecules: only class 1)"]
+    two_tasks = np.column_stack([y[:, 0], [0, 1, 1, 0, 0, 1]])
+    assert single_class_parts(two_tasks, split) == []  # the second task has both classes everywhere
