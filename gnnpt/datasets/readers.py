@@ -3,13 +3,17 @@
 Every reader yields DataFrames with a ``smiles`` column and keeps every record in file order: an SDF
 record RDKit cannot read becomes a row with a missing SMILES (None/NaN, as pandas stores it) and an
 ``error`` note. Blank lines are skipped, CRLF line endings read like LF, and SMILES cells are stripped of
-surrounding whitespace.
+surrounding whitespace. Text files may start with a UTF-8 byte-order mark; a file that is not UTF-8 is read as
+Latin-1 with a warning; a CSV whose header is separated by semicolons (or tabs) is read with that separator. An
+empty or binary file is a :class:`MoleculeFileError` that says what to do.
 """
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import overload
@@ -52,10 +56,54 @@ def detect_format(path: str | Path) -> str:
     return fmt
 
 
-def _open_text(path: Path) -> io.TextIOBase:
+SNIFF_BYTES = 65_536
+
+
+class MoleculeFileError(ValueError):
+    """A file that cannot be read as molecules at all (empty, binary): one line saying what to do."""
+
+
+def _head(path: Path) -> bytes:
+    with gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb") as fh:
+        return fh.read(SNIFF_BYTES)
+
+
+def text_encoding(path: Path) -> str:
+    """``utf-8-sig`` (a byte-order mark is dropped) or, for a file that is not UTF-8, ``latin-1`` with a warning.
+
+    MoleculeFileError for an empty file and for a binary one (NUL bytes or mostly control characters): read as text
+    they would give rows of garbage that look like molecules with errors, or nothing at all."""
+    head = _head(path)
+    if not head.strip():
+        raise MoleculeFileError(f"{path} is empty: no header and no molecules; check the path, or export again")
+    control = sum(b < 32 and b not in (9, 10, 13) for b in head)
+    if b"\x00" in head or control > 0.01 * len(head):
+        raise MoleculeFileError(f"{path} is a binary file, not text: give a CSV, TSV, SMI, SDF or Parquet file "
+                                "(an Excel workbook must be saved as CSV first)")  # fmt: skip
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < SNIFF_BYTES)
+    except UnicodeDecodeError:
+        warnings.warn(f"{path} is not UTF-8; reading it as Latin-1 (ISO-8859-1). Save it as UTF-8 to be sure "
+                      "names and other text columns come through as written.", stacklevel=3)  # fmt: skip
+        return "latin-1"
+    return "utf-8-sig"
+
+
+def _delimiter(path: Path, encoding: str, default: str) -> str:
+    """``default``, unless the header line of a CSV is separated by semicolons or tabs (as spreadsheets export
+    with decimal commas)."""
+    if default != ",":
+        return default
+    header = _head(path).decode(encoding, errors="replace").lstrip("\ufeff").splitlines()[0]
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > counts[","] else ","
+
+
+def _open_text(path: Path, encoding: str = "utf-8-sig") -> io.TextIOBase:
     if _is_gzip(path):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, errors="replace")
+    return open(path, encoding=encoding, errors="replace")
 
 
 def _with_smiles(frame: pd.DataFrame, smiles_col: str | None) -> pd.DataFrame:
@@ -74,24 +122,22 @@ def _clean_smiles(value: object) -> str | None:
 
 def _read_delimited(path: Path, sep: str, smiles_col: str | None, chunk_size: int) -> Iterator[pd.DataFrame]:
     compression = "gzip" if _is_gzip(path) else None
-    try:
-        reader = pd.read_csv(path, sep=sep, chunksize=chunk_size, compression=compression, skip_blank_lines=True)
-    except pd.errors.EmptyDataError:  # no header at all
-        yield pd.DataFrame({"smiles": pd.Series([], dtype=object)})
-        return
-    with reader:
+    encoding = text_encoding(path)
+    options = {"sep": _delimiter(path, encoding, sep), "compression": compression, "encoding": encoding,
+               "encoding_errors": "replace"}  # fmt: skip
+    with pd.read_csv(path, chunksize=chunk_size, skip_blank_lines=True, **options) as reader:
         empty = True
         for chunk in reader:
             empty = False
             yield _with_smiles(chunk, smiles_col)
     if empty:  # a header and no rows
-        yield _with_smiles(pd.read_csv(path, sep=sep, nrows=0, compression=compression), smiles_col)
+        yield _with_smiles(pd.read_csv(path, nrows=0, **options), smiles_col)
 
 
 def _read_smi(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
     """One SMILES per line, optionally followed by whitespace and a name; a 'smiles' header line is skipped."""
     rows: list[tuple[str, str | None]] = []
-    with _open_text(path) as fh:
+    with _open_text(path, text_encoding(path)) as fh:
         for number, line in enumerate(fh):
             parts = line.strip().split(None, 1)
             if not parts or (number == 0 and parts[0].lower() in SMILES_CANDIDATES):
@@ -148,6 +194,7 @@ def _chunks(path: Path, smiles_col: str | None, chunk_size: int) -> Iterator[pd.
     if fmt == "smi":
         return _read_smi(path, chunk_size)
     if fmt == "sdf":
+        text_encoding(path)  # an empty or binary file is refused here too (RDKit would read no record from it)
         return _read_sdf(path, chunk_size)
     return _read_parquet(path, smiles_col, chunk_size)
 

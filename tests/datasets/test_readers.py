@@ -10,6 +10,7 @@ import pytest
 from rdkit import Chem
 
 from gnnpt.datasets import detect_format, iter_molecules, read_molecules
+from gnnpt.datasets.readers import MoleculeFileError
 
 
 def _write(path, data: bytes | str, gz: bool) -> None:
@@ -85,12 +86,13 @@ def test_empty_header_only_and_bad_columns(tmp_path) -> None:
     (tmp_path / "h.csv").write_text("smiles,y\r\n")
     header_only = read_molecules(tmp_path / "h.csv")
     assert len(header_only) == 0 and list(header_only.columns)[:2] == ["smiles", "y"]
-    for name in ("e.csv", "e.tsv", "e.smi", "e.sdf", "blank.csv"):
+    for name in ("e.csv", "e.tsv", "e.smi", "e.sdf", "blank.csv"):  # used to read as "0 molecules, fine"
         (tmp_path / name).write_text("\n\n" if name.startswith("blank") else "")
-        empty = read_molecules(tmp_path / name)
-        assert len(empty) == 0 and "smiles" in empty.columns
+        with pytest.raises(MoleculeFileError, match=f"{name} is empty: no header and no molecules"):
+            read_molecules(tmp_path / name)
     (tmp_path / "e.csv.gz").write_bytes(gzip.compress(b""))
-    assert len(read_molecules(tmp_path / "e.csv.gz")) == 0
+    with pytest.raises(MoleculeFileError, match="is empty"):
+        read_molecules(tmp_path / "e.csv.gz")
 
     (tmp_path / "n.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match=r"no SMILES column.*\['a', 'b'\].*smiles_col="):
@@ -103,3 +105,19 @@ def test_empty_header_only_and_bad_columns(tmp_path) -> None:
         read_molecules(tmp_path / "n.xyz")
     with pytest.raises(FileNotFoundError):
         read_molecules(tmp_path / "absent.csv")
+
+
+def test_files_a_chemist_really_has(tmp_path) -> None:
+    """Latin-1 names, semicolon-separated exports with decimal commas, a byte-order mark, a binary file."""
+    (tmp_path / "latin1.csv").write_bytes("smiles,name\nCCO,éthanol\nc1ccccc1O,phénol\n".encode("latin-1"))
+    with pytest.warns(UserWarning, match="not UTF-8; reading it as Latin-1"):
+        frame = read_molecules(tmp_path / "latin1.csv")
+    assert frame["name"].tolist() == ["éthanol", "phénol"] and frame["smiles"].tolist() == ["CCO", "c1ccccc1O"]
+    (tmp_path / "semicolon.csv").write_text("ID;SMILES;pIC50\nm1;CCO;5,2\nm2;CCN;6,1\n")
+    frame = read_molecules(tmp_path / "semicolon.csv")
+    assert frame["smiles"].tolist() == ["CCO", "CCN"] and frame["ID"].tolist() == ["m1", "m2"]
+    (tmp_path / "bom.csv").write_bytes("\ufeffsmiles,id\nCCO,1\n".encode())
+    assert list(read_molecules(tmp_path / "bom.csv").columns)[:2] == ["smiles", "id"]
+    (tmp_path / "image.smi").write_bytes(bytes(range(256)) * 40)
+    with pytest.raises(MoleculeFileError, match="binary file, not text"):
+        read_molecules(tmp_path / "image.smi")
