@@ -59,13 +59,17 @@ def report_html(job: Job, log_tail: list[str]) -> str:
             test, valid = r.get(f"test_{metric}_mean"), r.get(f"valid_{metric}_mean")
             body.append(f"<tr><td>{e(name.replace('_', ' '))}</td><td>{_num(test)}</td><td>{_num(valid)}</td></tr>")
         body.append("</table>")
-        if "negative_transfer" in metrics:
-            verdict = ("<p class='warn'><b>Negative transfer:</b> the adapted model tests worse than the same "
-                       "fine-tuning from scratch. Prefer more labeled data, another encoder, or no pretraining.</p>"
-                       if metrics["negative_transfer"] else
-                       "<p><b>The adaptation helped:</b> it tests at least as well as fine-tuning from scratch."
-                       "</p>")  # fmt: skip
-            body.append(verdict)
+        verdict = metrics.get("negative_transfer", "absent")
+        if verdict is True:
+            body.append("<p class='warn'><b>Negative transfer:</b> the adapted model tests worse than the same "
+                        "fine-tuning from scratch, by more than the seeds' spread. Prefer more labeled data, another "
+                        "encoder, or no pretraining.</p>")  # fmt: skip
+        elif verdict is False:
+            body.append("<p><b>No negative transfer:</b> the adapted model tests within the seeds' spread of "
+                        "fine-tuning from scratch, or better.</p>")  # fmt: skip
+        elif verdict is None:
+            body.append("<p><b>Transfer not judged:</b> one seed cannot tell a difference from noise; run the job "
+                        "with seeds=3 or more.</p>")  # fmt: skip
         body.append("<h2>Learning curves</h2>" + learning_curve_svg({k: r["curve"] for k, r in runs.items()}, metric))
     report = job.report or {}
     if report:

@@ -18,8 +18,10 @@ import pytorch_lightning as pl
 
 from gnnpt.adaptation.jobs import Job, JobStore
 from gnnpt.adaptation.spec import AdaptationSpec
+from gnnpt.finetune.metrics import worse_beyond_spread
 from gnnpt.finetune.run import run_finetune
 from gnnpt.finetune.train import FinetuneConfig, FinetuneResult
+from gnnpt.nn.checkpoints import resolve_encoder
 
 LABELED_FILE = "labeled.csv"  # the usable rows of the upload (smiles + targets), written at submission
 UNLABELED_FILE = "unlabeled.csv"  # the parsable unlabeled SMILES (one column, "smiles")
@@ -71,6 +73,17 @@ def _curve(result: FinetuneResult) -> list[dict[str, Any]]:
             for h in history]  # fmt: skip
 
 
+def _negative_transfer(adapted: dict[str, Any], scratch: dict[str, Any], seeds: int) -> bool | None:
+    """The benchmark's rule over the job's seeds: worse than from scratch by more than its spread; ``None`` (not
+    judged) with one seed, whose difference says nothing about noise."""
+    metric = adapted["metric"]
+    a, b, spread = (adapted.get(f"test_{metric}_mean"), scratch.get(f"test_{metric}_mean"),
+                    scratch.get(f"test_{metric}_std"))  # fmt: skip
+    if seeds < 2 or a is None or b is None or spread is None:
+        return None
+    return bool(worse_beyond_spread(a, b, spread, higher_is_better=metric not in ("rmse", "mae")))
+
+
 def _summary(result: FinetuneResult) -> dict[str, Any]:
     return {"metric": result.metric, **result.summary(), "curve": _curve(result), "wall_time_s": result.wall_time_s}
 
@@ -114,15 +127,15 @@ def _stages(store: JobStore, job: Job, spec: AdaptationSpec, folder: Path, log: 
                                       extra_card={"adaptation_job": job.id})  # fmt: skip
     metrics["adapted"] = _summary(adapted)
     if compare:
-        log.info("the same fine-tuning from scratch, for comparison")
-        scratch_cfg = FinetuneConfig(**{**cfg.to_dict(), "encoder": "none", "strategy": "full"})
+        architecture = resolve_encoder(encoder).config()
+        log.info("the same fine-tuning of the same architecture from scratch, for comparison")
+        same = {"encoder": f"none:{architecture['gnn_type']}", "emb_dim": architecture["emb_dim"],
+                "num_layer": architecture["num_layer"]}  # fmt: skip
+        scratch_cfg = FinetuneConfig(**{**cfg.to_dict(), **same})
         progress = JobProgress(store, job.id, "from_scratch", bounds[2], 1.0, spec.seeds)
         _, scratch = run_finetune(data, scratch_cfg, folder / "from_scratch", spec.split, callbacks=[progress])
         metrics["from_scratch"] = _summary(scratch)
-        key = f"test_{adapted.metric}_mean"
-        a, b = metrics["adapted"].get(key), metrics["from_scratch"].get(key)
-        higher = adapted.metric not in ("rmse", "mae")
-        metrics["negative_transfer"] = bool(a is not None and b is not None and (a < b if higher else a > b))
+        metrics["negative_transfer"] = _negative_transfer(metrics["adapted"], metrics["from_scratch"], spec.seeds)
     store.update(job.id, stage="register")
     from gnnpt.registry.store import import_model
 

@@ -18,7 +18,7 @@ import pandas as pd
 from gnnpt.datasets import load as load_dataset
 from gnnpt.datasets.splits import scaffold_split
 from gnnpt.finetune.baseline import fit_predict_ecfp
-from gnnpt.finetune.metrics import mean_roc_auc
+from gnnpt.finetune.metrics import mean_roc_auc, worse_beyond_spread
 from gnnpt.finetune.probe import probe
 from gnnpt.finetune.train import FinetuneConfig, finetune
 from gnnpt.nn.checkpoints import read_card, resolve_encoder
@@ -155,7 +155,7 @@ def negative_transfer(results: pd.DataFrame) -> pd.DataFrame:
             continue
         ref = base.iloc[0]
         for _, row in group.drop(base.index).iterrows():
-            if row["mean"] < ref["mean"] - ref["std"]:
+            if worse_beyond_spread(row["mean"], ref["mean"], ref["std"]):
                 flags.append({"dataset": dataset, "protocol": protocol, "method": row["method"],
                               "mean": row["mean"], "no_pretraining": ref["mean"], "std": ref["std"]})  # fmt: skip
     return pd.DataFrame(flags, columns=["dataset", "protocol", "method", "mean", "no_pretraining", "std"])

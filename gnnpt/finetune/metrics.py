@@ -171,3 +171,11 @@ def primary_metric(task_type: str) -> tuple[str, bool]:
     return {"classification": ("roc_auc", True), "regression": ("rmse", False), "multiclass": ("accuracy", True)}[
         check_task_type(task_type)
     ]
+
+
+def worse_beyond_spread(score: float, baseline_mean: float, baseline_std: float, higher_is_better: bool = True) -> bool:
+    """Negative transfer as the benchmark flags it: ``score`` is worse than the baseline's mean by more than the
+    baseline's standard deviation over seeds (a difference inside the seeds' spread is not called)."""
+    if higher_is_better:
+        return score < baseline_mean - baseline_std
+    return score > baseline_mean + baseline_std

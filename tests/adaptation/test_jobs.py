@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 
 import pandas as pd
@@ -17,7 +18,8 @@ from gnnpt.datasets import load
 @pytest.fixture(scope="module")
 def bbbp(moleculenet_dir):
     ds = load("bbbp")
-    return pd.DataFrame({"smiles": ds.smiles[:80], "p_np": ds.targets[:80, 0]})
+    rows = slice(None, 80 * 13, 13)  # every 13th molecule: both classes in every part of the scaffold split
+    return pd.DataFrame({"smiles": ds.smiles[rows], "p_np": ds.targets[rows, 0]})
 
 
 def write(tmp_path, frame: pd.DataFrame, name: str = "labeled.csv"):
@@ -68,6 +70,21 @@ def test_a_job_left_running_by_a_dead_worker_is_requeued_then_failed_after_max_a
         expected = "queued" if attempt < MAX_ATTEMPTS else "failed"
         assert store.get(job.id).status == expected
     assert "interrupted 2 times" in store.get(job.id).error
+
+
+def test_from_scratch_comparison_is_like_for_like_and_judged_over_seeds(tmp_path, bbbp, monkeypatch) -> None:
+    """A GCN encoder is compared with a GCN (same width, depth and strategy) trained from scratch, not a GIN."""
+    monkeypatch.setenv("GNNPT_MODEL_DIR", str(tmp_path / "models"))
+    store = JobStore(tmp_path / "jobs")
+    job = submit_job(store, "alice", spec(encoder="hu2020:gcn_contextpred", strategy="freeze:1", seeds=2, epochs=1),
+                     write(tmp_path, bbbp))  # fmt: skip
+    run_job(store, store.claim(worker_pid=1))
+    done = store.get(job.id)
+    assert done.status == "succeeded", done.error
+    scratch = json.loads((store.folder(job.id) / "from_scratch" / "card.json").read_text())
+    assert scratch["hyperparameters"]["encoder"] == "none:gcn" and scratch["hyperparameters"]["strategy"] == "freeze:1"
+    assert (scratch["encoder_config"]["gnn_type"], scratch["encoder_config"]["emb_dim"]) == ("gcn", 300)
+    assert isinstance(done.metrics["negative_transfer"], bool)  # two seeds: judged by the spread
 
 
 def test_resumed_job_skips_its_finished_pretraining_and_registers(tmp_path, bbbp, monkeypatch) -> None:

@@ -14,7 +14,8 @@ def test_adapt_run_list_show(tmp_path, monkeypatch, moleculenet_dir) -> None:
     monkeypatch.setenv("GNNPT_MODEL_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("GNNPT_JOBS_DIR", str(tmp_path / "jobs"))
     ds = load("bbbp")
-    pd.DataFrame({"smiles": ds.smiles[:60], "p_np": ds.targets[:60, 0]}).to_csv(tmp_path / "l.csv", index=False)
+    frame = pd.DataFrame({"smiles": ds.smiles[::13][:80], "p_np": ds.targets[::13][:80, 0]})  # both classes per part
+    frame.to_csv(tmp_path / "l.csv", index=False)
     runner = CliRunner()
     result = runner.invoke(app, ["adapt", "run", "--data", str(tmp_path / "l.csv"), "--targets", "p_np",
                                  "--name", "cli_model", "--epochs", "2"])  # fmt: skip

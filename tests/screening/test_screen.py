@@ -120,7 +120,7 @@ def test_duplicates_kept_and_canonicalized(tmp_path, model, tasks) -> None:
 def test_empty_and_header_only_inputs_give_just_the_header(tmp_path, model, tasks, suffix) -> None:
     columns = ["row", "smiles", "canonical_smiles", *tasks, "error"]
     (tmp_path / "empty.csv").write_text("")  # no header either: an error that says so, not "0 rows, success"
-    with pytest.raises(ValueError, match="empty.csv is empty: no header and no molecules"):
+    with pytest.raises(ValueError, match=r"empty\.csv is empty: no header and no molecules"):
         screen(tmp_path / "empty.csv", model, tmp_path / f"empty.out{suffix}", progress=False)
     for name, text in (("header.csv", "smiles,name\n"),):
         (tmp_path / name).write_text(text)
