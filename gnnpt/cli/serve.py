@@ -81,6 +81,16 @@ def serve(
         return
     import uvicorn
 
-    uvicorn.run("gnnpt.api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_config=LOG_CONFIG, access_log=False, timeout_graceful_shutdown=graceful_timeout,
-                timeout_keep_alive=30)  # fmt: skip
+    from gnnpt.adaptation.worker import start_workers, stop_workers
+
+    settings, adaptation = Settings.from_env(), []
+    if workers > 1 and settings.adaptation_workers:
+        # one set of adaptation workers for the server, started here: each web worker would start its own
+        os.environ[ENV_PREFIX + "ADAPTATION_WORKERS"] = "0"
+        adaptation = start_workers(settings.adaptation_workers, settings.jobs_dir, settings.adaptation_threads)
+    try:
+        uvicorn.run("gnnpt.api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                    log_config=LOG_CONFIG, access_log=False, timeout_graceful_shutdown=graceful_timeout,
+                    timeout_keep_alive=30)  # fmt: skip
+    finally:
+        stop_workers(adaptation)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from typer.testing import CliRunner
 
 from gnnpt.cli.main import app
@@ -60,3 +61,24 @@ def test_pretrain_command_runs_a_recipe_with_overrides(tmp_path, moleculenet_dir
     assert card["name"] == "gin_attr_masking_moses" and card["corpus"]["invalid"] == 20 and card["steps"] == 3
     bad = runner.invoke(app, ["pretrain", "--config", str(recipe), "batch_sise=3"])
     assert bad.exit_code != 0 and "unknown config keys" in bad.output
+
+
+@pytest.mark.parametrize(("web_workers", "started_by_cli"), [(4, [2]), (1, [])])
+def test_serve_starts_one_set_of_adaptation_workers_per_server(monkeypatch, tmp_path, web_workers, started_by_cli):
+    """``serve --workers 4`` used to start the adaptation workers in each of the 4 web workers (4x the jobs)."""
+    import os
+
+    import uvicorn
+
+    import gnnpt.adaptation.worker as worker
+
+    monkeypatch.setattr(os, "environ", {**os.environ, "GNNPT_API_ADAPTATION_WORKERS": "2",
+                                        "GNNPT_JOBS_DIR": str(tmp_path)})  # fmt: skip
+    started, seen = [], {}
+    monkeypatch.setattr(worker, "start_workers", lambda count, *a, **k: started.append(count) or [])
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: seen.update(env=os.environ["GNNPT_API_ADAPTATION_WORKERS"],
+                                                                   workers=k["workers"]))  # fmt: skip
+    result = CliRunner().invoke(app, ["serve", "--workers", str(web_workers)])
+    assert result.exit_code == 0, result.output
+    assert started == started_by_cli and seen["workers"] == web_workers
+    assert seen["env"] == ("0" if web_workers > 1 else "2")  # web workers start none; a lone one starts its own
