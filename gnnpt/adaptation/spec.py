@@ -93,17 +93,6 @@ class UploadReport:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def labeled_data(self, frame: pd.DataFrame) -> LabeledData:
-        """The checked labeled rows (``smiles`` + the target columns) as fine-tuning data."""
-        targets = frame[self.targets].to_numpy("float32")
-        return LabeledData(self.name, frame["smiles"].astype(str).tolist(), targets, list(self.targets),
-                           self.task_type or infer_task_type(targets))  # fmt: skip
-
-    def check_split(self, frame: pd.DataFrame) -> None:
-        """ValueError when the job's split of the checked rows leaves a part with one class (before it is queued)."""
-        data = self.labeled_data(frame)
-        check_split(data, make_split(data, self.split), self.split)
-
 
 def check_labeled(path: str | Path, spec: AdaptationSpec) -> tuple[pd.DataFrame, UploadReport]:
     """Read the labeled file and report each row whose SMILES RDKit cannot parse or whose labels are not numbers.

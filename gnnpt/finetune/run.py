@@ -15,16 +15,9 @@ import pytorch_lightning as pl
 import torch
 
 import gnnpt
-from gnnpt.datasets import list_datasets, read_molecules
+from gnnpt.datasets import list_datasets, read_molecules, splits
 from gnnpt.datasets import load as load_dataset
-from gnnpt.datasets.splits import (
-    Split,
-    random_split,
-    scaffold_balanced_split,
-    scaffold_split,
-    single_class_parts,
-    stratified_split,
-)
+from gnnpt.datasets.splits import Split
 from gnnpt.finetune.model import prepare_for_save
 from gnnpt.finetune.train import FinetuneConfig, FinetuneResult, finetune
 from gnnpt.nn.checkpoints import read_card
@@ -88,13 +81,13 @@ def make_split(data: LabeledData, kind: str = "scaffold", seed: int = 0, frac=(0
     """Scaffold (Hu et al., deterministic), seeded balanced scaffold, seeded random, or seeded stratified (one task)
     split."""
     if kind == "scaffold":
-        return scaffold_split(data.smiles, frac)
+        return splits.scaffold_split(data.smiles, frac)
     if kind == "scaffold_balanced":
-        return scaffold_balanced_split(data.smiles, frac, seed)
+        return splits.scaffold_balanced_split(data.smiles, frac, seed)
     if kind == "random":
-        return random_split(len(data.smiles), frac, seed, smiles=data.smiles)
+        return splits.random_split(len(data.smiles), frac, seed, smiles=data.smiles)
     if kind == "stratified":
-        return stratified_split(data.targets, frac, seed, smiles=data.smiles)
+        return splits.stratified_split(data.targets, frac, seed, smiles=data.smiles)
     raise ValueError(f"unknown split {kind!r}; choose one of {SPLITS}")
 
 
@@ -103,7 +96,7 @@ def check_split(data: LabeledData, parts: Split, kind: str) -> None:
     and choosing the best epoch on it, would be undefined), naming the remedy to use."""
     if data.task_type != "classification":
         return
-    problems = single_class_parts(data.targets, parts)
+    problems = splits.single_class_parts(data.targets, parts)
     if not problems:
         return
     remedy = ("split 'scaffold_balanced' with a few split seeds (a seeded randomized scaffold split that keeps "
