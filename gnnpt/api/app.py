@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import io
 import logging
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -22,9 +22,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.datastructures import UploadFile as StarletteUpload
 
 import gnnpt
 from gnnpt.adaptation.jobs import JobStore
+from gnnpt.adaptation.submit import upload_suffix
 from gnnpt.adaptation.worker import start_workers, stop_workers
 from gnnpt.api.adaptations import adaptation_router
 from gnnpt.api.auth import check_key
@@ -34,7 +36,7 @@ from gnnpt.api.observe import Observe
 from gnnpt.api.schemas import ErrorBody, ModelSummary, PredictRequest, PredictResponse
 from gnnpt.api.service import BadRequest, BrokenModel, ModelService, UnknownModel
 from gnnpt.api.settings import Settings
-from gnnpt.datasets.readers import find_smiles_column
+from gnnpt.datasets.readers import read_table
 from gnnpt.runtime import torch_threads
 
 WEB_DIR = Path(str(resources.files("gnnpt.api") / "web"))
@@ -43,6 +45,15 @@ ERRORS = {404: {"model": ErrorBody}, 401: {"model": ErrorBody}, 403: {"model": E
 CSV_EXAMPLE = "smiles,id\nCCO,ethanol\nc1ccccc1O,phenol\nnot a smiles,bad\n"
 
 log = logging.getLogger(__name__)
+
+
+def read_upload(data: bytes, filename: str, smiles_col: str | None) -> tuple[pd.DataFrame, str]:
+    """An uploaded table, read by the project's file rules (encodings, separators, formats by the file name's
+    suffix; CSV cells kept as text): the table and its SMILES column."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"upload{upload_suffix(filename)}"
+        path.write_bytes(data)
+        return read_table(path, smiles_col)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -129,17 +140,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # serialized here (orjson) rather than validated again against the response model, which only documents it
         return Response(orjson.dumps(await score(request, name, body)), media_type="application/json")
 
-    async def score_csv(request: Request, name: str) -> Response:
-        text = (await request.body()).decode("utf-8-sig", errors="replace")
+    async def score_csv(request: Request, name: str, smiles_col: str | None) -> Response:
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            form = await request.form()
+            upload = form.get("file")
+            if not isinstance(upload, StarletteUpload):
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                    "a multipart upload sends the table as the form field 'file' "
+                                    "(curl -F file=@library.csv)")  # fmt: skip
+            data, filename = await upload.read(), upload.filename or "upload.csv"
+            given = form.get("smiles_col")
+            smiles_col = smiles_col or (given if isinstance(given, str) and given else None)
+        else:
+            data, filename = await request.body(), "upload.csv"
         try:
-            frame = await asyncio.to_thread(pd.read_csv, io.StringIO(text), dtype=str, keep_default_na=False)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the body is not a CSV file: {exc}") from None
-        column = find_smiles_column(list(frame.columns))
-        if column not in frame.columns:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                f"no SMILES column among {list(frame.columns)}; name one 'smiles'")  # fmt: skip
-        result = await score(request, name, PredictRequest(smiles=frame[column].tolist()))
+            frame, column = await asyncio.to_thread(read_upload, data, filename, smiles_col)
+        except (ValueError, pd.errors.ParserError) as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the upload cannot be read: {exc}") from None
+        result = await score(request, name, PredictRequest(smiles=frame[column].astype(str).tolist()))
         rows = result["results"]
         out = frame.copy()
         out["canonical_smiles"] = [r["canonical_smiles"] for r in rows]
@@ -150,7 +168,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(out.to_csv(index=False), media_type="text/csv",
                         headers={"content-disposition": f'attachment; filename="{name}_scores.csv"'})  # fmt: skip
 
-    csv_body = {"content": {"text/csv": {"schema": {"type": "string"}, "example": CSV_EXAMPLE}}, "required": True}
+    upload = {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary"}, "smiles_col": {"type": "string"}}}  # fmt: skip
+    csv_body = {"content": {"text/csv": {"schema": {"type": "string"}, "example": CSV_EXAMPLE},
+                            "multipart/form-data": {"schema": upload}}, "required": True}  # fmt: skip
     csv_out = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The rows with scores."}}
     v1 = {"dependencies": [Depends(authorized)], "responses": ERRORS}
 
@@ -176,16 +197,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/v1/predict/csv", tags=["predict"], openapi_extra={"requestBody": csv_body},
               responses={**ERRORS, **csv_out}, dependencies=[Depends(authorized)])  # fmt: skip
-    async def predict_csv_default(request: Request) -> Response:
-        """Score a CSV upload (``Content-Type: text/csv``, a SMILES column) with the default model; returns the
-        rows with canonical SMILES, scores, domain fields and errors as CSV."""
-        return await score_csv(request, service.default)
+    async def predict_csv_default(request: Request, smiles_col: str | None = None) -> Response:
+        """Score a table with the default model: a CSV body (``Content-Type: text/csv``) or a file upload
+        (``multipart/form-data``, field ``file``: CSV, TSV, SMI, SDF or Parquet). The SMILES column is found by name
+        or given as ``smiles_col``. Returns the rows as sent, with canonical SMILES, scores, domain fields and
+        errors, as CSV."""
+        return await score_csv(request, service.default, smiles_col)
 
     @app.post("/v1/models/{name}/predict/csv", tags=["predict"], openapi_extra={"requestBody": csv_body},
               responses={**ERRORS, **csv_out}, dependencies=[Depends(authorized)])  # fmt: skip
-    async def predict_csv(request: Request, name: str) -> Response:
+    async def predict_csv(request: Request, name: str, smiles_col: str | None = None) -> Response:
         """:http:post:`/v1/predict/csv` with model ``name``."""
-        return await score_csv(request, name)
+        return await score_csv(request, name, smiles_col)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

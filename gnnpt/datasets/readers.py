@@ -36,7 +36,7 @@ def find_smiles_column(columns: Sequence[str], candidates: Sequence[str] = SMILE
             return lower[cand.lower()]
     raise ValueError(
         f"no SMILES column found (looked for {list(candidates)}, any case); the columns are {list(columns)}. "
-        "Name the column with smiles_col=."
+        "Name the column: smiles_col in Python and REST, --smiles-col on the command line."
     )
 
 
@@ -221,6 +221,26 @@ def iter_molecules(
             first_empty = chunk
     if not yielded and first_empty is not None:
         yield first_empty
+
+
+def read_table(path: str | Path, smiles_col: str | None = None) -> tuple[pd.DataFrame, str]:
+    """A whole molecule file for echoing back with scores: (the table, the name of its SMILES column).
+
+    CSV/TSV cells stay text exactly as written (no numbers parsed, no "NA" turned into missing), read with the same
+    encoding and separator rules as :func:`read_molecules`; SMI, SDF and Parquet come as :func:`read_molecules`
+    reads them, with their ``smiles`` column."""
+    path = Path(path)
+    fmt = detect_format(path)
+    if fmt not in ("csv", "tsv"):
+        return read_molecules(path, smiles_col), "smiles"
+    encoding = text_encoding(path)
+    frame = pd.read_csv(path, sep=_delimiter(path, encoding, "," if fmt == "csv" else "\t"), encoding=encoding,
+                        encoding_errors="replace", dtype=str, keep_default_na=False,
+                        compression="gzip" if _is_gzip(path) else None)  # fmt: skip
+    column = smiles_col or find_smiles_column(list(frame.columns))
+    if column not in frame.columns:
+        raise ValueError(f"column {column!r} not found in the file; the columns are {list(frame.columns)}")
+    return frame, column
 
 
 @overload

@@ -148,6 +148,31 @@ def test_csv_upload_keeps_rows_and_columns(client) -> None:
     assert "unparsable" in lines[2]
     response = client.post("/v1/predict/csv", content="name\nx\n", headers={"content-type": "text/csv"})
     assert response.status_code == 422 and "no SMILES column" in response.json()["detail"]
+    assert "smiles_col in Python and REST" in response.json()["detail"]
+
+
+def test_csv_endpoint_takes_file_uploads_a_named_column_and_real_world_files(client) -> None:
+    from rdkit import Chem
+
+    latin1 = "Structure;Name;pIC50\nCCO;éthanol;5,1\nc1ccccc1O;phénol;6,0\n".encode("latin-1")
+    response = client.post("/v1/predict/csv?smiles_col=Structure", content=latin1,
+                           headers={"content-type": "text/csv"})  # fmt: skip
+    assert response.status_code == 200, response.text
+    lines = response.text.strip().splitlines()
+    assert lines[0].startswith("Structure,Name,pIC50,canonical_smiles") and lines[1].startswith('CCO,éthanol,"5,1"')
+    sdf = "".join(Chem.MolToMolBlock(Chem.MolFromSmiles(s)) + "$$$$\n" for s in ("CCO", "c1ccccc1O")).encode()
+    for files, data in (
+        ({"file": ("lib.sdf", sdf, "chemical/x-mdl-sdfile")}, {}),
+        ({"file": ("lib.csv", b"id,mol\n1,CCO\n2,bad(\n", "text/csv")}, {"smiles_col": "mol"}),
+    ):
+        response = client.post("/v1/predict/csv", files=files, data=data)
+        assert response.status_code == 200, response.text
+        assert len(response.text.strip().splitlines()) == 3
+    assert "unparsable" in response.text.splitlines()[2]
+    response = client.post("/v1/predict/csv", files={"upload": ("lib.csv", b"smiles\nCCO\n", "text/csv")})
+    assert response.status_code == 422 and "form field 'file'" in response.json()["detail"]
+    response = client.post("/v1/predict/csv", content=b"", headers={"content-type": "text/csv"})
+    assert response.status_code == 422 and "is empty" in response.json()["detail"]
 
 
 def test_depictions_attributions_and_their_limit(client) -> None:
