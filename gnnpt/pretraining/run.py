@@ -151,8 +151,10 @@ def pretrain(cfg: PretrainConfig, callbacks: list[pl.Callback] | None = None) ->
         log_every_n_steps=cfg.log_every_n_steps,
     )
     last = run_dir / "checkpoints" / "last.ckpt"
-    trainer.fit(module, datamodule=data, ckpt_path=str(last) if cfg.resume and last.exists() else None)
-    trainer.save_checkpoint(last)  # the end state, so a longer run of the same recipe can continue from it
+    resume = str(last) if cfg.resume and last.exists() else None
+    trainer.fit(module, datamodule=data, ckpt_path=resume, weights_only=True)  # a checkpoint is never unpickled
+    # the end state (optimizer and loops too), so a longer run of the same recipe can continue from it
+    trainer.save_checkpoint(last, weights_only=False)
 
     final = {k: round(float(v), 6) for k, v in trainer.callback_metrics.items()}
     card: dict[str, Any] = {

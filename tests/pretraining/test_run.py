@@ -60,11 +60,13 @@ def test_losses_fall_and_invalid_lines_are_reported(corpus, tmp_path, objectives
     assert load_encoder(encoder_dir).num_layer == 2
 
 
-def test_resume_continues_the_same_run(corpus, tmp_path) -> None:
+def test_resume_continues_the_same_run(corpus, tmp_path, caplog) -> None:
     """A run stopped after 2 epochs and resumed to 4 follows the uninterrupted 4-epoch run step for step.
 
-    (Equal up to float summation order: CPU kernels are not bitwise reproducible across processes.)
+    (Equal up to float summation order: CPU kernels are not bitwise reproducible across processes.) Checkpoints are
+    written and read with an explicit ``weights_only`` (Lightning logs when one is left to its default).
     """
+    caplog.set_level("INFO")
     common = ("schedule=constant", "objectives={masking: {}, contrastive: {weight: 0.5}}")
     straight = pretrain(_cfg(corpus, tmp_path / "a", "epochs=4", *common))
     pretrain(_cfg(corpus, tmp_path / "b", "epochs=2", *common))
@@ -77,6 +79,7 @@ def test_resume_continues_the_same_run(corpus, tmp_path) -> None:
     assert b.iloc[half] < 0.8 * a.iloc[0]  # it continued from the trained state, not from scratch
     cards = [json.loads((d / "card.json").read_text()) for d in (straight, resumed)]
     assert cards[0]["steps"] == cards[1]["steps"] == a.index.max() + 1
+    assert not [r.message for r in caplog.records if "weights_only" in r.getMessage()]
 
 
 def test_descriptor_targets_are_recorded_in_the_card(corpus, tmp_path) -> None:
