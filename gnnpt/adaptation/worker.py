@@ -47,8 +47,12 @@ def start_workers(count: int, root: str | Path | None = None, threads: int = 1) 
 
 
 def stop_workers(procs: list[mp.Process], timeout: float = 10.0) -> None:
-    """Stop the workers; a job one was running stays 'running' until the next start re-queues it (resumable)."""
+    """Stop the workers at once; a job one was running stays 'running' until the next start re-queues it and it
+    resumes from its last finished stage and checkpoint.
+
+    SIGKILL, not SIGTERM: Lightning answers SIGTERM by ending ``fit`` early and cleanly, so a job cut off that way
+    went on to register a model trained for fewer epochs than asked, as if it had succeeded."""
     for p in procs:
-        p.terminate()
+        p.kill()
     for p in procs:
         p.join(timeout)
