@@ -134,6 +134,7 @@ def run_benchmark(cfg: BenchmarkConfig, progress: bool = False, partial: Path | 
             start = time.perf_counter()
             rows.append(_row(name, MINIMOL, "-", "baseline", _minimol_scores(smiles, targets, split, cfg.seeds),
                              time.perf_counter() - start))  # fmt: skip
+        _keep(rows, partial)
         for spec in cfg.encoders:
             label, gnn = labels[spec]
             ft = replace(cfg.finetune, encoder=spec, epochs=cfg.epochs, seeds=list(range(cfg.seeds)))
@@ -144,9 +145,13 @@ def run_benchmark(cfg: BenchmarkConfig, progress: bool = False, partial: Path | 
             if progress:
                 print(f"{name:8s} {label:55s} {rows[-2]['mean']:.1f} ± {rows[-2]['std']:.1f} "
                       f"(last epoch {rows[-1]['mean']:.1f}) in {result.wall_time_s:.0f} s", flush=True)  # fmt: skip
-            if partial is not None:
-                pd.DataFrame(rows).to_csv(partial, index=False)
+            _keep(rows, partial)
     return pd.DataFrame(rows)
+
+
+def _keep(rows: list[dict], partial: Path | None) -> None:
+    if partial is not None and rows:
+        pd.DataFrame(rows).to_csv(partial, index=False)
 
 
 def negative_transfer(results: pd.DataFrame) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from torch import nn
 from gnnpt.datasets.splits import Split
 from gnnpt.finetune.metrics import mean_roc_auc
 from gnnpt.nn.pooling import Pool
+from gnnpt.runtime import torch_threads
 from gnnpt.store.packed import PackedGraphs
 
 
@@ -103,8 +104,9 @@ def probe(
     y = {p: torch.from_numpy(targets[i]) for p, i in parts.items()}
     result = ProbeResult([], [], [], [])
     for seed in seeds:
-        fits = [(kind, wd, *_fit(x, y, None if kind == "linear" else 256, wd, seed))
-                for kind in heads for wd in weight_decays]  # fmt: skip
+        with torch_threads(1):  # heads this small gain nothing from threads, and lose a lot on a busy machine
+            fits = [(kind, wd, *_fit(x, y, None if kind == "linear" else 256, wd, seed))
+                    for kind in heads for wd in weight_decays]  # fmt: skip
         kind, wd, head, valid = max(fits, key=lambda f: -math.inf if math.isnan(f[3]) else f[3])
         with torch.no_grad():
             test = _safe_auc(y["test"].numpy(), head(x["test"]).numpy())

@@ -19,6 +19,7 @@ from gnnpt.datasets import list_datasets, read_molecules, splits
 from gnnpt.datasets import load as load_dataset
 from gnnpt.datasets.splits import Split
 from gnnpt.finetune.model import prepare_for_save
+from gnnpt.finetune.strategies import Strategy
 from gnnpt.finetune.train import FinetuneConfig, FinetuneResult, finetune
 from gnnpt.nn.checkpoints import read_card
 from gnnpt.predict.domain import write_domain_for_model
@@ -137,6 +138,7 @@ def run_finetune(
     callbacks: list[pl.Callback] | None = None,
 ) -> tuple[Path, FinetuneResult]:
     """Featurize (cached), split, fine-tune every seed, and save the ensemble + card to ``out``."""
+    Strategy.parse(cfg.strategy)  # option errors first, before any check of the data
     parts = make_split(data, split, split_seed)
     check_split(data, parts, split)
     store = cached_featurize(data.smiles)

@@ -22,7 +22,7 @@ def test_finetune_a_csv_writes_a_model(tmp_path, monkeypatch) -> None:
     path = tmp_path / "mine.csv"
     frame.to_csv(path, index=False)
     out = tmp_path / "model"
-    args = ["finetune", "--data", str(path), "--smiles-col", "mol", "--targets", "has_n", "--split", "random",
+    args = ["finetune", "--data", str(path), "--smiles-col", "mol", "--targets", "has_n", "--split", "stratified",
             "--epochs", "2", "--seeds", "2", "--strategy", "freeze:2", "-o", str(out),
             "--register", "n_model"]  # fmt: skip
     result = CliRunner().invoke(app, args)

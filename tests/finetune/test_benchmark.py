@@ -19,6 +19,7 @@ def _table_rows(markdown: str, title_part: str) -> list[list[str]]:
     ]
 
 
+@pytest.mark.slow  # about 2 minutes: it fine-tunes; the peer-row test below covers the tables' code paths
 def test_quick_benchmark_writes_well_formed_tables(moleculenet_dir, tmp_path) -> None:
     out = tmp_path / "results"
     result = CliRunner().invoke(
