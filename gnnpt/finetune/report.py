@@ -16,7 +16,9 @@ PROTOCOL_TITLES = {
 
 
 def _cell(mean: float, std: float) -> str:
-    return "—" if pd.isna(mean) else f"{mean:.1f} ± {std:.1f}"
+    if pd.isna(mean):
+        return "—"
+    return f"{mean:.1f}" if pd.isna(std) else f"{mean:.1f} ± {std:.1f}"
 
 
 def protocol_table(results: pd.DataFrame, protocol: str) -> str:
