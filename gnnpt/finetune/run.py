@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import platform
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from gnnpt.finetune.strategies import Strategy
 from gnnpt.finetune.train import FinetuneConfig, FinetuneResult, finetune
 from gnnpt.nn.checkpoints import read_card
 from gnnpt.predict.domain import write_domain_for_model
+from gnnpt.runtime import device_name
 from gnnpt.store.cache import cached_featurize
 
 SPLITS = ("scaffold", "scaffold_balanced", "random", "stratified")
@@ -109,12 +109,6 @@ def check_split(data: LabeledData, parts: Split, kind: str) -> None:
                      "split seeds rather than trusting one split.")  # fmt: skip
 
 
-def hardware() -> str:
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    return f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
-
-
 def encoder_lineage(spec: str | None) -> dict[str, Any]:
     """Where the starting encoder came from: its name, and its own card or file hash when it has one."""
     lineage: dict[str, Any] = {"encoder": spec or "none"}
@@ -173,7 +167,7 @@ def save_finetuned(
                     "seeds": [{"seed": r.seed, "best_epoch": r.best_epoch, "valid": r.valid, "test": r.test,
                                "test_last_epoch": r.test_last} for r in result.runs]},
         "wall_time_s": round(result.wall_time_s, 1),
-        "hardware": hardware(),
+        "hardware": device_name("cuda" if torch.cuda.is_available() else "cpu"),
         "gnnpt_version": gnnpt.__version__,
         **(extra_card or {}),
     })  # fmt: skip
