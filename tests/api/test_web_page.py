@@ -1,48 +1,134 @@
-"""The web page end to end in headless Chromium (Playwright driving /usr/bin/chromium): paste SMILES, score, see the
-table with depictions, coloured scores, the invalid row marked, and a CSV download; a screenshot shows it rendered."""
+"""The web page end to end in headless Chromium (Playwright driving /usr/bin/chromium): paste SMILES or upload an SDF
+file, score, see the table with depictions, coloured scores, the invalid row marked, and a CSV download; a screenshot
+shows it rendered. The favicon is checked through the ASGI app, without a browser."""
 
 from __future__ import annotations
 
+import csv
+import gzip
 import io
 import shutil
 
 import pytest
+from fastapi.testclient import TestClient
 
-playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright to run the browser test")
+from gnnpt.api import Settings, create_app
+
+try:
+    from playwright import sync_api as playwright
+except ImportError:
+    playwright = None
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
+needs_browser = pytest.mark.skipif(
+    playwright is None or CHROMIUM is None, reason="needs playwright (pip) and Chromium (apt-get install chromium)"
+)
+WIDTH = 1280
 
 
-def test_paste_score_and_see_the_table(server, tmp_path) -> None:
-    from PIL import Image
-
+@pytest.fixture()
+def browser_page(server):
+    """The page at 1280x800 with the models listed, and the list of URLs it fetched from another origin."""
     _, url = server
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        requests_elsewhere = []
-        page.on("request", lambda r: None if r.url.startswith(url) else requests_elsewhere.append(r.url))
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = chromium.new_page(viewport={"width": WIDTH, "height": 800})
+        elsewhere = []
+        page.on("request", lambda r: None if r.url.startswith(url) else elsewhere.append(r.url))
         page.goto(url)
         page.wait_for_selector("#model option", state="attached")
-        assert "tox21" in page.input_value("#model")
-        page.fill("#smiles", "CCO ethanol\nnot_a_smiles( junk\nc1ccccc1O phenol")
-        page.click("#score")
-        page.wait_for_selector("#results tbody tr:nth-child(3)")
-        rows = page.locator("#results tbody tr")
-        assert rows.count() == 3
-        assert rows.nth(1).get_attribute("class") == "invalid" and "unparsable" in rows.nth(1).inner_text()
-        assert rows.nth(0).locator("td.mol svg").count() == 1 and rows.nth(1).locator("td.mol svg").count() == 0
-        assert "ethanol" in rows.nth(0).inner_text() and "phenol" in rows.nth(2).inner_text()
-        colour = rows.nth(0).locator("td.score").first.evaluate("td => getComputedStyle(td).backgroundColor")
-        assert colour not in ("rgba(0, 0, 0, 0)", "rgb(255, 255, 255)")
-        assert "3 scored by tox21" in page.inner_text("#status") and "1 invalid" in page.inner_text("#status")
-        with page.expect_download() as download:
-            page.click("#download")
-        lines = open(download.value.path()).read().splitlines()
-        assert lines[0].startswith("id,smiles,canonical_smiles,NR-AR") and len(lines) == 4
-        shot = page.locator("#results").screenshot(path=str(tmp_path / "table.png"))
-        browser.close()
+        yield page, elsewhere
+        chromium.close()
+
+
+def download(page) -> str:
+    """The text that Download CSV saves."""
+    with page.expect_download() as saved:
+        page.click("#download")
+    assert saved.value.suggested_filename == "scores.csv"
+    return open(saved.value.path()).read()
+
+
+@needs_browser
+def test_paste_score_and_see_the_table(browser_page, tmp_path) -> None:
+    from PIL import Image
+
+    page, elsewhere = browser_page
+    assert "tox21" in page.input_value("#model")
+    legend = page.locator("#legend")
+    assert not legend.is_visible() and not page.is_visible("#download")  # nothing to download before scoring
+    assert page.get_attribute("#download", "href") is None
+    page.fill("#smiles", "CCO ethanol\nnot_a_smiles( junk\nc1ccccc1O phenol")
+    page.click("#score")
+    page.wait_for_selector("#results tbody tr:nth-child(3)")
+    rows = page.locator("#results tbody tr")
+    assert rows.count() == 3
+    assert rows.nth(1).get_attribute("class") == "invalid" and "unparsable" in rows.nth(1).inner_text()
+    assert rows.nth(0).locator("td.mol svg").count() == 1 and rows.nth(1).locator("td.mol svg").count() == 0
+    assert "ethanol" in rows.nth(0).inner_text() and "phenol" in rows.nth(2).inner_text()
+    colour = rows.nth(0).locator("td.score").first.evaluate("td => getComputedStyle(td).backgroundColor")
+    assert colour not in ("rgba(0, 0, 0, 0)", "rgb(255, 255, 255)")
+    assert "3 scored by tox21" in page.inner_text("#status") and "1 invalid" in page.inner_text("#status")
+    legend.wait_for(state="visible")
+    lines = download(page).splitlines()
+    assert lines[0].startswith("id,smiles,canonical_smiles,NR-AR") and len(lines) == 4
+    assert lines[1].startswith("ethanol,CCO,CCO,") and "unparsable" in lines[2]
+
+    headers = page.locator("#results thead th")
+    names = headers.all_inner_texts()
+    for name in ("max similarity", "domain", "error"):  # in view at 1280 px, without scrolling
+        box = headers.nth(names.index(name)).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= WIDTH, (name, box)
+    shot = page.locator("#results").screenshot(path=str(tmp_path / "table.png"))
+    headers.last.scroll_into_view_if_needed()  # every task column is reachable: the table scrolls in its box if wider
+    box = headers.last.bounding_box()
+    assert names[-1] == "SR-p53" and box["x"] >= 0 and box["x"] + box["width"] <= WIDTH
+    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH  # the page itself never scrolls sideways
+
     image = Image.open(io.BytesIO(shot)).convert("RGB")
     assert image.width > 600 and image.height > 200
     assert len(image.getcolors(maxcolors=1 << 20)) > 50  # structures, coloured cells and text, not a blank box
-    assert requests_elsewhere == []  # works offline: nothing fetched from another origin
+    assert elsewhere == []  # works offline: nothing fetched from another origin
+
+
+@needs_browser
+def test_upload_an_sdf_file(browser_page, tmp_path) -> None:
+    from rdkit import Chem
+
+    page, elsewhere = browser_page
+    assert {".sdf", ".sdf.gz"} <= set(page.get_attribute("#file", "accept").split(","))
+    sdf = tmp_path / "library.sdf"
+    with Chem.SDWriter(str(sdf)) as writer:
+        for smiles, title, note in [("OCC", "ethanol", 'solvent, "common"'), ("Oc1ccccc1", "phenol", "")]:
+            mol = Chem.MolFromSmiles(smiles)
+            mol.SetProp("_Name", title)
+            mol.SetProp("note", note)
+            writer.write(mol)
+    packed = tmp_path / "library.sdf.gz"
+    packed.write_bytes(gzip.compress(sdf.read_bytes()))
+    tables = []
+    for path in (sdf, packed):
+        page.reload()
+        page.wait_for_selector("#model option", state="attached")
+        page.set_input_files("#file", str(path))
+        page.click("#score")
+        page.wait_for_selector("#legend", state="visible")
+        assert "2 scored by tox21" in page.inner_text("#status") and "0 invalid" in page.inner_text("#status")
+        rows = page.locator("#results tbody tr")
+        assert rows.count() == 2
+        tables.append(rows.all_inner_texts())
+        saved = list(csv.DictReader(io.StringIO(download(page))))  # the server's CSV: the file's fields kept
+        assert [r["title"] for r in saved] == ["ethanol", "phenol"] and saved[0]["note"] == 'solvent, "common"'
+        assert [r["canonical_smiles"] for r in saved] == ["CCO", "Oc1ccccc1"]
+        for row, record in zip(tables[-1], saved, strict=True):
+            assert record["title"] in row and record["canonical_smiles"] in row
+            assert f"{float(record['NR-AR']):.3f}" in row and f"{float(record['max_similarity']):.2f}" in row
+    assert tables[0] == tables[1]
+    assert elsewhere == []
+
+
+def test_favicon(tmp_path) -> None:
+    client = TestClient(create_app(Settings(adaptation_workers=0, jobs_dir=str(tmp_path / "jobs"))))
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response.headers["content-type"] == "image/svg+xml"
+    assert response.text.startswith("<svg")
+    assert '<link rel="icon" href="/favicon.ico"' in client.get("/").text

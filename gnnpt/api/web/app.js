@@ -2,7 +2,8 @@
 // The chemist's page: plain JavaScript against the service's own /v1 API; nothing is loaded from elsewhere.
 
 const $ = (id) => document.getElementById(id);
-let lastCsv = "";
+const SERVER_READ = /\.sdf(\.gz)?$/i;  // files the page cannot read itself: uploaded for the server to read
+const tasksOf = {};
 
 function headers(json) {
   const h = json ? { "Content-Type": "application/json" } : {};
@@ -29,6 +30,7 @@ async function loadModels() {
   const select = $("model");
   select.replaceChildren();
   for (const m of (await response.json()).filter((m) => m.kind === "finetuned")) {
+    tasksOf[m.name] = m.tasks;
     const option = new Option(`${m.name}${m.default ? " (default)" : ""} — ${m.tasks.length} tasks`, m.name);
     option.selected = m.default;
     select.add(option);
@@ -70,6 +72,40 @@ function colour(value, lo, hi) {
   return `hsl(${Math.round(140 * (1 - Math.min(Math.max(t, 0), 1)))}, 65%, 82%)`;
 }
 
+// RFC 4180 rows: quoted cells may hold commas, newlines and doubled quotes.
+function parseCsv(text) {
+  const rows = [];
+  let row = [], cell = "", quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c !== '"') cell += c;
+      else if (text[i + 1] === '"') cell += text[++i];
+      else quoted = false;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") { row.push(cell); cell = ""; }
+    else if (c === "\n") { row.push(cell); rows.push(row); row = []; cell = ""; }
+    else if (c !== "\r") cell += c;
+  }
+  if (cell || row.length) rows.push([...row, cell]);
+  return rows;
+}
+
+// The server's scored CSV (/predict/csv) as the JSON endpoint's response, without depictions.
+function fromCsv(text, model) {
+  const [header, ...rows] = parseCsv(text);
+  const tasks = tasksOf[model];
+  const number = (s) => (s === "" ? null : Number(s));
+  return { model, tasks, results: rows.map((row, index) => {
+    const get = (name) => row[header.indexOf(name)] ?? "";
+    return {
+      index, id: get("title") || String(index + 1), smiles: get("smiles"), canonical_smiles: get("canonical_smiles") || null,
+      scores: Object.fromEntries(tasks.map((t) => [t, number(get(t))])), max_similarity: number(get("max_similarity")),
+      in_domain: get("in_domain") === "" ? null : get("in_domain") === "True", error: get("error") || null,
+    };
+  }) };
+}
+
 function csvCell(v) {
   const s = v === null || v === undefined ? "" : String(v);
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
@@ -85,7 +121,7 @@ function render(data) {
   const table = $("results");
   table.replaceChildren();
   const head = table.createTHead().insertRow();
-  for (const h of ["#", "id", "structure", "SMILES", ...data.tasks, "max similarity", "domain", "error"]) {
+  for (const h of ["#", "id", "structure", "SMILES", "max similarity", "domain", "error", ...data.tasks]) {
     const th = document.createElement("th");
     th.textContent = h;
     head.appendChild(th);
@@ -105,50 +141,75 @@ function render(data) {
     const mol = cell("", "mol");
     if (r.depiction_svg) mol.innerHTML = r.depiction_svg;  // SVG drawn by RDKit on the server
     cell(r.canonical_smiles ?? r.smiles, "smiles");
+    cell(r.max_similarity === null ? "—" : r.max_similarity.toFixed(2));
+    cell(r.error ? "—" : r.in_domain ? "in" : "out", "domain");
+    cell(r.error ?? "", "error");
     for (const t of data.tasks) {
       const v = r.scores[t];
       const td = cell(v === null ? "—" : v.toFixed(3), "score");
       td.style.background = colour(v, ...range[t]);
     }
-    cell(r.max_similarity === null ? "—" : r.max_similarity.toFixed(2));
-    cell(r.error ? "—" : r.in_domain ? "in" : "out", "domain");
-    cell(r.error ?? "", "error");
   }
+}
+
+function toCsv(data) {
   const columns = ["id", "smiles", "canonical_smiles", ...data.tasks, "max_similarity", "in_domain", "error"];
-  lastCsv = [columns.join(","), ...data.results.map((r) => [r.id, r.smiles, r.canonical_smiles, ...data.tasks.map((t) => r.scores[t]),
+  return [columns.join(","), ...data.results.map((r) => [r.id, r.smiles, r.canonical_smiles, ...data.tasks.map((t) => r.scores[t]),
     r.max_similarity, r.in_domain, r.error].map(csvCell).join(","))].join("\n") + "\n";
-  $("download").href = URL.createObjectURL(new Blob([lastCsv], { type: "text/csv" }));
+}
+
+// The legend and the download link of the scores, shown only once there are results.
+function offer(csv) {
+  const link = $("download");
+  if (link.href) URL.revokeObjectURL(link.href);
+  link.href = URL.createObjectURL(new Blob([csv], { type: "text/csv" }));
   $("legend").hidden = false;
+}
+
+// An SDF file goes to the server as it is (/predict/csv reads it); pasted SMILES and text files are read here.
+function send(model, file, records) {
+  const url = `/v1/models/${encodeURIComponent(model)}/predict`;
+  if (!records) {
+    const form = new FormData();
+    form.append("file", file);
+    return fetch(`${url}/csv`, { method: "POST", headers: headers(false), body: form });
+  }
+  return fetch(url, {
+    method: "POST", headers: headers(true),
+    body: JSON.stringify({ smiles: records.map((r) => r.smiles), ids: records.map((r) => r.id), depict: records.length <= 500 }),
+  });
 }
 
 async function score(event) {
   event.preventDefault();
-  let records;
-  try {
-    records = await readRecords();
-  } catch (err) {
-    setStatus(err.message, true);
-    return;
-  }
-  if (!records.length) {
-    setStatus("Paste at least one SMILES or choose a file.", true);
-    return;
+  const file = $("file").files[0];
+  let records = null;
+  if (!file || !SERVER_READ.test(file.name)) {
+    try {
+      records = await readRecords();
+    } catch (err) {
+      setStatus(err.message, true);
+      return;
+    }
+    if (!records.length) {
+      setStatus("Paste at least one SMILES or choose a file.", true);
+      return;
+    }
   }
   const model = $("model").value;
   $("score").disabled = true;
-  setStatus(`Scoring ${records.length} molecule(s) with ${model}…`);
+  setStatus(`Scoring ${records ? `${records.length} molecule(s)` : file.name} with ${model}…`);
   const started = performance.now();
   try {
-    const response = await fetch(`/v1/models/${encodeURIComponent(model)}/predict`, {
-      method: "POST", headers: headers(true),
-      body: JSON.stringify({ smiles: records.map((r) => r.smiles), ids: records.map((r) => r.id), depict: records.length <= 500 }),
-    });
+    const response = await send(model, file, records);
     if (!response.ok) {
       setStatus(`The service refused the request (${response.status}): ${await detail(response)}`, true);
       return;
     }
-    const data = await response.json();
+    const csv = records ? null : await response.text();
+    const data = csv === null ? await response.json() : fromCsv(csv, model);
     render(data);
+    offer(csv ?? toCsv(data));
     const invalid = data.results.filter((r) => r.error).length;
     const ood = data.results.filter((r) => r.in_domain === false).length;
     setStatus(`${data.results.length} scored by ${data.model} in ${Math.round(performance.now() - started)} ms — ` +
