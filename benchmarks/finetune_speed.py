@@ -23,13 +23,13 @@ from torch_geometric.loader import DataLoader
 
 from gnnpt.datasets import get_spec, load
 from gnnpt.datasets.splits import scaffold_split
-from gnnpt.finetune.model import build_graph_model
+from gnnpt.featurization.cache import cached_featurize
 from gnnpt.finetune.tasks import masked_bce
 from gnnpt.finetune.train import FinetuneConfig, finetune
+from gnnpt.models.finetuned import build_graph_model
 from gnnpt.nn import HuEncoder
 from gnnpt.nn.precision import native_bf16, training_precision
 from gnnpt.runtime import device_name
-from gnnpt.store.cache import cached_featurize
 
 HU_DATASETS = ("bbbp", "tox21", "toxcast", "sider", "clintox", "muv", "hiv", "bace")
 

@@ -29,7 +29,7 @@ from rdkit import Chem, RDLogger
 import gnnpt
 from gnnpt.datasets import load as load_dataset
 from gnnpt.datasets.corpora import load_corpus
-from gnnpt.registry import load as load_model
+from gnnpt.models.scoring import ensemble_scores, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 RDLogger.DisableLog("rdApp.*")
@@ -85,9 +85,9 @@ def _model_only_rates(smiles: list[str], workers: int, models: list[str], precis
     for name in models:
         model = load_model(name)
         for precision in precisions:
-            model.predict_store(store.select(np.arange(min(2048, len(store)))), precision=precision)  # warm-up
+            ensemble_scores(model, store.select(np.arange(min(2048, len(store)))), precision=precision)  # warm-up
             start = time.perf_counter()
-            model.predict_store(store, precision=precision)
+            ensemble_scores(model, store, precision=precision)
             print(f"  {name} {precision}: model only {len(smiles) / (time.perf_counter() - start):,.0f} mol/s")
 
 

@@ -3,7 +3,8 @@
 Starts ``gnnpt serve`` (one worker, each ``--models`` model in turn as its default) as a child process, then drives
 it with an asyncio load generator in this process (uvloop, a minimal keep-alive HTTP/1.1 client per connection):
 single-molecule requests at 1, 16 and 64 concurrent
-clients, and 1000-molecule requests.
+clients, 1000-molecule requests, and a mixed load: one client sending single-molecule requests while another sends
+5,000-molecule requests (the small client's p99 is what fair batching must keep low).
 Each client sends its next request as soon as the previous answer arrives (closed loop), for ``--seconds`` per level.
 Molecules are drawn from MOSES so that requests differ. The server and the load generator share the machine's cores.
 Where ``wrk`` is installed (``apt-get install wrk``), the same server is then also driven by it (a C load generator
@@ -145,6 +146,12 @@ def _wrk(url: str, connections: int, seconds: float) -> dict[str, float]:
             "p50": latency("50"), "p99": latency("99"), "errors": errors}  # fmt: skip
 
 
+async def _mixed(port: int, pool: list[str], seconds: float, big: int) -> tuple[dict, dict]:
+    """One client of single-molecule requests beside one client of ``big``-molecule requests, at the same time."""
+    small, large = await asyncio.gather(_level(port, pool, 1, 1, seconds), _level(port, pool, 1, big, seconds))
+    return small, large
+
+
 run = uvloop.run  # the load generator's event loop: libuv's, as the server's
 
 
@@ -154,6 +161,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 16, 64])
     ap.add_argument("--batch-window-ms", type=float, default=2.0)
     ap.add_argument("--models", nargs="+", default=["tox21", "tox21-fast"], help="served as the default model")
+    ap.add_argument("--mixed-big", type=int, default=5000, help="molecules per big request of the mixed load")
     args = ap.parse_args()
     pool = load_corpus("moses", limit=50_000)["smiles"].tolist()
     print(f"CPU, {os.cpu_count()} cores; gnnpt serve (1 worker, batch window {args.batch_window_ms:g} ms) and the "
@@ -173,6 +181,11 @@ def main() -> None:
                 r = run(_level(port, pool, clients, per_request, args.seconds))
                 print(f"| {model} | {per_request} | {clients} | {r['requests']:,} | {r['req_s']:,.1f} | "
                       f"{r['mol_s']:,.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['errors']} |", flush=True)  # fmt: skip
+            small, large = run(_mixed(port, pool, args.seconds, args.mixed_big))
+            for label, r in ((f"1, beside {args.mixed_big:,}-molecule requests", small),
+                             (f"{args.mixed_big:,}, beside 1-molecule requests", large)):  # fmt: skip
+                print(f"| {model} | {label} | 1 | {r['requests']:,} | {r['req_s']:,.1f} | {r['mol_s']:,.0f} | "
+                      f"{r['p50']:.1f} | {r['p99']:.1f} | {r['errors']} |", flush=True)  # fmt: skip
             if shutil.which("wrk"):
                 for clients in args.clients:
                     r = _wrk(url, clients, args.seconds)

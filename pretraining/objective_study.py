@@ -77,10 +77,10 @@ def probe(args: argparse.Namespace) -> None:
 
     from gnnpt.datasets import load as load_dataset
     from gnnpt.datasets import scaffold_split
+    from gnnpt.featurization.cache import cached_featurize
     from gnnpt.finetune.probe import encoder_features
     from gnnpt.finetune.probe import probe as fit_probe
-    from gnnpt.nn import resolve_encoder
-    from gnnpt.store.cache import cached_featurize
+    from gnnpt.models.store import resolve_encoder
 
     torch.manual_seed(0)
     data = {}

@@ -15,8 +15,8 @@ import argparse
 import json
 from pathlib import Path
 
-from gnnpt.nn import load_encoder, save_encoder
-from gnnpt.registry.packaged import packaged_dir
+from gnnpt.models.encoders import load_encoder, save_encoder
+from gnnpt.models.packaged import packaged_dir
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gnnpt.paths import cache_dir
+from gnnpt.config import settings
 
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINAL = ("succeeded", "failed", "cancelled")
@@ -50,8 +50,8 @@ CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created);
 
 
 def jobs_dir(root: str | Path | None = None) -> Path:
-    """``root``, else ``$GNNPT_JOBS_DIR``, else ``cache_dir() / "jobs"``."""
-    return Path(root or os.environ.get("GNNPT_JOBS_DIR") or cache_dir() / "jobs")
+    """``root``, else ``$GNNPT_JOBS_DIR``, else ``<cache_dir>/jobs`` (:mod:`gnnpt.config`)."""
+    return Path(root) if root else settings().jobs()
 
 
 @dataclass
@@ -97,10 +97,11 @@ def _alive(pid: int | None) -> bool:
 
 
 class JobStore:
-    """The jobs table and the job folders under ``root``."""
+    """The jobs table and the job folders under ``root``. ``busy_timeout``: seconds a call waits for another
+    connection's write lock before ``sqlite3.OperationalError`` ("database is locked")."""
 
-    def __init__(self, root: str | Path | None = None):
-        self.root = jobs_dir(root)
+    def __init__(self, root: str | Path | None = None, busy_timeout: float = 30.0):
+        self.root, self.busy_timeout = jobs_dir(root), busy_timeout
         self.root.mkdir(parents=True, exist_ok=True)
         self.path = self.root / "jobs.sqlite"
         with self._db() as db:
@@ -109,7 +110,7 @@ class JobStore:
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
         db.row_factory = sqlite3.Row
         try:
             yield db

@@ -21,7 +21,7 @@ from gnnpt.adaptation.spec import AdaptationSpec
 from gnnpt.finetune.metrics import worse_beyond_spread
 from gnnpt.finetune.run import run_finetune
 from gnnpt.finetune.train import FinetuneConfig, FinetuneResult
-from gnnpt.nn.checkpoints import resolve_encoder
+from gnnpt.models.store import resolve_encoder
 
 LABELED_FILE = "labeled.csv"  # the usable rows of the upload (smiles + targets), written at submission
 UNLABELED_FILE = "unlabeled.csv"  # the parsable unlabeled SMILES (one column, "smiles")
@@ -137,7 +137,7 @@ def _stages(store: JobStore, job: Job, spec: AdaptationSpec, folder: Path, log: 
         metrics["from_scratch"] = _summary(scratch)
         metrics["negative_transfer"] = _negative_transfer(metrics["adapted"], metrics["from_scratch"], spec.seeds)
     store.update(job.id, stage="register")
-    from gnnpt.registry.store import import_model
+    from gnnpt.models.store import import_model
 
     entry = import_model(model_dir, name=spec.name)
     metrics["model"] = entry.ref

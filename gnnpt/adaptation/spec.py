@@ -9,12 +9,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from rdkit import Chem, rdBase
 
 from gnnpt.datasets.readers import read_molecules
+from gnnpt.featurization.pipeline import featurize
 from gnnpt.finetune.run import SPLITS, LabeledData, check_split, infer_task_type, make_split
 from gnnpt.finetune.strategies import Strategy
-from gnnpt.registry.defaults import DEFAULT_ENCODER
+from gnnpt.finetune.tasks import check_task_type
+from gnnpt.models.defaults import DEFAULT_ENCODER
+from gnnpt.models.packaged import packaged_models
+from gnnpt.models.store import RegistryError, resolve_encoder, scratch_gnn_type
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MIN_LABELED = 20  # fewer valid rows leave nothing to split into train, valid and test
@@ -48,6 +51,8 @@ class AdaptationSpec:
             )
         if not self.targets:
             raise ValueError("name at least one target column")
+        if self.task_type is not None:
+            check_task_type(self.task_type)
         Strategy.parse(self.strategy)
         if self.split not in SPLITS:
             raise ValueError(f"unknown split {self.split!r}; choose one of {SPLITS}")
@@ -59,6 +64,20 @@ class AdaptationSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def check_resources(self) -> None:
+        """ValueError at submission for what would otherwise fail only after training: a name a shipped model has,
+        an encoder this installation cannot load (said without the server's folders)."""
+        if self.name in packaged_models():
+            raise ValueError(f"name {self.name!r} is taken by a shipped model; choose another name")
+        if scratch_gnn_type(self.encoder) is not None:
+            return
+        try:
+            resolve_encoder(self.encoder)
+        except (FileNotFoundError, RegistryError, ValueError, KeyError):
+            raise ValueError(f"encoder {self.encoder!r} is not available here: name 'none', a shipped or stored "
+                             "encoder (GET /v1/models lists them) or hu2020:<name> of a published checkpoint "
+                             "this server has") from None  # fmt: skip
 
     def labeled_data(self, frame: pd.DataFrame) -> LabeledData:
         """The checked labeled rows (``smiles`` + the target columns) as fine-tuning data."""
@@ -113,15 +132,16 @@ def check_labeled(path: str | Path, spec: AdaptationSpec) -> tuple[pd.DataFrame,
     not_numeric = (numbers.isna() & ~blank).to_numpy()
     unlabeled = numbers.isna().all(axis=1).to_numpy()
     texts = raw.to_numpy()
-    with rdBase.BlockLogs():
-        for i, smiles in enumerate(frame["smiles"].fillna("").astype(str)):
-            if not smiles.strip() or Chem.MolFromSmiles(smiles) is None:
-                problems.append({"row": i, "smiles": smiles, "problem": "invalid SMILES (RDKit cannot parse it)"})
-            elif not_numeric[i].any():
-                values = {t: str(texts[i, k]) for k, t in enumerate(spec.targets) if not_numeric[i, k]}
-                problems.append({"row": i, "smiles": smiles, "problem": f"labels that are not numbers: {values}"})
-            elif unlabeled[i]:
-                problems.append({"row": i, "smiles": smiles, "problem": "no label"})
+    smiles_texts = frame["smiles"].fillna("").astype(str).tolist()
+    unreadable = _molecule_errors(smiles_texts)
+    for i, smiles in enumerate(smiles_texts):
+        if i in unreadable:
+            problems.append({"row": i, "smiles": smiles, "problem": f"invalid SMILES ({unreadable[i]})"})
+        elif not_numeric[i].any():
+            values = {t: str(texts[i, k]) for k, t in enumerate(spec.targets) if not_numeric[i, k]}
+            problems.append({"row": i, "smiles": smiles, "problem": f"labels that are not numbers: {values}"})
+        elif unlabeled[i]:
+            problems.append({"row": i, "smiles": smiles, "problem": "no label"})
     usable = len(frame) - len(problems)
     report = UploadReport(len(frame), usable, problems)
     if usable < MIN_LABELED:
@@ -142,7 +162,14 @@ def check_unlabeled(path: str | Path, report: UploadReport) -> list[str]:
     except (ValueError, KeyError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise ValueError(f"cannot read the unlabeled file: {exc}") from None
     smiles = frame["smiles"].fillna("").astype(str).tolist()
-    with rdBase.BlockLogs():
-        valid = [s for s in smiles if s.strip() and Chem.MolFromSmiles(s) is not None]
+    unreadable = _molecule_errors(smiles)
+    valid = [s for i, s in enumerate(smiles) if i not in unreadable]
     report.unlabeled_rows, report.unlabeled_invalid = len(smiles), len(smiles) - len(valid)
     return valid
+
+
+def _molecule_errors(smiles: list[str]) -> dict[int, str]:
+    """{row: "reason: message"} of the SMILES gnnpt's featurization refuses: the same rules as training and
+    scoring (printable ASCII only, RDKit sanitization, the atom limit before ring perception), not plain
+    ``MolFromSmiles``, which stops reading at the first non-ASCII byte and accepts what came before."""
+    return {e.index: f"{e.reason}: {e.message}" for e in featurize(smiles).errors}

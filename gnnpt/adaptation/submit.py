@@ -34,6 +34,7 @@ def submit_job(
     folder = store.folder(job_id)
     folder.mkdir(parents=True, exist_ok=True)
     try:
+        spec.check_resources()
         clean, report = check_labeled(labeled, spec)
         spec.check_split(clean)
         molecules = check_unlabeled(unlabeled, report) if unlabeled is not None else None

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-from typing import Annotated, Any
+import sqlite3
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile, status
 from fastapi.responses import HTMLResponse
@@ -15,11 +17,14 @@ from gnnpt.adaptation.report import report_html
 from gnnpt.adaptation.runner import LOG_FILE
 from gnnpt.adaptation.spec import AdaptationSpec
 from gnnpt.adaptation.submit import submit_job, upload_suffix
-from gnnpt.registry.defaults import DEFAULT_ENCODER
+from gnnpt.models.defaults import DEFAULT_ENCODER
 
 # Encoders a request may name: none, a published checkpoint, or a model-store name; never a path on the server.
 _ENCODER = re.compile(r"none(:[a-z]+)?|hu2020:[A-Za-z0-9_.-]+|[A-Za-z0-9][A-Za-z0-9._-]*(@v\d+)?")
 LOG_TAIL = 20
+RETRY_AFTER_S = 2
+BUSY_TIMEOUT_S = 5.0  # how long a request waits for the job store's write lock before it is answered 503
+T = TypeVar("T")
 
 
 def job_view(job: Job, store: JobStore, problems: int = 50) -> dict[str, Any]:
@@ -39,13 +44,25 @@ def log_tail(store: JobStore, job: Job, lines: int = LOG_TAIL) -> list[str]:
     return path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:] if path.exists() else []
 
 
+async def stored(call: Callable[..., T], *args: Any) -> T:
+    """``call(*args)`` on the job store, off the event loop (SQLite may wait for another connection's lock): while the
+    store stays locked past its busy timeout the answer is 503 with ``Retry-After``, never a frozen server or a 500."""
+    try:
+        return await asyncio.to_thread(call, *args)
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the job store is busy; retry in a few seconds",
+                            headers={"Retry-After": str(RETRY_AFTER_S)}) from None  # fmt: skip
+
+
 def adaptation_router(store: JobStore, owner: Any, default_encoder: str = DEFAULT_ENCODER) -> APIRouter:
     """The routes; ``owner`` is the dependency that gives the caller's identity (its API key digest)."""
     router = APIRouter(prefix="/v1/adaptations", tags=["adaptations"])
     caller = Depends(owner)
 
-    def mine(job_id: str, who: str) -> Job:
-        job = store.get(job_id, who)
+    async def mine(job_id: str, who: str) -> Job:
+        job = await stored(store.get, job_id, who)
         if job is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no adaptation job {job_id!r} (of yours)")
         return job
@@ -99,34 +116,32 @@ def adaptation_router(store: JobStore, owner: Any, default_encoder: str = DEFAUL
                 with paths[key].open("wb") as f:
                     await asyncio.to_thread(shutil.copyfileobj, upload.file, f)
         try:
-            job = await asyncio.to_thread(
-                submit_job, store, who, spec, paths["labeled"], paths.get("unlabeled"), job_id
-            )
+            job = await stored(submit_job, store, who, spec, paths["labeled"], paths.get("unlabeled"), job_id)
         except ValueError as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-        return job_view(job, store)
+        return await asyncio.to_thread(job_view, job, store)
 
     @router.get("")
     async def jobs(who: str = caller) -> list[dict[str, Any]]:
         """Your jobs, newest first."""
         return [{"id": j.id, "name": j.name, "status": j.status, "progress": j.progress, "created": j.created}
-                for j in await asyncio.to_thread(store.list, who)]  # fmt: skip
+                for j in await stored(store.list, who)]  # fmt: skip
 
     @router.get("/{job_id}")
     async def job(job_id: str, who: str = caller) -> dict[str, Any]:
         """Status, stage, progress, metrics, the upload report and the last log lines."""
-        return job_view(mine(job_id, who), store)
+        return await asyncio.to_thread(job_view, await mine(job_id, who), store)
 
     @router.delete("/{job_id}")
     async def cancel(job_id: str, who: str = caller) -> dict[str, Any]:
         """Cancel: a queued job at once, a running one at its next epoch end."""
-        mine(job_id, who)
-        return job_view(store.cancel(job_id, who), store)
+        await mine(job_id, who)
+        return await asyncio.to_thread(job_view, await stored(store.cancel, job_id, who), store)
 
     @router.get("/{job_id}/report", response_class=HTMLResponse)
     async def report(job_id: str, who: str = caller) -> HTMLResponse:
         """The result page: learning curves, test metrics against fine-tuning from scratch, the upload report."""
-        found = mine(job_id, who)
-        return HTMLResponse(report_html(found, log_tail(store, found, 40)))
+        found = await mine(job_id, who)
+        return HTMLResponse(report_html(found, await asyncio.to_thread(log_tail, store, found, 40)))
 
     return router

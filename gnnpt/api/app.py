@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
 import tempfile
 from collections.abc import AsyncIterator
@@ -18,6 +19,8 @@ from typing import Annotated, Any
 import orjson
 import pandas as pd
 from fastapi import Body, Depends, FastAPI, HTTPException, Request, Response, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -27,9 +30,10 @@ from starlette.datastructures import UploadFile as StarletteUpload
 import gnnpt
 from gnnpt.adaptation.jobs import JobStore
 from gnnpt.adaptation.submit import upload_suffix
-from gnnpt.adaptation.worker import start_workers, stop_workers
-from gnnpt.api.adaptations import adaptation_router
-from gnnpt.api.auth import check_key
+from gnnpt.adaptation.worker import WorkerPool
+from gnnpt.api.adaptations import BUSY_TIMEOUT_S, adaptation_router
+from gnnpt.api.auth import KeyGate, check_key
+from gnnpt.api.batching import heavy_atoms
 from gnnpt.api.limits import BodyLimit, BodyTooLarge
 from gnnpt.api.metrics import Metrics
 from gnnpt.api.observe import Observe
@@ -38,6 +42,7 @@ from gnnpt.api.service import BadRequest, BrokenModel, ModelService, UnknownMode
 from gnnpt.api.settings import Settings
 from gnnpt.datasets.readers import read_table
 from gnnpt.runtime import torch_threads
+from gnnpt.screening.writers import spreadsheet_safe
 
 WEB_DIR = Path(str(resources.files("gnnpt.api") / "web"))
 ERRORS = {404: {"model": ErrorBody}, 401: {"model": ErrorBody}, 403: {"model": ErrorBody},
@@ -53,28 +58,31 @@ def read_upload(data: bytes, filename: str, smiles_col: str | None) -> tuple[pd.
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"upload{upload_suffix(filename)}"
         path.write_bytes(data)
-        return read_table(path, smiles_col)
+        try:
+            return read_table(path, smiles_col)
+        except ValueError as exc:  # say the caller's file name, not the server's temporary path
+            raise type(exc)(str(exc).replace(str(path), Path(filename).name)) from None
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """The service app for ``settings`` (default: :meth:`Settings.from_env`)."""
-    settings = settings or Settings.from_env()
+    """The service app for ``settings`` (default: :class:`Settings` from the environment)."""
+    settings = settings or Settings()
     key_hashes = settings.key_hashes()
     metrics = Metrics()
     service = ModelService(settings, on_batch=metrics.batch_size.observe)
 
-    jobs = JobStore(settings.jobs_dir)
+    jobs = JobStore(settings.jobs_dir, busy_timeout=BUSY_TIMEOUT_S)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        workers = start_workers(settings.adaptation_workers, jobs.root, settings.adaptation_threads)
+        workers = WorkerPool(settings.adaptation_workers, jobs.root, settings.adaptation_threads).start()
         with torch_threads(settings.scoring_threads()):  # threads waiting for a core would slow every batch
             await service.start()
             gc.collect()
             gc.freeze()  # the loaded models and libraries: later collections no longer walk them (shorter GC pauses)
             yield
             await service.close()  # uvicorn stops taking requests first; queued molecules are still scored
-        stop_workers(workers)  # a job in progress is re-queued (and resumed) at the next start
+        workers.stop()  # a job in progress is re-queued (and resumed) at the next start
 
     app = FastAPI(
         title="gnnpt scoring service",
@@ -86,8 +94,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.service, app.state.metrics, app.state.settings = service, metrics, settings
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
                        prefixes={"/v1/adaptations": settings.max_upload_bytes})  # fmt: skip
+    app.add_middleware(KeyGate, hashes=key_hashes)  # before the body is read: 401 first, then any 413 or 422
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["*"])  # fmt: skip
     app.add_middleware(Observe, metrics=metrics)  # added last: the outermost, so it sees every answer (413s too)
 
@@ -102,6 +111,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(BadRequest)
     async def invalid(_: Request, exc: BadRequest) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    @app.exception_handler(RequestValidationError)
+    async def unprocessable(_: Request, exc: RequestValidationError) -> Response:
+        """FastAPI's 422 body, written with ASCII escapes: an input that holds a lone surrogate is echoed as
+        ``\\udXXX`` instead of breaking the reply's UTF-8."""
+        body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
+        return Response(body, status.HTTP_422_UNPROCESSABLE_CONTENT, media_type="application/json")
 
     @app.exception_handler(BrokenModel)
     async def broken(_: Request, exc: BrokenModel) -> JSONResponse:
@@ -123,6 +139,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
                                 f"{len(body.smiles)} molecules in one request; the limit is {settings.max_molecules}: "
                                 "split the list, or use `gnnpt screen` for libraries")  # fmt: skip
+        atoms = sum(heavy_atoms(s) for s in body.smiles)
+        if atoms > settings.max_request_atoms:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
+                                f"about {atoms:,} heavy atoms in one request; the limit is "
+                                f"{settings.max_request_atoms:,}: split the list, or use `gnnpt screen` for "
+                                "libraries")  # fmt: skip
         request.state.molecules = len(body.smiles)
         try:
             result = await asyncio.wait_for(service.predict(name, body), settings.request_timeout_s)
@@ -157,15 +179,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             frame, column = await asyncio.to_thread(read_upload, data, filename, smiles_col)
         except (ValueError, pd.errors.ParserError) as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the upload cannot be read: {exc}") from None
-        result = await score(request, name, PredictRequest(smiles=frame[column].astype(str).tolist()))
+        smiles = [s if isinstance(s, str) else "" for s in frame[column]]
+        result = await score(request, name, PredictRequest(smiles=smiles))
         rows = result["results"]
-        out = frame.copy()
+        # an SDF record RDKit could not read has no SMILES and says why in the reader's "error" column
+        sdf = upload_suffix(filename).startswith((".sdf", ".sd"))
+        unread = frame["error"].tolist() if sdf else [None] * len(frame)
+        out = frame.drop(columns="error") if sdf else frame.copy()
+        ours = ["canonical_smiles", *result["tasks"], *(f"{t}_std" for t in result["tasks"]), "max_similarity",
+                "in_domain", "error"]  # fmt: skip
+        out = out.rename(columns={c: f"input_{c}" for c in out.columns if c in ours})  # the caller's column stays
         out["canonical_smiles"] = [r["canonical_smiles"] for r in rows]
         for task in result["tasks"]:
             out[task] = [r["scores"][task] for r in rows]
-        for field in ("max_similarity", "in_domain", "error"):
+        if rows and rows[0]["std"] is not None:
+            for task in result["tasks"]:
+                out[f"{task}_std"] = [r["std"][task] for r in rows]
+        for field in ("max_similarity", "in_domain"):
             out[field] = [r[field] for r in rows]
-        return Response(out.to_csv(index=False), media_type="text/csv",
+        out["error"] = [f"unparsable: {note}" if isinstance(note, str) and not s else r["error"]
+                        for note, s, r in zip(unread, smiles, rows, strict=True)]  # fmt: skip
+        return Response(spreadsheet_safe(out).to_csv(index=False), media_type="text/csv",
                         headers={"content-disposition": f'attachment; filename="{name}_scores.csv"'})  # fmt: skip
 
     upload = {"type": "object", "required": ["file"], "properties": {
@@ -230,6 +264,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(WEB_DIR / "index.html")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        return FileResponse(WEB_DIR / "favicon.svg", media_type="image/svg+xml")
 
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
     return app

@@ -1,10 +1,15 @@
-"""Optional API keys: sent as ``X-API-Key`` (or ``Authorization: Bearer``), compared by their SHA-256 digest."""
+"""Optional API keys: sent as ``X-API-Key`` (or ``Authorization: Bearer``), compared by their SHA-256 digest.
+
+Surrounding spaces are not part of a key (HTTP does not keep them in header values either): ``" key "`` is ``key``.
+"""
 
 from __future__ import annotations
 
 import hmac
 
 from fastapi import HTTPException, Request, status
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gnnpt.api.settings import hash_key
 
@@ -30,3 +35,20 @@ def check_key(request: Request, hashes: set[str]) -> str | None:
     if not any(hmac.compare_digest(digest, h) for h in hashes):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this API key is not accepted")
     return digest
+
+
+class KeyGate:
+    """ASGI middleware: with keys configured, a ``/v1`` request without an accepted key is answered 401/403 before
+    anything reads its body (a malformed body from an unknown caller learns nothing; CORS preflights pass)."""
+
+    def __init__(self, app: ASGIApp, hashes: set[str]):
+        self.app, self.hashes = app, hashes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.hashes and scope["type"] == "http" and scope["path"].startswith("/v1") and scope["method"] != "OPTIONS":
+            try:
+                check_key(Request(scope), self.hashes)
+            except HTTPException as exc:
+                await JSONResponse({"detail": exc.detail}, exc.status_code, exc.headers)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

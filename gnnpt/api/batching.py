@@ -1,17 +1,25 @@
-"""Dynamic micro-batching: requests arriving together are scored as one batch, off the event loop.
+"""Dynamic micro-batching with fair shares: requests arriving together are scored as one batch, off the event loop,
+and a big request never holds the scorer for long.
 
-The first request of a batch waits up to ``window_s`` for others to join (until ``max_molecules`` are queued) while
-requests come in together (the previous batch held several); a request arriving alone is scored at once, so a lone
-client pays no window. The batch is featurized and scored in a single worker thread (so batches never compete for
-the CPU), and each request gets back exactly its own rows. Under load the service then runs near the model's batch
-rate instead of paying a forward pass per request.
+Each request is cut into pieces of at most ``piece_atoms`` heavy atoms (counted from the SMILES text, without
+parsing). While several requests wait, a batch takes one piece of each in turn (round-robin, within ``max_atoms``
+atoms and ``max_molecules`` molecules); a request waiting alone fills the batch. So a one-molecule request that
+arrives while a 5,000-molecule request is being scored waits for the batch in flight, then shares the next with one
+piece of the big one, instead of waiting for all of it. A request whose caller gave up (timeout, disconnect) has its
+remaining pieces dropped. The first request of a batch waits up to ``window_s`` for others to join while requests
+come in together (the previous batch held several); a request arriving alone is scored at once. Batches are
+featurized and scored in a single worker thread, so they never compete for the CPU, and each request gets back
+exactly its own rows, in order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+import itertools
+import re
+from collections import deque
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -19,17 +27,29 @@ from typing import Any, TypeVar
 # a list of SMILES -> rows in the same order, as anything that slices by rows (a list, ScoredMolecules)
 Scorer = Callable[[list[str]], Any]
 T = TypeVar("T")
+# one heavy atom of a SMILES: a bracket atom, a two-letter organic-subset element, or a one-letter one
+_ATOM = re.compile(r"\[[^\]]*\]|Br|Cl|[BCNOSPFI]|[bcnosp]")
+
+
+def heavy_atoms(smiles: str) -> int:
+    """Heavy atoms of a SMILES, counted from its text (bracket hydrogens count too; an upper bound for scheduling)."""
+    return len(_ATOM.findall(smiles)) or 1
+
+
+def _concat_lists(parts: Sequence[list]) -> list:
+    return [row for part in parts for row in part]
 
 
 @dataclass
-class _Job:
+class _Piece:
     smiles: list[str]
+    atoms: int
     future: asyncio.Future
 
 
 class MicroBatcher:
-    """Collects :meth:`submit` calls into batches for ``score`` (a list of SMILES -> one row per SMILES, in order, as
-    anything that ``result[start:stop]`` slices by rows)."""
+    """Collects :meth:`submit` calls into fair batches for ``score`` (a list of SMILES -> one row per SMILES, in
+    order, as anything that ``result[start:stop]`` slices by rows); ``concat`` joins a request's pieces back."""
 
     def __init__(
         self,
@@ -37,9 +57,15 @@ class MicroBatcher:
         window_s: float = 0.002,
         max_molecules: int = 1024,
         on_batch: Callable[[int], None] | None = None,
+        concat: Callable[[Sequence[Any]], Any] = _concat_lists,
+        max_atoms: int = 4_096,
+        piece_atoms: int = 1_024,
     ):
         self.score, self.window_s, self.max_molecules, self.on_batch = score, window_s, max_molecules, on_batch
-        self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
+        self.concat, self.max_atoms, self.piece_atoms = concat, max_atoms, min(piece_atoms, max_atoms)
+        self._requests: deque[deque[_Piece]] = deque()  # waiting requests, each its pieces in order
+        self._arrived = asyncio.Event()
+        self._stopping = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gnnpt-scorer")
         self._task: asyncio.Task | None = None
         self.batches = 0  # batches scored, for tests and metrics
@@ -49,13 +75,34 @@ class MicroBatcher:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
+    def _pieces(self, smiles: list[str]) -> list[_Piece]:
+        loop = asyncio.get_running_loop()
+        pieces: list[_Piece] = []
+        start, atoms = 0, 0
+        for i, s in enumerate(smiles):
+            n = heavy_atoms(s)
+            if i > start and (atoms + n > self.piece_atoms or i - start >= self.max_molecules):
+                pieces.append(_Piece(smiles[start:i], atoms, loop.create_future()))
+                start, atoms = i, 0
+            atoms += n
+        pieces.append(_Piece(smiles[start:], atoms, loop.create_future()))
+        return pieces
+
     async def submit(self, smiles: list[str]) -> Any:
-        """The scores of ``smiles`` (one row each, in order), scored together with whatever arrives meanwhile."""
-        if self._task is None:
+        """The scores of ``smiles`` (one row each, in order), scored in fair turns with whatever arrives meanwhile.
+        Cancelling the call (a timeout) drops the pieces not yet scored."""
+        if self._task is None or self._stopping:
             raise RuntimeError("the batcher is not running (start() it inside the event loop)")
-        job = _Job(list(smiles), asyncio.get_running_loop().create_future())
-        await self._queue.put(job)
-        return await job.future
+        pieces = self._pieces(list(smiles))
+        self._requests.append(deque(pieces))
+        self._arrived.set()
+        try:
+            parts = [await piece.future for piece in pieces]
+        except asyncio.CancelledError:
+            for piece in pieces:
+                piece.future.cancel()
+            raise
+        return parts[0] if len(parts) == 1 else self.concat(parts)
 
     async def call(self, fn: Callable[..., T], *args: object) -> T:
         """Run ``fn(*args)`` in the scoring thread, between batches: for work that must not overlap a forward pass
@@ -65,63 +112,79 @@ class MicroBatcher:
     async def close(self) -> None:
         """Finish every queued request, then stop (graceful shutdown)."""
         if self._task is not None:
-            await self._queue.put(None)
+            self._stopping = True
+            self._arrived.set()
             await self._task
             self._task = None
         self._executor.shutdown(wait=True)
 
-    async def _collect(self, first: _Job) -> tuple[list[_Job], bool]:
-        """``first`` and the jobs that join it within the window; True when the stop marker was met."""
-        jobs, size = [first], len(first.smiles)
+    async def _fill(self, deadline: float) -> None:
+        """Wait until ``deadline`` for more requests, or until those waiting would fill a batch."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + (self.window_s if self._together else 0.0)
-        while size < self.max_molecules:
+        while not self._stopping and (remaining := deadline - loop.time()) > 0:
+            waiting = [p for r in self._requests for p in r]
+            if (sum(p.atoms for p in waiting) >= self.max_atoms
+                    or sum(len(p.smiles) for p in waiting) >= self.max_molecules):  # fmt: skip
+                return
+            self._arrived.clear()
             try:
-                job = self._queue.get_nowait()
-            except asyncio.QueueEmpty:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                try:
-                    job = await asyncio.wait_for(self._queue.get(), remaining)
-                except TimeoutError:
-                    break
-            if job is None:
-                return jobs, True
-            jobs.append(job)
-            size += len(job.smiles)
-        return jobs, False
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+            except TimeoutError:
+                return
+
+    def _take(self) -> tuple[list[_Piece], bool]:
+        """The next batch, and whether it serves several requests: the next piece of each waiting request in turn,
+        within the limits; a request waiting alone gives as many pieces as fit."""
+        for request in self._requests:
+            while request and request[0].future.done():  # its caller gave up: drop what is left of it
+                request.popleft()
+        self._requests = deque(r for r in self._requests if r)
+        waiting = len(self._requests)
+        batch: list[_Piece] = []
+        atoms = molecules = served = 0
+        while self._requests and (served < waiting or waiting == 1):
+            piece = self._requests[0][0]
+            if batch and (atoms + piece.atoms > self.max_atoms or molecules + len(piece.smiles) > self.max_molecules):
+                break
+            self._requests[0].popleft()
+            batch.append(piece)
+            atoms, molecules, served = atoms + piece.atoms, molecules + len(piece.smiles), served + 1
+            if not self._requests[0]:
+                self._requests.popleft()
+            else:
+                self._requests.rotate(-1)  # the next request's turn
+        return batch, waiting > 1
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        stopping = False
-        while not (stopping and self._queue.empty()):  # after the stop marker, requests queued behind it still run
-            first = await self._queue.get()
-            if first is None:
-                stopping = True
-                continue
-            jobs, stop_seen = await self._collect(first)
-            stopping = stopping or stop_seen
-            self._together = len(jobs) > 1
-            jobs = [j for j in jobs if not j.future.done()]  # a request that timed out meanwhile
-            if jobs:
-                await self._score(loop, jobs)
+        while True:
+            if not self._requests:
+                if self._stopping:
+                    return
+                self._arrived.clear()
+                await self._arrived.wait()
+                if self._together:  # requests come in together: let this batch fill, for the window at most
+                    await self._fill(loop.time() + self.window_s)
+            batch, several = self._take()
+            if batch:
+                self._together = several
+                await self._score(loop, batch)
 
-    async def _score(self, loop: asyncio.AbstractEventLoop, jobs: list[_Job]) -> None:
-        smiles = [s for j in jobs for s in j.smiles]
+    async def _score(self, loop: asyncio.AbstractEventLoop, batch: list[_Piece]) -> None:
+        smiles = list(itertools.chain.from_iterable(p.smiles for p in batch))
         if self.on_batch is not None:
             self.on_batch(len(smiles))
         try:
             rows = await loop.run_in_executor(self._executor, self.score, smiles)
         except Exception as exc:  # every waiting request learns why; the batcher keeps serving
-            for j in jobs:
-                if not j.future.done():
-                    j.future.set_exception(exc)
+            for p in batch:
+                if not p.future.done():
+                    p.future.set_exception(exc)
             return
         self.batches += 1
         start = 0
-        for j in jobs:
-            part = rows[start : start + len(j.smiles)]
-            start += len(j.smiles)
-            if not j.future.done():
-                j.future.set_result(part)
+        for p in batch:
+            part = rows[start : start + len(p.smiles)]
+            start += len(p.smiles)
+            if not p.future.done():
+                p.future.set_result(part)

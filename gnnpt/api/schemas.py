@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def _lone_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a lone UTF-16 surrogate (JSON can escape one; UTF-8, and so no reply, can carry it)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 class PredictRequest(BaseModel):
@@ -20,6 +31,22 @@ class PredictRequest(BaseModel):
     explain: bool = Field(default=False, description="Add atom attributions drawn as SVG (gradient x input).")
     explain_task: str | None = Field(default=None, description="Task the attributions explain (default: the first).")
     depict: bool = Field(default=False, description="Add a 2D depiction (SVG) of each valid molecule.")
+
+    @field_validator("smiles")
+    @classmethod
+    def _printable_smiles(cls, smiles: list[str]) -> list[str]:
+        """A SMILES with a lone surrogate is that molecule's error, not the request's: keep it as escaped text."""
+        return [s.encode("utf-8", "backslashreplace").decode("utf-8") if _lone_surrogate(s) else s for s in smiles]
+
+    @field_validator("ids")
+    @classmethod
+    def _storable_ids(cls, ids: list[str | int] | None) -> list[str | int] | None:
+        for i, value in enumerate(ids or ()):
+            if isinstance(value, int) and not INT64[0] <= value <= INT64[1]:
+                raise ValueError(f"ids[{i}] = {value} does not fit a 64-bit integer; send it as a string")
+            if isinstance(value, str) and _lone_surrogate(value):
+                raise ValueError(f"ids[{i}] holds a lone surrogate, which is not text; send valid Unicode")
+        return ids
 
     @model_validator(mode="after")
     def _ids_match(self) -> PredictRequest:

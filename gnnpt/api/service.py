@@ -10,12 +10,13 @@ from typing import Any
 from gnnpt.api.batching import MicroBatcher
 from gnnpt.api.schemas import ModelSummary, PredictRequest
 from gnnpt.api.settings import Settings
-from gnnpt.nn.checkpoints import read_card
+from gnnpt.models.card import read_card
+from gnnpt.models.defaults import DEFAULT_MODEL
+from gnnpt.models.scored import ScoredMolecules
+from gnnpt.models.store import RegistryError, list_models, model_path, resolve_name
 from gnnpt.nn.precision import resolve_precision
 from gnnpt.predict import Predictor
 from gnnpt.predict.display import depiction_svg
-from gnnpt.registry.packaged import DEFAULT_MODEL, model_path
-from gnnpt.registry.store import RegistryError, list_models, resolve_name
 
 TOO_LONG = "too long"
 
@@ -68,8 +69,10 @@ class ModelService:
             if name == self.default:
                 return model_path(self.settings.default_model)
             return model_path(name) if name in self.settings.preload else resolve_name(name)
-        except FileNotFoundError as exc:
-            raise UnknownModel(f"no model {name!r} can be served: {exc}") from None
+        except FileNotFoundError:
+            raise UnknownModel(
+                f"no model {name!r} on this service; GET /v1/models lists the models it serves"
+            ) from None
         except RegistryError as exc:
             raise BrokenModel(f"model {name!r} cannot be served: {exc}") from None
 
@@ -89,7 +92,8 @@ class ModelService:
                 self._predictors[name] = await asyncio.to_thread(self._load, name)
             if name not in self._batchers:
                 batcher = MicroBatcher(self._predictors[name].score, self.settings.batch_window_ms / 1000,
-                                       self.settings.max_batch_molecules, self.on_batch)  # fmt: skip
+                                       self.settings.max_batch_molecules, self.on_batch, ScoredMolecules.concat,
+                                       self.settings.max_batch_atoms)  # fmt: skip
                 batcher.start()
                 self._batchers[name] = batcher
         return self._batchers[name]

@@ -1,15 +1,17 @@
-"""The service's settings: limits, micro-batching, API keys and CORS, from arguments or ``GNNPT_API_*`` variables."""
+"""The service's settings: limits, micro-batching, API keys and CORS, from arguments or ``GNNPT_API_*`` variables
+(read and validated by pydantic-settings, as :mod:`gnnpt.config` reads the ``GNNPT_*`` folders)."""
 
 from __future__ import annotations
 
 import hashlib
-import os
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Literal
 
+from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from gnnpt.models.defaults import DEFAULT_ENCODER
 from gnnpt.nn.precision import DEFAULT_PRECISION
-from gnnpt.registry.defaults import DEFAULT_ENCODER
 
 ENV_PREFIX = "GNNPT_API_"
 
@@ -36,9 +38,10 @@ def read_key_hashes(path: str | Path) -> set[str]:
     return hashes
 
 
-@dataclass
-class Settings:
-    """How the service runs. Every field can be set by ``GNNPT_API_<FIELD>`` (e.g. ``GNNPT_API_MAX_MOLECULES=500``).
+class Settings(BaseSettings):
+    """How the service runs: defaults, then ``GNNPT_API_<FIELD>`` variables (e.g. ``GNNPT_API_MAX_MOLECULES=500``;
+    lists comma-separated), then the arguments given. Values are validated: a bad one stops the server at start-up
+    with the variable named.
 
     Request limits answer 413 (molecules per request, body size); per-molecule limits (SMILES length, heavy atoms)
     give that molecule an error and score the rest. ``batch_window_ms``: how long the first request of a micro-batch
@@ -46,26 +49,39 @@ class Settings:
     digests of accepted keys; none configured means no key is needed.
     """
 
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", env_ignore_empty=True)
+
     default_model: str | None = None  # None: the shipped Tox21 model
-    preload: list[str] = field(default_factory=list)  # models loaded at start-up besides the default
-    max_molecules: int = 5000
-    max_body_bytes: int = 2_000_000
-    max_smiles_length: int = 1000
-    max_atoms: int = 200
-    max_explain: int = 50  # molecules per request that may ask for atom attributions
-    request_timeout_s: float = 30.0
-    batch_window_ms: float = 2.0
-    max_batch_molecules: int = 1024
-    precision: str = DEFAULT_PRECISION  # auto (bf16 where native, as every interface), bf16 or fp32
-    torch_threads: int = 0  # per worker process; 0: one less than the process's cores (the event loop keeps one)
+    preload: Annotated[list[str], NoDecode] = Field(
+        default_factory=list
+    )  # models loaded at start-up besides the default
+    max_molecules: PositiveInt = 5000
+    max_body_bytes: PositiveInt = 2_000_000
+    max_smiles_length: PositiveInt = 1000
+    max_atoms: PositiveInt = 200
+    max_explain: NonNegativeInt = 50  # molecules per request that may ask for atom attributions
+    request_timeout_s: PositiveFloat = 30.0
+    batch_window_ms: float = Field(2.0, ge=0)
+    max_batch_molecules: PositiveInt = 1024
+    max_batch_atoms: PositiveInt = 4096  # a batch's heavy atoms: bounds how long a small request waits behind others
+    max_request_atoms: PositiveInt = 250_000  # a request's heavy atoms (counted from the SMILES text; 413 above)
+    precision: Literal["auto", "bf16", "fp32"] = DEFAULT_PRECISION  # auto: bf16 where native, as every interface
+    torch_threads: NonNegativeInt = 0  # per worker process; 0: one less than the process's cores (event loop: one)
     api_keys_file: str | None = None
-    api_key_hashes: list[str] = field(default_factory=list)
-    cors_origins: list[str] = field(default_factory=list)
+    api_key_hashes: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     jobs_dir: str | None = None  # adaptation jobs (SQLite + job folders); default $GNNPT_JOBS_DIR or the cache
-    adaptation_workers: int = 1  # processes running adaptation jobs, one job each at a time (0: none)
-    adaptation_threads: int = 1  # torch threads per adaptation worker (leave cores to scoring)
-    max_upload_bytes: int = 50_000_000  # an adaptation job's uploads
+    adaptation_workers: NonNegativeInt = 1  # processes running adaptation jobs, one job each at a time (0: none)
+    adaptation_threads: PositiveInt = 1  # torch threads per adaptation worker (leave cores to scoring)
+    max_upload_bytes: PositiveInt = 50_000_000  # an adaptation job's uploads
     adaptation_encoder: str = DEFAULT_ENCODER  # of a job that names none (a shipped/stored encoder, hu2020:<name>)
+
+    @field_validator("preload", "api_key_hashes", "cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     def scoring_threads(self) -> int:
         """torch threads for scoring: ``torch_threads``, or one core less than this process may use (at least 1), so
@@ -78,24 +94,3 @@ class Settings:
         """Every accepted key's digest: the configured ones and those in ``api_keys_file``."""
         found = {h.lower() for h in self.api_key_hashes}
         return found | read_key_hashes(self.api_keys_file) if self.api_keys_file else found
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
-        """Defaults, then ``GNNPT_API_*`` variables, then ``overrides``. Lists are comma-separated."""
-        environ = dict(os.environ if environ is None else environ)
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = environ.get(ENV_PREFIX + f.name.upper())
-            if raw is None:
-                continue
-            if f.default_factory is list:
-                values[f.name] = [part.strip() for part in raw.split(",") if part.strip()]
-            elif isinstance(f.default, (int, float)):
-                try:
-                    values[f.name] = type(f.default)(raw)
-                except ValueError:
-                    raise ValueError(f"{ENV_PREFIX}{f.name.upper()}={raw!r} is not a number") from None
-            else:
-                values[f.name] = raw or None
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gnnpt.registry.defaults import DEFAULT_ENCODER
+from gnnpt.models.defaults import DEFAULT_ENCODER
 
 app = typer.Typer(help="Domain adaptation jobs: pretrain on your molecules, fine-tune on your labels, register.",
                   no_args_is_help=True)  # fmt: skip

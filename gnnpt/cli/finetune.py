@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gnnpt.registry.defaults import DEFAULT_ENCODER
+from gnnpt.models.defaults import DEFAULT_ENCODER
 
 if TYPE_CHECKING:
     from gnnpt.finetune.train import FinetuneResult
@@ -98,7 +98,7 @@ def show_result(result: FinetuneResult, title: str, path: Path, register: str | 
     console.print(table)
     console.print(f"[bold green]model written to {path}[/] (model.safetensors + card.json)")
     if register:
-        from gnnpt.registry.store import import_model
+        from gnnpt.models.store import import_model
 
         entry = import_model(path, name=register)
         console.print(f"[bold green]registered as {entry.ref}[/]: gnnpt.load({entry.ref!r})")

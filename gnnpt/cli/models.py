@@ -31,7 +31,7 @@ def _user_errors() -> Iterator[None]:
 @app.command("list")
 def list_cmd() -> None:
     """List every model version in the store, and the models shipped with gnnpt."""
-    from gnnpt.registry.store import list_models, store_dir
+    from gnnpt.models.store import list_models, store_dir
 
     with _user_errors():
         entries = list_models()
@@ -52,7 +52,7 @@ def show_cmd(
     version: Annotated[str | None, typer.Option(help="The version (default: the newest).")] = None,
 ) -> None:
     """Print a model's card as JSON."""
-    from gnnpt.registry.store import show
+    from gnnpt.models.store import show
 
     with _user_errors():
         card = show(name, version)
@@ -66,7 +66,7 @@ def import_cmd(
     gnn_type: Annotated[str | None, typer.Option(help="gcn or graphsage, for a .pth whose name does not say.")] = None,
 ) -> None:
     """Check a model (no pickles; its card must match its weights) and add it as the next version of its name."""
-    from gnnpt.registry.store import import_model
+    from gnnpt.models.store import import_model
 
     with _user_errors():
         entry = import_model(source, name=name, gnn_type=gnn_type)
@@ -83,7 +83,7 @@ def export_cmd(
     ] = "gnnpt",
 ) -> None:
     """Copy a model's weights and card out of the store, or write an encoder in the published pretrain-gnns layout."""
-    from gnnpt.registry.store import export_model
+    from gnnpt.models.store import export_model
 
     with _user_errors():
         path = export_model(name, dest, version, fmt=fmt)
@@ -97,7 +97,7 @@ def rm_cmd(
     yes: Annotated[bool, typer.Option("--yes", help="Really delete (otherwise only list what would go).")] = False,
 ) -> None:
     """Remove a model version, or all versions of a model, from the store."""
-    from gnnpt.registry.store import remove
+    from gnnpt.models.store import remove
 
     with _user_errors():
         paths = remove(name, version, dry_run=not yes)

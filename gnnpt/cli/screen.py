@@ -19,6 +19,13 @@ def screen(
         str | None, typer.Option("--model", "-m", help="A model name or directory gnnpt.load accepts (default: tox21).")
     ] = None,
     smiles_col: Annotated[str | None, typer.Option(help="SMILES column (auto-detected if omitted).")] = None,
+    keep_columns: Annotated[
+        str,
+        typer.Option(
+            help="Input columns to carry into the output: all, none, or names separated by commas "
+            "(an SDF's title and properties count as columns)."
+        ),
+    ] = "all",
     chunk_size: Annotated[int, typer.Option(help="Molecules read, scored and committed at a time.")] = 10_000,
     workers: Annotated[
         int, typer.Option(help="Featurization processes (local) or scoring actors (ray); 0: one per core.")
@@ -52,7 +59,8 @@ def screen(
 
     try:
         summary = run(
-            input, model, output, smiles_col=smiles_col, chunk_size=chunk_size, workers=workers,
+            input, model, output, smiles_col=smiles_col, keep_columns=_keep(keep_columns), chunk_size=chunk_size,
+            workers=workers,
             batch_size=batch_size, resume=resume, top_k=top_k, sort_by=sort_by, filters=filter, engine=engine,
             device=device, **({"precision": precision} if precision else {}),
         )  # fmt: skip
@@ -68,3 +76,10 @@ def screen(
         table.add_row("invalid rows", str(summary.errors_file))
     table.add_row("rate", f"{summary.rate:,.0f} molecules/s ({summary.engine} engine)")
     console.print(table)
+
+
+def _keep(text: str) -> list[str] | None:
+    """``--keep-columns``: None for all, [] for none, else the names."""
+    if text.strip().lower() == "all":
+        return None
+    return [] if text.strip().lower() == "none" else [name.strip() for name in text.split(",") if name.strip()]

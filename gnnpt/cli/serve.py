@@ -72,7 +72,7 @@ def serve(
     from gnnpt.api.settings import Settings
 
     try:
-        Settings.from_env().key_hashes()  # a bad keys file stops here, with its message
+        Settings().key_hashes()  # a bad keys file stops here, with its message
     except (OSError, ValueError) as exc:
         raise typer.BadParameter(str(exc)) from None
     if export_openapi is not None:
@@ -81,16 +81,16 @@ def serve(
         return
     import uvicorn
 
-    from gnnpt.adaptation.worker import start_workers, stop_workers
+    from gnnpt.adaptation.worker import WorkerPool
 
-    settings, adaptation = Settings.from_env(), []
+    settings, adaptation = Settings(), WorkerPool(0)
     if workers > 1 and settings.adaptation_workers:
         # one set of adaptation workers for the server, started here: each web worker would start its own
         os.environ[ENV_PREFIX + "ADAPTATION_WORKERS"] = "0"
-        adaptation = start_workers(settings.adaptation_workers, settings.jobs_dir, settings.adaptation_threads)
+        adaptation = WorkerPool(settings.adaptation_workers, settings.jobs_dir, settings.adaptation_threads).start()
     try:
         uvicorn.run("gnnpt.api.app:create_app", factory=True, host=host, port=port, workers=workers,
                     log_config=LOG_CONFIG, access_log=False, timeout_graceful_shutdown=graceful_timeout,
                     timeout_keep_alive=30)  # fmt: skip
     finally:
-        stop_workers(adaptation)
+        adaptation.stop()

@@ -6,7 +6,7 @@ default ``~/.cache/gnnpt``), else download and verify it. See ``datasets/README.
 """
 
 from gnnpt.datasets.corpora import CORPORA, CorpusSpec, corpus_path, iter_corpus, list_corpora, load_corpus
-from gnnpt.datasets.download import ChecksumError, cache_dir, content_sha256, fetch, verify
+from gnnpt.datasets.download import ChecksumError, content_sha256, fetch, verify
 from gnnpt.datasets.readers import detect_format, find_smiles_column, iter_molecules, read_molecules
 from gnnpt.datasets.registry import DATASETS, DatasetSpec, MoleculeDataset, get_spec, list_datasets, load
 from gnnpt.datasets.splits import (
@@ -26,7 +26,6 @@ __all__ = [
     "DatasetSpec",
     "MoleculeDataset",
     "Split",
-    "cache_dir",
     "content_sha256",
     "corpus_path",
     "detect_format",

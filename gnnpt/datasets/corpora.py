@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from gnnpt.datasets.download import atomic_copy, cache_dir, find_mirrored, resolve, verify
+from gnnpt.config import settings
+from gnnpt.datasets.download import atomic_copy, find_mirrored, resolve, verify
 from gnnpt.datasets.readers import FORMATS, iter_molecules
 
 GH = "https://raw.githubusercontent.com/"
@@ -125,7 +126,7 @@ def _download_moses(dest: Path) -> None:
 def _moses_path(data_dir: str | Path | None) -> Path:
     """The verified MOSES train file: from a mirror, the installed molsets package, the cache, or the wheel."""
     spec = CORPORA["moses"]
-    local = find_mirrored(spec.filename, data_dir, "GNNPT_CORPUS_DIR")
+    local = find_mirrored(spec.filename, data_dir, "corpus")
     if local is None:
         try:
             installed = Path(str(importlib.metadata.distribution("molsets").locate_file(spec.member)))
@@ -134,7 +135,7 @@ def _moses_path(data_dir: str | Path | None) -> Path:
             pass
     if local is not None:
         return verify(local, spec.sha256, stored_sha256=spec.stored_sha256)
-    cached = cache_dir() / "data" / spec.filename
+    cached = settings().cache_dir / "data" / spec.filename
     if not cached.is_file():
         cached.parent.mkdir(parents=True, exist_ok=True)
         _download_moses(cached)
@@ -154,7 +155,7 @@ def corpus_path(name: str, data_dir: str | Path | None = None) -> Path:
         spec.sha256,
         spec.urls,
         data_dir=data_dir,
-        env_var="GNNPT_CORPUS_DIR",
+        mirror="corpus",
         member=spec.member,
         stored_sha256=spec.stored_sha256,
     )

@@ -24,7 +24,7 @@ from typing import BinaryIO
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-from gnnpt.paths import cache_dir
+from gnnpt.config import settings
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -181,9 +181,11 @@ def fetch(urls: Sequence[str], sha256: str, dest: str | Path, member: str | None
     )
 
 
-def find_mirrored(filename: str, data_dir: str | Path | None, env_var: str) -> Path | None:
-    """``filename`` in ``data_dir`` or in the folder named by ``$env_var`` (the first that has it), unverified."""
-    for folder in (data_dir, os.environ.get(env_var)):
+def find_mirrored(filename: str, data_dir: str | Path | None, mirror: str = "data") -> Path | None:
+    """``filename`` in ``data_dir`` or in the configured mirror (``mirror``: ``data`` for ``$GNNPT_DATA_DIR``,
+    ``corpus`` for ``$GNNPT_CORPUS_DIR``), the first that has it, unverified."""
+    config = settings()
+    for folder in (data_dir, config.corpus_dir if mirror == "corpus" else config.data_dir):
         if folder and (Path(folder) / filename).is_file():
             return Path(folder) / filename
     return None
@@ -195,19 +197,19 @@ def resolve(
     urls: Sequence[str],
     *,
     data_dir: str | Path | None = None,
-    env_var: str = "GNNPT_DATA_DIR",
+    mirror: str = "data",
     member: str | None = None,
     stored_sha256: str | None = None,
 ) -> Path:
-    """A verified local copy of ``filename``: from ``data_dir``, ``$env_var``, the cache, else downloaded.
+    """A verified local copy of ``filename``: from ``data_dir``, the ``mirror`` folder, the cache, else downloaded.
 
     The first folder that holds the file is used; one that lacks it is passed over. A mirror or cached
     file with the wrong content is refused with :class:`ChecksumError`, never used.
     """
-    mirrored = find_mirrored(filename, data_dir, env_var)
+    mirrored = find_mirrored(filename, data_dir, mirror)
     if mirrored is not None:
         return verify(mirrored, sha256, stored_sha256=stored_sha256)
-    cached = cache_dir() / "data" / filename
+    cached = settings().cache_dir / "data" / filename
     if cached.is_file():
         return verify(cached, sha256, stored_sha256=stored_sha256)
     return fetch(urls, sha256, cached, member)

@@ -56,6 +56,7 @@ def detect_format(path: str | Path) -> str:
     return fmt
 
 
+MAX_COLUMNS = 2000  # more columns than any molecule table has; a wider header is refused before parsing
 SNIFF_BYTES = 65_536
 
 
@@ -91,12 +92,20 @@ def text_encoding(path: Path) -> str:
 
 def _delimiter(path: Path, encoding: str, default: str) -> str:
     """``default``, unless the header line of a CSV is separated by semicolons or tabs (as spreadsheets export
-    with decimal commas)."""
+    with decimal commas). MoleculeFileError for a header that is no table's (over :data:`MAX_COLUMNS` columns, or
+    no line end in the first :data:`SNIFF_BYTES` bytes): parsing it would hold a core for minutes."""
+    head = _head(path)
+    header = head.decode(encoding, errors="replace").lstrip("\ufeff").splitlines()[0]
+    if len(head) == SNIFF_BYTES and b"\n" not in head:
+        raise MoleculeFileError(f"{path}: the header line is longer than {SNIFF_BYTES:,} bytes; a molecule table "
+                                "has a short header (split the file or drop columns)")  # fmt: skip
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
+    best = max(counts, key=counts.get) if default == "," else default
+    if counts[best] + 1 > MAX_COLUMNS:
+        raise MoleculeFileError(f"{path} has {counts[best] + 1:,} columns, over the limit of {MAX_COLUMNS:,}; keep "
+                                "the SMILES column and the columns you need")  # fmt: skip
     if default != ",":
         return default
-    header = _head(path).decode(encoding, errors="replace").lstrip("\ufeff").splitlines()[0]
-    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
-    best = max(counts, key=counts.get)
     return best if counts[best] > counts[","] else ","
 
 
@@ -111,7 +120,9 @@ def _with_smiles(frame: pd.DataFrame, smiles_col: str | None) -> pd.DataFrame:
     col = smiles_col or find_smiles_column(list(frame.columns))
     if col not in frame.columns:
         raise ValueError(f"column {col!r} not found in the file; the columns are {list(frame.columns)}")
-    return frame.assign(smiles=frame[col].map(_clean_smiles))
+    out = frame.assign(smiles=frame[col].map(_clean_smiles))
+    out.attrs["smiles_source"] = col  # which column the SMILES came from (screening carries the others)
+    return out
 
 
 def _clean_smiles(value: object) -> str | None:
@@ -120,11 +131,13 @@ def _clean_smiles(value: object) -> str | None:
     return None if pd.isna(value) else str(value)
 
 
-def _read_delimited(path: Path, sep: str, smiles_col: str | None, chunk_size: int) -> Iterator[pd.DataFrame]:
+def _read_delimited(
+    path: Path, sep: str, smiles_col: str | None, chunk_size: int, text: bool = False
+) -> Iterator[pd.DataFrame]:
     compression = "gzip" if _is_gzip(path) else None
     encoding = text_encoding(path)
     options = {"sep": _delimiter(path, encoding, sep), "compression": compression, "encoding": encoding,
-               "encoding_errors": "replace"}  # fmt: skip
+               "encoding_errors": "replace", **({"dtype": str} if text else {})}  # fmt: skip
     with pd.read_csv(path, chunksize=chunk_size, skip_blank_lines=True, **options) as reader:
         empty = True
         for chunk in reader:
@@ -155,7 +168,7 @@ def _sdf_frame(rows: list[dict]) -> pd.DataFrame:
     return frame.reindex(columns=first + [c for c in frame.columns if c not in first])
 
 
-def _read_sdf(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
+def _read_sdf(path: Path, chunk_size: int, text: bool = False) -> Iterator[pd.DataFrame]:
     """Canonical SMILES, title and properties per record; an unreadable record is a row with an error."""
     from rdkit import Chem, rdBase
 
@@ -167,7 +180,10 @@ def _read_sdf(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
                 rows.append({"smiles": None, "error": f"SDF record {number} (0-based) could not be read by RDKit"})
             else:
                 title = mol.GetProp("_Name") if mol.HasProp("_Name") else None
-                rows.append({"smiles": Chem.MolToSmiles(mol), "error": None, "title": title, **mol.GetPropsAsDict()})
+                props = mol.GetPropsAsDict()
+                if text:
+                    props = {k: str(v) for k, v in props.items()}
+                rows.append({"smiles": Chem.MolToSmiles(mol), "error": None, "title": title, **props})
             if len(rows) == chunk_size:
                 yield _sdf_frame(rows)
                 rows = []
@@ -187,22 +203,25 @@ def _read_parquet(path: Path, smiles_col: str | None, chunk_size: int) -> Iterat
         yield _with_smiles(pf.schema_arrow.empty_table().to_pandas(), smiles_col)
 
 
-def _chunks(path: Path, smiles_col: str | None, chunk_size: int) -> Iterator[pd.DataFrame]:
+def _chunks(path: Path, smiles_col: str | None, chunk_size: int, text: bool) -> Iterator[pd.DataFrame]:
     fmt = detect_format(path)
     if fmt in ("csv", "tsv"):
-        return _read_delimited(path, "," if fmt == "csv" else "\t", smiles_col, chunk_size)
+        return _read_delimited(path, "," if fmt == "csv" else "\t", smiles_col, chunk_size, text)
     if fmt == "smi":
         return _read_smi(path, chunk_size)
     if fmt == "sdf":
         text_encoding(path)  # an empty or binary file is refused here too (RDKit would read no record from it)
-        return _read_sdf(path, chunk_size)
+        return _read_sdf(path, chunk_size, text)
     return _read_parquet(path, smiles_col, chunk_size)
 
 
 def iter_molecules(
-    path: str | Path, smiles_col: str | None = None, chunk_size: int = 100_000
+    path: str | Path, smiles_col: str | None = None, chunk_size: int = 100_000, text: bool = False
 ) -> Iterator[pd.DataFrame]:
     """Stream ``path`` as DataFrames of at most ``chunk_size`` rows, each with a ``smiles`` column.
+
+    ``text``: keep the other columns of CSV/TSV files and SDF properties as the text they are in the file (IDs like
+    ``007`` stay ``007``) instead of parsing numbers.
 
     Memory stays bounded by ``chunk_size`` (except a gzipped Parquet file, which is unpacked in memory).
     Chunks are never empty, except the single chunk of a file with no records (it still has the columns).
@@ -213,7 +232,7 @@ def iter_molecules(
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
     first_empty, yielded = None, False
-    for chunk in _chunks(path, smiles_col, chunk_size):
+    for chunk in _chunks(path, smiles_col, chunk_size, text):
         if len(chunk):
             yielded = True
             yield chunk

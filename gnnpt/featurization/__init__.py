@@ -4,19 +4,15 @@ Names are imported lazily so worker processes that only need :mod:`gnnpt.featuri
 do not pay for importing torch.
 """
 
-from importlib import import_module
-from typing import Any
+from gnnpt.lazy import lazy_attributes
 
 _EXPORTS = {
-    "ErrorReason": "gnnpt.featurization.errors",
-    "FeaturizationError": "gnnpt.featurization.errors",
+    "ErrorReason": "gnnpt.store.errors",
+    "FeaturizationError": "gnnpt.store.errors",
+    "cached_featurize": "gnnpt.featurization.cache",
+    "cached_features": "gnnpt.featurization.cache",
     "Standardization": "gnnpt.featurization.standardize",
     "featurize": "gnnpt.featurization.pipeline",
 }
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'gnnpt.featurization' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _EXPORTS)

@@ -25,7 +25,7 @@ from typing import Protocol
 import numpy as np
 from rdkit import Chem
 
-from gnnpt.featurization.errors import ErrorReason, ItemError
+from gnnpt.store.errors import ErrorReason, ItemError
 
 # --- hu2020 vocabulary sizes and special tokens (see shared checkpoints README) ---
 HU_NUM_ATOM_TYPES = 120

@@ -17,12 +17,14 @@ import pandas as pd
 
 from gnnpt.datasets import load as load_dataset
 from gnnpt.datasets.splits import scaffold_split
+from gnnpt.featurization.cache import cached_features, cached_featurize
 from gnnpt.finetune.baseline import fit_predict_ecfp
 from gnnpt.finetune.metrics import mean_roc_auc, worse_beyond_spread
 from gnnpt.finetune.probe import probe
 from gnnpt.finetune.train import FinetuneConfig, finetune
-from gnnpt.nn.checkpoints import read_card, resolve_encoder
-from gnnpt.store.cache import cached_features, cached_featurize
+from gnnpt.models.card import read_card
+from gnnpt.models.hu2020 import PREFIX
+from gnnpt.models.store import resolve, resolve_encoder, scratch_gnn_type
 
 HU_DATASETS = ("bbbp", "tox21", "toxcast", "sider", "clintox", "muv", "hiv", "bace")
 QUICK_DATASETS = ("bbbp", "bace")
@@ -56,7 +58,7 @@ class BenchmarkConfig:
         """The CPU protocol: BBBP, BACE, ClinTox, SIDER, Tox21 on Hu et al.'s scaffold split, 3 seeds, 5 epochs,
         both score kinds; rows GIN from scratch, every shipped encoder, Hu et al.'s GCN checkpoint, ECFP4 + random
         forest and MiniMol + head. About 25 minutes per GIN 5x300 row on 2 CPU cores (finetune/RESULTS.md)."""
-        from gnnpt.registry.packaged import packaged_encoders
+        from gnnpt.models.packaged import packaged_encoders
 
         encoders = [CPU_ENCODERS[0], *packaged_encoders(), *CPU_ENCODERS[1:]]
         return replace(cls(datasets=list(CPU_DATASETS), encoders=encoders, seeds=3, epochs=CPU_EPOCHS, minimol=True),
@@ -75,14 +77,11 @@ def encoder_label(spec: str) -> tuple[str, str]:
     """A readable row name and the gnn type of encoder ``spec`` (for the negative-transfer comparison)."""
     encoder = resolve_encoder(spec)
     gnn = getattr(encoder, "gnn_type", "gin")
-    if spec.lower().split(":")[0] in ("none", "scratch"):
+    if scratch_gnn_type(spec) is not None:
         return f"{gnn.upper()}, no pretraining", gnn
-    if spec.startswith("hu2020:") or spec.endswith(".pth"):
-        return f"{gnn.upper()} {Path(spec.removeprefix('hu2020:')).stem} (Hu et al. 2020 checkpoint)", gnn
-    if not Path(spec).is_dir():
-        from gnnpt.registry.store import resolve  # a shipped or stored name
-
-        spec = str(resolve(spec))
+    if spec.startswith(PREFIX) or spec.endswith(".pth"):
+        return f"{gnn.upper()} {Path(spec.removeprefix(PREFIX)).stem} (Hu et al. 2020 checkpoint)", gnn
+    spec = str(resolve(spec))  # a directory, or a shipped or stored name
     card = read_card(spec)
     return f"{gnn.upper()} {card.get('name', Path(spec).name)} (gnnpt)", gnn
 

@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
-import gnnpt
 from gnnpt.datasets.splits import Split
-from gnnpt.finetune.model import FinetunedModel
+from gnnpt.featurization.pipeline import featurize
 from gnnpt.finetune.run import LabeledData, load_labeled, make_split, save_finetuned
 from gnnpt.finetune.train import FinetuneConfig, FinetuneResult, finetune
+from gnnpt.models.finetuned import FinetunedModel
+from gnnpt.models.scoring import ensemble_scores, load_model
 from gnnpt.store.packed import PackedGraphs
 
 
@@ -34,18 +35,18 @@ class DistillData:
 
 
 def teacher_scores(teacher: FinetunedModel, store: PackedGraphs, batch_size: int = 1024) -> np.ndarray:
-    """The teacher's ensemble scores [graphs, outputs] in target units (NaN for molecules it cannot read)."""
-    frame = teacher.predict_store(store, batch_size)
-    return frame[teacher.output_names()].to_numpy(np.float32)
+    """The teacher's ensemble scores [graphs, outputs] in target units (NaN for molecules it cannot read), from the
+    scoring path every interface uses, at the default precision."""
+    return ensemble_scores(teacher, store, batch_size)[0]
 
 
 def distillation_set(
     teacher: FinetunedModel, data: LabeledData, split: Split, corpus: list[str], batch_size: int = 1024
 ) -> DistillData:
     """Targets: the teacher's scores for training and corpus molecules, the true labels for validation and test."""
-    labeled = gnnpt.featurize(data.smiles, teacher.scheme, canonical=True)
+    labeled = featurize(data.smiles, teacher.scheme, canonical=True)
     held_out = {labeled.smiles[i] for i in (*split.valid, *split.test) if labeled.smiles[i]}
-    pool = gnnpt.featurize(corpus, teacher.scheme, canonical=True)
+    pool = featurize(corpus, teacher.scheme, canonical=True)
     keep = np.array([bool(s) and s not in held_out for s in pool.smiles], dtype=bool)
     overlap = int(sum(1 for s in pool.smiles if s and s in held_out))
     pool = pool.select(np.flatnonzero(keep))
@@ -86,9 +87,8 @@ def run_distill(
     unless ``data`` is given) and split, the corpus (a corpus name or a SMILES file), distil, and save the student."""
     from gnnpt.datasets.corpora import load_corpus
     from gnnpt.datasets.readers import read_molecules
-    from gnnpt.registry import load
 
-    net = load(teacher)
+    net = load_model(teacher)
     card = net.card
     labeled = load_labeled(data or card.get("data", {}).get("name", ""), targets=net.task_names)
     split_card = card.get("split", {})

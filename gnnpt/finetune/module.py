@@ -12,7 +12,8 @@ import torch
 
 from gnnpt.finetune.metrics import evaluate, primary_metric
 from gnnpt.finetune.strategies import Strategy, apply_strategy, set_train_mode
-from gnnpt.finetune.tasks import Standardizer, loss_fn
+from gnnpt.finetune.tasks import loss_fn
+from gnnpt.models.targets import Standardizer
 from gnnpt.nn.heads import GraphModel
 from gnnpt.store.packed import GraphBatch
 

@@ -17,13 +17,12 @@ import gnnpt
 from gnnpt.datasets import list_datasets, read_molecules, splits
 from gnnpt.datasets import load as load_dataset
 from gnnpt.datasets.splits import Split
-from gnnpt.finetune.model import prepare_for_save
-from gnnpt.finetune.strategies import Strategy
+from gnnpt.featurization.cache import cached_featurize
+from gnnpt.finetune.strategies import Strategy, prepare_for_save
 from gnnpt.finetune.train import FinetuneConfig, FinetuneResult, finetune
-from gnnpt.nn.checkpoints import read_card
-from gnnpt.predict.domain import write_domain_for_model
+from gnnpt.models.card import read_card
+from gnnpt.models.domain import write_domain_for_model
 from gnnpt.runtime import device_name
-from gnnpt.store.cache import cached_featurize
 
 SPLITS = ("scaffold", "scaffold_balanced", "random", "stratified")
 TASK_TYPES = ("classification", "regression", "multiclass")
@@ -95,6 +94,12 @@ def make_split(data: LabeledData, kind: str = "scaffold", seed: int = 0, frac=(0
 def check_split(data: LabeledData, parts: Split, kind: str) -> None:
     """ValueError, before any training, when a part of a classification split holds one class only (its ROC-AUC,
     and choosing the best epoch on it, would be undefined), naming the remedy to use."""
+    empty = [name for name in ("train", "valid", "test") if not len(getattr(parts, name))]
+    if empty:
+        raise ValueError(f"the {kind} split of {data.name} ({len(data.smiles)} molecules) leaves the "
+                         f"{' and '.join(empty)} part{'s' if len(empty) > 1 else ''} empty (too few molecules, or too "
+                         "few distinct scaffolds for a scaffold split); add molecules or use split 'random' or "
+                         "'stratified'")  # fmt: skip
     if data.task_type != "classification":
         return
     problems = splits.single_class_parts(data.targets, parts)

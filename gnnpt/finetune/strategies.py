@@ -12,7 +12,8 @@ from typing import Any
 
 from torch import nn
 
-from gnnpt.nn.adapters import BottleneckAdapter, LoRALinear, add_adapters, add_lora
+from gnnpt.models.finetuned import FinetunedModel
+from gnnpt.nn.adapters import BottleneckAdapter, LoRALinear, add_adapters, add_lora, merge_lora
 from gnnpt.nn.heads import GraphModel
 from gnnpt.nn.hu2020 import HuEncoder
 
@@ -155,3 +156,11 @@ def set_train_mode(model: nn.Module) -> nn.Module:
 def count_trainable(model: nn.Module) -> int:
     """Number of scalar parameters with ``requires_grad``."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def prepare_for_save(model: FinetunedModel) -> FinetunedModel:
+    """Fold LoRA updates into plain linear layers, so a saved model needs no LoRA structure to load."""
+    if model.strategy.get("name") == "lora":
+        for member in model.members:
+            merge_lora(member.encoder)
+    return model

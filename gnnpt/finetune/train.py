@@ -8,49 +8,70 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 import numpy as np
 import pytorch_lightning as pl
+from pydantic import ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, field_validator
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pytorch_lightning.callbacks import EarlyStopping
 
 from gnnpt.datasets.splits import Split
 from gnnpt.finetune.data import FinetuneDataModule
 from gnnpt.finetune.metrics import primary_metric
-from gnnpt.finetune.model import FinetunedModel, build_graph_model
 from gnnpt.finetune.module import FinetuneModule
 from gnnpt.finetune.strategies import Strategy
-from gnnpt.finetune.tasks import Standardizer, positive_weights
-from gnnpt.nn.checkpoints import resolve_encoder
+from gnnpt.finetune.tasks import positive_weights
+from gnnpt.models.finetuned import HEADS, FinetunedModel, build_graph_model
+from gnnpt.models.store import resolve_encoder, scratch_gnn_type
+from gnnpt.models.targets import Standardizer
+from gnnpt.nn.jk import JK_MODES
+from gnnpt.nn.pooling import POOLINGS
 from gnnpt.nn.precision import training_precision
 from gnnpt.store.packed import PackedGraphs
 
 
-@dataclass
+@pydantic_dataclass(config=ConfigDict(strict=False, extra="forbid"))
 class FinetuneConfig:
     """How to fine-tune. The defaults are the protocol of Hu et al. (2020): GIN 5x300, mean pooling, linear
-    head, dropout 0.5, Adam lr 1e-3, batch 32, 100 epochs, every epoch run (no early stopping)."""
+    head, dropout 0.5, Adam lr 1e-3, batch 32, 100 epochs, every epoch run (no early stopping).
+
+    Validated when built (types, ranges, names of strategies, poolings, heads, JK modes), so a bad option fails
+    before any data is read, with the field named."""
 
     encoder: str | None = None  # "none[:gnn_type]", a saved encoder directory, a .pth file or "hu2020:<name>"
-    gnn_type: str | None = None  # for published GCN/GraphSAGE files whose name does not say
+    gnn_type: Literal["gin", "gcn", "graphsage", "gat"] | None = None  # for .pth files whose name does not say
     strategy: str = "full"  # full, linear_probe, freeze:k, llrd:d, lora:r, adapter:d
-    pooling: str = "mean"
-    head: str = "linear"  # linear or mlp
-    dropout: float = 0.5
-    jk: str = "last"
-    emb_dim: int | None = None  # width and depth of a fresh ("none") encoder; None = Hu et al.'s 300 and 5
-    num_layer: int | None = None
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    batch_size: int = 32
-    epochs: int = 100
-    patience: int | None = None  # stop after this many epochs without a better validation score
-    seeds: list[int] = field(default_factory=lambda: [0])
+    pooling: Literal[POOLINGS] = "mean"
+    head: Literal[HEADS] = "linear"
+    dropout: float = Field(0.5, ge=0, lt=1)
+    jk: Literal[JK_MODES] = "last"
+    emb_dim: PositiveInt | None = None  # width and depth of a fresh ("none") encoder; None = Hu et al.'s 300 and 5
+    num_layer: PositiveInt | None = None
+    lr: PositiveFloat = 1e-3
+    weight_decay: NonNegativeFloat = 0.0
+    batch_size: PositiveInt = 32
+    epochs: PositiveInt = 100
+    patience: PositiveInt | None = None  # stop after this many epochs without a better validation score
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     pos_weight: bool = False  # weight positives by the negative/positive ratio of each task
     accelerator: str = "auto"
     precision: str = "auto"  # bf16-mixed where the device computes bf16 natively, else 32-true (or any Lightning value)
     progress: bool = False
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, value: str) -> str:
+        Strategy.parse(value)  # raises with the forms it accepts
+        return value
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"seeds {value} repeat a seed; each seed trains one ensemble member")
+        return value
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -151,7 +172,7 @@ def finetune(
     """
     cfg = cfg or FinetuneConfig()
     sizes = {k: v for k, v in (("emb_dim", cfg.emb_dim), ("num_layer", cfg.num_layer)) if v is not None}
-    if sizes and str(cfg.encoder or "none").lower().split(":")[0] not in ("none", "scratch"):
+    if sizes and scratch_gnn_type(cfg.encoder) is None:
         raise ValueError("emb_dim and num_layer size a fresh encoder; a pretrained encoder keeps its own size")
     start = time.perf_counter()
     targets = np.asarray(targets, dtype=np.float32)
@@ -177,5 +198,5 @@ def finetune(
         runs.append(SeedRun(seed, module.best_epoch, best.get("valid", {}), best.get("test", {}),
                             last.get("test", {}), module.history, time.perf_counter() - seed_start))  # fmt: skip
         members.append(module.model.cpu().eval())
-    model = FinetunedModel(members, task_type, task_names, standardizer, strategy=strategy, scheme=store.scheme)
+    model = FinetunedModel(members, task_type, task_names, standardizer, strategy=asdict(strategy), scheme=store.scheme)
     return FinetuneResult(model, runs, metric, time.perf_counter() - start)

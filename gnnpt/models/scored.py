@@ -1,17 +1,25 @@
-"""``ScoredMolecules``: a predictor's results for a list of SMILES as plain columns (lists and numpy arrays).
+"""``ScoredMolecules``: the scoring path's results for a list of SMILES as plain columns (lists and numpy arrays).
 
-It is what the service's micro-batcher splits between requests and what ``Predictor.predict`` turns into a
-DataFrame: slicing rows and reading them costs no pandas machinery, which matters for one-molecule requests.
+It is what the service's micro-batcher splits between requests (slicing rows and reading them costs no pandas
+machinery, which matters for one-molecule requests) and what the notebook and ``gnnpt screen`` turn into the same
+table with :meth:`ScoredMolecules.frame`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
+
+
+def table_columns(names: Sequence[str], spread: bool) -> list[str]:
+    """The columns of :meth:`ScoredMolecules.frame`, in order, for outputs ``names`` (``spread``: an ensemble)."""
+    stds = [f"{name}_std" for name in names] if spread else []
+    return ["smiles", "canonical_smiles", *names, *stds, "max_similarity", "in_domain", "error"]
 
 
 def json_number(value: float) -> float | None:
@@ -47,9 +55,37 @@ class ScoredMolecules:
                                None if self.std is None else self.std[rows], self.similarity[rows],
                                self.errors[rows], self.threshold)  # fmt: skip
 
+    @classmethod
+    def concat(cls, parts: Sequence[ScoredMolecules]) -> ScoredMolecules:
+        """The rows of ``parts`` one after the other (the pieces of one request scored in several batches)."""
+        first = parts[0]
+        std = None if first.std is None else np.concatenate([p.std for p in parts])
+        return cls(first.names, [c for p in parts for c in p.canonical], np.concatenate([p.mean for p in parts]), std,
+                   np.concatenate([p.similarity for p in parts]), [e for p in parts for e in p.errors],
+                   first.threshold)  # fmt: skip
+
     def in_domain(self) -> list[bool | None]:
         """Per row: max similarity at or above the threshold (None when unknown)."""
         return [None if math.isnan(s) else s >= self.threshold for s in self.similarity.tolist()]
+
+    def frame(self, smiles: Sequence[object], index: pd.Index | None = None) -> pd.DataFrame:
+        """The table every interface returns, one row per input: ``smiles`` (as given), ``canonical_smiles`` (None
+        when invalid), one column per output, ``<output>_std`` (ensembles only), ``max_similarity``, ``in_domain``
+        and ``error``."""
+        index = pd.RangeIndex(len(self)) if index is None else index
+
+        def text(values: Sequence[object]) -> pd.Series:  # object dtype keeps None (pandas >= 3 would make it NaN)
+            return pd.Series(list(values), index=index, dtype=object)
+
+        columns: dict[str, object] = {
+            "smiles": text(smiles),
+            "canonical_smiles": text(c or None for c in self.canonical),
+        }
+        columns.update({name: self.mean[:, j] for j, name in enumerate(self.names)})
+        if self.std is not None:
+            columns.update({f"{name}_std": self.std[:, j] for j, name in enumerate(self.names)})
+        columns.update(max_similarity=self.similarity, in_domain=text(self.in_domain()), error=text(self.errors))
+        return pd.DataFrame(columns, index=index)[table_columns(self.names, self.std is not None)]
 
     def records(self) -> Iterator[dict[str, Any]]:
         """One JSON-ready dict per row: ``canonical_smiles``, ``scores``, ``std``, ``max_similarity``, ``in_domain``,

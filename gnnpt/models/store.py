@@ -2,15 +2,14 @@
 
 The store only ever holds safetensors + JSON, and a model enters it (or is handed out by :func:`resolve`) only
 after its card has been checked against its weights, so using a stored model never unpickles anything and never
-builds an architecture its weights do not fit. The root is ``$GNNPT_MODEL_DIR``, else ``cache_dir() / "models"``.
+builds an architecture its weights do not fit. The root is ``$GNNPT_MODEL_DIR``, else ``<cache_dir>/models``
+(:mod:`gnnpt.config`). Names resolve here too: :func:`resolve` is the one lookup of ``name``, ``name@v2``, a
+directory or a shipped model.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
 import re
 import shutil
 import tempfile
@@ -20,27 +19,24 @@ from pathlib import Path
 from typing import Any
 
 from safetensors import SafetensorError, safe_open
+from torch import nn
 
-from gnnpt.finetune.model import load_model
-from gnnpt.nn.checkpoints import (
-    CARD_FILE,
-    WEIGHTS_FILE,
-    export_hu2020_state_dict,
-    load_encoder,
-    load_hu2020_checkpoint,
-    published_checkpoint_dir,
-    save_encoder,
-)
-from gnnpt.paths import cache_dir
-from gnnpt.predict.domain import DOMAIN_FILE, TrainingDomain
-from gnnpt.registry.packaged import packaged_dir, packaged_models
+from gnnpt.config import settings
+from gnnpt.models.card import CARD_FILE, WEIGHTS_FILE, CardError, file_sha256, read_card, write_card
+from gnnpt.models.defaults import DEFAULT_MODEL
+from gnnpt.models.domain import DOMAIN_FILE, TrainingDomain
+from gnnpt.models.encoders import load_encoder, save_encoder
+from gnnpt.models.finetuned import load_finetuned
+from gnnpt.models.hu2020 import export_hu2020_state_dict, load_hu2020_checkpoint, published_path
+from gnnpt.models.packaged import packaged_dir, packaged_models
+from gnnpt.nn.hu2020 import HuEncoder
 
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")
 # Pickle protocol 2+ starts with 0x80; torch.save writes a zip archive around its pickle.
 _PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # a file name on every file system
 _VERSION = re.compile(r"v(\d+)")
-_LOADERS = {"finetuned": load_model, "encoder": load_encoder}
+_LOADERS = {"finetuned": load_finetuned, "encoder": load_encoder}
 log = logging.getLogger(__name__)
 
 
@@ -69,10 +65,8 @@ class ModelEntry:
 
 
 def store_dir(root: str | Path | None = None) -> Path:
-    """The store's root: ``root``, else ``$GNNPT_MODEL_DIR``, else ``cache_dir() / "models"``."""
-    if root is not None:
-        return Path(root)
-    return Path(os.environ.get("GNNPT_MODEL_DIR") or cache_dir() / "models")
+    """The store's root: ``root``, else ``$GNNPT_MODEL_DIR``, else ``<cache_dir>/models``."""
+    return Path(root) if root is not None else settings().models()
 
 
 def list_models(root: str | Path | None = None) -> list[ModelEntry]:
@@ -90,14 +84,14 @@ def list_models(root: str | Path | None = None) -> list[ModelEntry]:
     for name, version, path, latest, shipped in candidates:
         try:
             entries.append(_entry(name, version, path, latest, shipped))
-        except (RegistryError, OSError) as exc:
+        except (RegistryError, CardError, OSError) as exc:
             log.warning("model %s%s is left out of the listing: %s", name, f"@{version}" if version else "", exc)
     return entries
 
 
 def show(name: str, version: str | None = None, root: str | Path | None = None) -> dict[str, Any]:
     """The card of ``name`` (``name@v2`` or ``version=`` for a given version; the newest otherwise)."""
-    return _read_card(_locate(name, version, store_dir(root)))
+    return read_card(_locate(name, version, store_dir(root)))
 
 
 def resolve(name_or_path: str | Path, root: str | Path | None = None) -> Path:
@@ -115,6 +109,12 @@ def resolve(name_or_path: str | Path, root: str | Path | None = None) -> Path:
     return path
 
 
+def model_path(name: str | Path | None = None) -> Path:
+    """The directory of a model that scores: the default (:data:`DEFAULT_MODEL`) when ``name`` is None, else as
+    :func:`resolve` finds it."""
+    return packaged_dir() / DEFAULT_MODEL if name is None else resolve(name)
+
+
 def resolve_name(ref: str, root: str | Path | None = None) -> Path:
     """:func:`resolve` for names only (``name`` / ``name@v2`` in the store, or a shipped model), never a path: what a
     service uses for names that come from requests."""
@@ -128,15 +128,15 @@ def verify(directory: str | Path) -> dict[str, Any]:
     """The card of a saved gnnpt model or encoder directory, after checking that nothing in it is a pickle and that
     the architecture the card describes loads the weights strictly; :class:`RegistryError` names what is wrong."""
     directory = Path(directory)
-    card = _read_card(directory)
+    try:
+        card = read_card(directory)
+    except CardError as exc:
+        raise RegistryError(str(exc)) from None
     _refuse_pickles(directory)
     if not (directory / WEIGHTS_FILE).is_file():
         raise RegistryError(f"{directory} has {CARD_FILE} but no {WEIGHTS_FILE}; it is not a saved gnnpt model")
-    loader = _LOADERS.get(card.get("kind"))
-    if loader is None:
-        raise RegistryError(f"{directory}: card kind {card.get('kind')!r} is neither 'finetuned' nor 'encoder'")
     try:
-        loader(directory)
+        _LOADERS[card["kind"]](directory)
     except (KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as exc:
         raise RegistryError(
             f"{directory}: {CARD_FILE} does not match {WEIGHTS_FILE}: {_mismatch(directory, card, exc)}"
@@ -157,10 +157,7 @@ def import_model(
     copied), or a published Hu et al. ``.pth`` file / ``hu2020:<name>`` (read with ``torch.load(weights_only=True)``
     and stored as safetensors; ``gnn_type`` tells GCN from GraphSAGE when the file name does not).
     """
-    text = str(source)
-    path = (
-        published_checkpoint_dir() / f"{text.removeprefix('hu2020:')}.pth" if text.startswith("hu2020:") else Path(text)
-    )
+    path = published_path(str(source)) or Path(source)
     store = store_dir(root)
     store.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=store, prefix=".import-") as tmp:
@@ -174,22 +171,22 @@ def import_model(
                 shutil.copyfile(path / file, staged / file)
             default, origin = card.get("name") or path.name, str(path.resolve())
         elif path.is_file() and path.suffix == ".pth":
-            source_card = {"name": path.stem, "source": {"file": path.name, "sha256": _sha256(path)}}
+            source_card = {"name": path.stem, "source": {"file": path.name, "sha256": file_sha256(path)}}
             save_encoder(load_hu2020_checkpoint(path, gnn_type=gnn_type), staged, source_card)
-            card, default, origin = _read_card(staged), path.stem, str(path.resolve())
+            card, default, origin = read_card(staged), path.stem, str(path.resolve())
         else:
             problem = "is neither a model directory nor a .pth file" if path.exists() else "not found"
             raise FileNotFoundError(
                 f"{path} {problem}; import a saved gnnpt model or encoder directory, a published Hu et al. .pth file "
-                f"or hu2020:<name> (<name>.pth in $GNNPT_CHECKPOINT_DIR, now {published_checkpoint_dir()})"
+                "or hu2020:<name> (<name>.pth in $GNNPT_CHECKPOINT_DIR)"
             )
         name = _check_name(name if name is not None else re.sub(r"[^A-Za-z0-9._-]+", "_", default).lstrip("._-"))
         existing = _versions(store, name)
         version = f"v{int(existing[-1].name[1:]) + 1}" if existing else "v1"
         card["registry"] = {"name": name, "version": version, "imported_from": origin,
                             "imported": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                            "weights_sha256": _sha256(staged / WEIGHTS_FILE)}  # fmt: skip
-        (staged / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True))
+                            "weights_sha256": file_sha256(staged / WEIGHTS_FILE)}  # fmt: skip
+        write_card(staged, card)
         verify(staged)
         target = store / name / version
         target.parent.mkdir(exist_ok=True)
@@ -206,7 +203,7 @@ def export_model(
     source = _locate(name, version, store_dir(root))
     dest = Path(dest)
     if fmt == "pth":
-        card = _read_card(source)
+        card = read_card(source)
         if card.get("kind") != "encoder" or card.get("architecture") != "hu2020":
             raise RegistryError(f"{name!r} is not a Hu et al. encoder; only those export as a pretrain-gnns .pth")
         if dest.exists():
@@ -292,14 +289,6 @@ def _versions(store: Path, name: str) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name[1:]))
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _names(versions: list[Path]) -> str:
     return ", ".join(p.name for p in versions)
 
@@ -316,30 +305,13 @@ def _check_name(name: str) -> str:
 
 
 def _entry(name: str, version: str | None, path: Path, latest: bool, shipped: bool = False) -> ModelEntry:
-    card = _read_card(path)
+    card = read_card(path)
     config = card.get("encoder_config") or card.get("config") or {}
     architecture = (f"{card.get('architecture', '?')} {config.get('gnn_type', '?')} "
                     f"{config.get('num_layer', '?')}x{config.get('emb_dim', '?')}")  # fmt: skip
     created = card.get("registry", {}).get("imported") or card.get("created")
     return ModelEntry(name, version, card.get("kind", "?"), architecture, tuple(card.get("task_names") or ()),
                       created, path, latest, shipped)  # fmt: skip
-
-
-def _read_card(directory: Path) -> dict[str, Any]:
-    path = directory / CARD_FILE
-    if not path.is_file():
-        inner = sorted(directory.glob(f"*/{CARD_FILE}")) if directory.is_dir() else []
-        hint = f"; did you mean {inner[0].parent}?" if inner else ""
-        raise FileNotFoundError(
-            f"{path} not found: {directory} is not a saved gnnpt model ({WEIGHTS_FILE} + {CARD_FILE}){hint}"
-        )
-    try:
-        card = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RegistryError(f"{path} is not valid JSON ({exc})") from None
-    if not isinstance(card, dict):
-        raise RegistryError(f"{path} holds a JSON {type(card).__name__}, not a model card object")
-    return card
 
 
 def _refuse_pickles(directory: Path) -> None:
@@ -378,3 +350,36 @@ def _mismatch(directory: Path, card: dict[str, Any], exc: Exception) -> str:
     problems = [f"card says {key} {claimed[key]} but the weights have {value}"
                 for key, value in found.items() if key in claimed and claimed[key] != value]  # fmt: skip
     return "; ".join(problems) or " ".join(str(exc).split())[:500]
+
+
+def scratch_gnn_type(spec: str | Path | None) -> str | None:
+    """For an encoder spec meaning "no pretraining" (None, ``none``, ``none:gcn``, ``scratch``): the layer type it names
+    (``""`` when none is named); None for any pretrained encoder."""
+    text = "none" if spec is None else str(spec)
+    head, _, named = text.partition(":")
+    return named if head.lower() in ("none", "scratch") else None
+
+
+def resolve_encoder(spec: str | Path | None, gnn_type: str | None = None, **encoder_kwargs: Any) -> nn.Module:
+    """The encoder a user names: ``None``/``"none[:gnn_type]"`` (a fresh ``HuEncoder``, GIN unless named), a saved gnnpt
+    encoder directory, a model-store or shipped name (``name``, ``name@v2``), a published ``.pth`` file, or
+    ``"hu2020:<name>"``. For ``.pth`` files only ``jk``/``drop_ratio`` of ``encoder_kwargs`` apply."""
+    named = scratch_gnn_type(spec)
+    if named is not None:
+        return HuEncoder(gnn_type=named or gnn_type or "gin", **encoder_kwargs)
+    text = str(spec)
+    path = published_path(text) or Path(text)
+    if not path.exists() and not path.suffix:
+        path = resolve(text)
+    if path.suffix == ".pth":
+        extra = {k: encoder_kwargs[k] for k in ("jk", "drop_ratio") if k in encoder_kwargs}
+        return load_hu2020_checkpoint(path, gnn_type=gnn_type, **extra)
+    if path.is_dir():
+        encoder = load_encoder(path)
+        if "drop_ratio" in encoder_kwargs and hasattr(encoder, "drop_ratio"):
+            encoder.drop_ratio = encoder_kwargs["drop_ratio"]
+        return encoder
+    raise FileNotFoundError(
+        f"encoder {text!r} is neither 'none', a saved gnnpt encoder directory or name, a .pth checkpoint nor "
+        "'hu2020:<name>'"
+    )

@@ -1,14 +1,8 @@
-"""Neural network modules: encoders (Hu et al. 2020 and OGB-scheme), pooling, heads, weights I/O."""
+"""Neural network layers: encoders (Hu et al. 2020 and OGB-scheme), convolutions, pooling, heads, adapters.
 
-from gnnpt.nn.checkpoints import (
-    export_hu2020_state_dict,
-    load_encoder,
-    load_hu2020_checkpoint,
-    published_checkpoint_dir,
-    read_card,
-    resolve_encoder,
-    save_encoder,
-)
+Layers only: saving, loading and naming encoders is :mod:`gnnpt.models`.
+"""
+
 from gnnpt.nn.conv import GATConv, GCNConv, GINConv, GraphSAGEConv
 from gnnpt.nn.heads import GraphModel, LinearHead, MLPHead
 from gnnpt.nn.hu2020 import HuEncoder
@@ -27,12 +21,5 @@ __all__ = [
     "MLPHead",
     "OgbEncoder",
     "Pool",
-    "export_hu2020_state_dict",
-    "load_encoder",
-    "load_hu2020_checkpoint",
     "make_pooling",
-    "published_checkpoint_dir",
-    "read_card",
-    "resolve_encoder",
-    "save_encoder",
 ]

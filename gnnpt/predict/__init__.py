@@ -7,18 +7,6 @@ model.predict(["CCO", "c1ccccc1O"])       # scores, ensemble spread, applicabili
 
 from gnnpt.predict.attribution import Explanation, atom_attributions, draw_attributions, explain
 from gnnpt.predict.display import MoleculeGrid
-from gnnpt.predict.domain import IN_DOMAIN_THRESHOLD, TrainingDomain, write_domain_for_model
-from gnnpt.predict.predictor import Predictor, load
+from gnnpt.predict.predictor import Predictor
 
-__all__ = [
-    "IN_DOMAIN_THRESHOLD",
-    "Explanation",
-    "MoleculeGrid",
-    "Predictor",
-    "TrainingDomain",
-    "atom_attributions",
-    "draw_attributions",
-    "explain",
-    "load",
-    "write_domain_for_model",
-]
+__all__ = ["Explanation", "MoleculeGrid", "Predictor", "atom_attributions", "draw_attributions", "explain"]

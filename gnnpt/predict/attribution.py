@@ -23,7 +23,7 @@ from torch import nn
 
 from gnnpt.featurization.pipeline import featurize
 from gnnpt.featurization.schemes import HU_MASK_ATOM
-from gnnpt.finetune.model import FinetunedModel
+from gnnpt.models.finetuned import FinetunedModel
 from gnnpt.nn.hu2020 import HuEncoder
 from gnnpt.nn.ogb import OgbEncoder
 from gnnpt.predict.scores import output_index

@@ -9,8 +9,6 @@ p.explain("c1ccccc1O", task="SR-MMP")  # atom attributions, drawn
 
 from __future__ import annotations
 
-import functools
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +16,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from gnnpt.featurization.pipeline import featurize
-from gnnpt.finetune.model import FinetunedModel, load_model
-from gnnpt.nn.precision import DEFAULT_PRECISION, inference_autocast, resolve_precision
+from gnnpt.models.domain import IN_DOMAIN_THRESHOLD, TrainingDomain
+from gnnpt.models.finetuned import FinetunedModel, load_finetuned
+from gnnpt.models.scored import ScoredMolecules
+from gnnpt.models.scoring import MAX_ATOMS, score_molecules
+from gnnpt.models.store import model_path
+from gnnpt.nn.precision import DEFAULT_PRECISION, resolve_precision
 from gnnpt.predict.attribution import Explanation, explain
 from gnnpt.predict.display import MoleculeGrid, html_table, summary_rows
-from gnnpt.predict.domain import IN_DOMAIN_THRESHOLD, TrainingDomain
 from gnnpt.predict.inputs import MoleculeInput, read_input
-from gnnpt.predict.scored import ScoredMolecules
 from gnnpt.predict.scores import output_index
 from gnnpt.store.packed import PackedGraphs
 
@@ -44,11 +43,11 @@ class Predictor:
         model: FinetunedModel,
         domain: TrainingDomain | None = None,
         threshold: float = IN_DOMAIN_THRESHOLD,
-        max_atoms: int = 1000,
+        max_atoms: int = MAX_ATOMS,
         precision: str = DEFAULT_PRECISION,
     ):
         if not isinstance(model, FinetunedModel):
-            raise TypeError(f"Predictor wraps a FinetunedModel (gnnpt.load_model(dir)), not {type(model).__name__}")
+            raise TypeError(f"Predictor wraps a FinetunedModel (gnnpt.models.load_model), not {type(model).__name__}")
         self.model, self.domain, self.threshold = model, domain, threshold
         self.max_atoms, self.precision = max_atoms, resolve_precision(precision, self.device)
 
@@ -57,7 +56,7 @@ class Predictor:
         cls, path: str | Path, device: str | torch.device = "cpu", threshold: float = IN_DOMAIN_THRESHOLD
     ) -> Predictor:
         """The model saved in ``path``, with the ``domain.safetensors`` saved next to it when there is one."""
-        return cls(load_model(path, device), TrainingDomain.load(path), threshold)
+        return cls(load_finetuned(path, device), TrainingDomain.load(path), threshold)
 
     @property
     def card(self) -> dict[str, Any]:
@@ -73,43 +72,22 @@ class Predictor:
 
     def _featurize(self, smiles: list[object]) -> PackedGraphs:
         """Graphs of ``smiles`` (``.smiles`` canonical)."""
-        return featurize(smiles, self.model.scheme, canonical=True, max_atoms=self.max_atoms)
-
-    @torch.no_grad()
-    def _scores(self, store: PackedGraphs, batch_size: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """Ensemble mean and spread (population std over members; None for one member) [rows, outputs]; NaN rows for
-        invalid inputs."""
-        self.model.eval()
-        shape = (len(store), len(self.model.output_names()))
-        spread = len(self.model.members) > 1
-        mean = np.full(shape, np.nan, np.float32)
-        std = np.full(shape, np.nan, np.float32) if spread else None
-        with inference_autocast(self.precision, self.device):
-            for ids, graphs in store.valid_batches(batch_size, self.device):
-                scores = self.model.member_scores(graphs)
-                mean[ids] = scores.mean(0).cpu().numpy()
-                if std is not None:
-                    std[ids] = scores.std(0, correction=0).cpu().numpy()
-        return mean, std
+        return self.model.featurize(smiles, self.max_atoms)
 
     def score(
-        self, smiles: list[object], errors: list[str | None] | None = None, batch_size: int = 1024
+        self,
+        smiles: list[object],
+        errors: list[str | None] | None = None,
+        batch_size: int = 1024,
+        store: PackedGraphs | None = None,
     ) -> ScoredMolecules:
-        """:meth:`predict` as plain columns, for a list of SMILES (what the REST service calls per micro-batch).
-
-        ``errors``: per-row errors found before featurization (e.g. unreadable file records); they win over
-        featurization errors.
-        """
-        store = self._featurize(smiles)
-        row_errors = list(errors) if errors is not None else [None] * len(smiles)
-        for e in store.errors:
-            row_errors[e.index] = row_errors[e.index] or f"{e.reason}: {e.message}"
-        # the applicability domain (fingerprints, Tanimoto) runs beside the forward pass: both release the GIL
-        domain = _domain_pool().submit(self.domain.max_similarity, store.smiles) if self.domain is not None else None
-        mean, std = self._scores(store, batch_size)
-        similarity = domain.result() if domain is not None else np.full(len(store), np.nan, np.float32)
-        return ScoredMolecules(self.model.output_names(), list(store.smiles), mean, std, similarity, row_errors,
-                               self.threshold)  # fmt: skip
+        """:meth:`predict` as plain columns, for a list of SMILES (what the REST service calls per micro-batch and
+        ``gnnpt screen`` per chunk): :func:`gnnpt.models.scoring.score_molecules` with this predictor's domain,
+        threshold, atom limit and precision. ``errors``: per-row errors found before featurization; ``store``: the
+        graphs of ``smiles`` when already featurized."""
+        return score_molecules(self.model, smiles, errors=errors, store=store, domain=self.domain,
+                               threshold=self.threshold, max_atoms=self.max_atoms, batch_size=batch_size,
+                               precision=self.precision)  # fmt: skip
 
     def predict(self, x: MoleculeInput, smiles_col: str | None = None, batch_size: int = 1024) -> pd.DataFrame:
         """One row per input, in input order (a Series' or DataFrame's index is kept), nothing dropped.
@@ -120,19 +98,7 @@ class Predictor:
         "reason: message" for an input that was not scored; its scores are NaN).
         """
         mols = read_input(x, smiles_col)
-        scored = self.score(mols.smiles, mols.errors, batch_size)
-
-        def text(values: list[object]) -> pd.Series:  # object dtype keeps None (pandas >= 3 would make it NaN)
-            return pd.Series(values, index=mols.index, dtype=object)
-
-        columns: dict[str, object] = {"smiles": text(mols.smiles), "canonical_smiles": text(scored.canonical)}
-        columns.update({name: scored.mean[:, j] for j, name in enumerate(scored.names)})
-        if scored.std is not None:
-            columns.update({f"{name}_std": scored.std[:, j] for j, name in enumerate(scored.names)})
-        columns["max_similarity"] = scored.similarity
-        columns["in_domain"] = text(scored.in_domain())
-        columns["error"] = text(scored.errors)
-        return pd.DataFrame(columns, index=mols.index)
+        return self.score(mols.smiles, mols.errors, batch_size).frame(mols.smiles, mols.index)
 
     @torch.no_grad()
     def embed(self, x: MoleculeInput, smiles_col: str | None = None, batch_size: int = 1024) -> np.ndarray:
@@ -176,15 +142,7 @@ class Predictor:
         return html_table(rows, "gnnpt Predictor")
 
 
-@functools.cache
-def _domain_pool() -> ThreadPoolExecutor:
-    """One thread that computes applicability domains while the model scores."""
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="gnnpt-domain")
-
-
 def load(name: str | Path | None = None, device: str | torch.device = "cpu") -> Predictor:
     """The notebook entry point (``gnnpt.load``): the default Tox21 model when ``name`` is None, else a saved model
     directory, a model store name (``name`` / ``name@v2``) or a shipped model, as a :class:`Predictor`."""
-    from gnnpt.registry.packaged import model_path
-
     return Predictor.from_path(model_path(name), device)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gnnpt.finetune.model import FinetunedModel
+from gnnpt.models.finetuned import FinetunedModel
 
 
 def output_index(model: FinetunedModel, task: str | int | None) -> int:

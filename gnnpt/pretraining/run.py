@@ -19,8 +19,10 @@ from torch import nn
 
 import gnnpt
 from gnnpt.datasets import load_corpus
+from gnnpt.featurization.cache import cached_features, cached_featurize, input_hash
 from gnnpt.featurization.descriptors import descriptor_names
-from gnnpt.nn import resolve_encoder, save_encoder
+from gnnpt.models.encoders import save_encoder
+from gnnpt.models.store import resolve_encoder
 from gnnpt.nn.precision import training_precision
 from gnnpt.pretraining.config import PretrainConfig
 from gnnpt.pretraining.data import PackedDataModule
@@ -34,7 +36,6 @@ from gnnpt.pretraining.objectives import (
     GraphMAE,
 )
 from gnnpt.pretraining.snapshots import EncoderSnapshots, hardware
-from gnnpt.store.cache import cached_features, cached_featurize, input_hash
 
 
 def build_encoder(cfg: PretrainConfig) -> nn.Module:

@@ -9,7 +9,7 @@ from typing import Any
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Timer
 
-from gnnpt.nn.checkpoints import save_encoder
+from gnnpt.models.encoders import save_encoder
 from gnnpt.runtime import device_name
 
 

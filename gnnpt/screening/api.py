@@ -7,6 +7,7 @@ order (or only the selected rows, with ``filters`` / ``top_k``), and an interrup
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,12 +15,13 @@ from pathlib import Path
 
 import torch
 
-from gnnpt.finetune.model import FinetunedModel
+from gnnpt.models.finetuned import FinetunedModel
+from gnnpt.models.store import model_path
 from gnnpt.nn.precision import DEFAULT_PRECISION, resolve_precision
-from gnnpt.registry.packaged import load
+from gnnpt.predict.predictor import Predictor
 from gnnpt.runtime import available_cores
 from gnnpt.screening.checkpoint import Progress, load_for_resume, progress_path, run_identity
-from gnnpt.screening.inputs import estimate_rows, numbered_chunks
+from gnnpt.screening.inputs import carried_columns, estimate_rows, numbered_chunks
 from gnnpt.screening.progress import screening_bar
 from gnnpt.screening.scoring import local_scored_chunks, output_columns
 from gnnpt.screening.selection import Filter, TopK
@@ -49,12 +51,21 @@ class ScreenSummary:
         return (self.rows - self.resumed_rows) / max(self.seconds, 1e-9)
 
 
-def _model(model: str | Path | FinetunedModel | None, device: str | None) -> FinetunedModel:
-    if isinstance(model, FinetunedModel):
+def _predictor(model: str | Path | Predictor | FinetunedModel | None, device: str | None) -> Predictor:
+    """What scores: a Predictor as given (from ``gnnpt.load``), a bare model (no applicability domain), or the model
+    a name or directory gives, with its domain."""
+    if isinstance(model, Predictor):
         return model
-    if isinstance(getattr(model, "model", None), FinetunedModel):  # a notebook Predictor from gnnpt.load()
-        return model.model
-    return load(model, device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if isinstance(model, FinetunedModel):
+        return Predictor(model)
+    return Predictor.from_path(model_path(model), device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def _domain_fingerprint(predictor: Predictor) -> str | None:
+    """SHA-256 of the applicability domain's fingerprints (``max_similarity`` depends on them), None without one."""
+    if predictor.domain is None:
+        return None
+    return hashlib.sha256(predictor.domain.fingerprints.tobytes()).hexdigest() + f"@{predictor.threshold}"
 
 
 def _selection(
@@ -74,10 +85,11 @@ def _selection(
 
 def screen(
     input: str | Path,
-    model: str | Path | FinetunedModel | None,
+    model: str | Path | Predictor | FinetunedModel | None,
     output: str | Path,
     *,
     smiles_col: str | None = None,
+    keep_columns: Sequence[str] | None = None,
     chunk_size: int = 10_000,
     workers: int = 0,
     batch_size: int = 1024,
@@ -92,9 +104,13 @@ def screen(
 ) -> ScreenSummary:
     """Score every molecule of ``input`` (CSV/TSV/SMI/SDF/Parquet, plain or gzipped) into ``output``.
 
-    ``model``: a loaded model, a name or directory as :func:`gnnpt.load` takes it, or None for the default (Tox21).
-    ``output`` (``.csv``, ``.csv.gz`` or ``.parquet``) gets columns ``row`` (0-based input record), ``smiles`` (as
-    read), ``canonical_smiles`` (empty when invalid), one column per model output, and ``error`` (None, or
+    ``model``: a Predictor (:func:`gnnpt.load`), a name or directory as :func:`gnnpt.load` takes it, or None for the
+    default (Tox21). ``output`` (``.csv``, ``.csv.gz`` or ``.parquet``) gets ``row`` (0-based input record), the
+    input's own columns (``keep_columns``: None for all of them, the default; a list of names; ``[]`` for none; an
+    SDF's title and properties count as columns; kept as the text they are in the file; a name the output uses
+    gets the prefix ``input_``), then the columns of :meth:`gnnpt.predict.Predictor.predict`: ``smiles`` (as read),
+    ``canonical_smiles`` (empty when invalid), one column per model output, ``<output>_std`` (ensembles),
+    ``max_similarity`` and ``in_domain`` (the model's applicability domain), and ``error`` (None, or
     "reason: message"); every input row appears once, in input order, invalid ones included.
 
     ``filters`` (e.g. ``["NR-AR>=0.5"]``, all must hold) and ``top_k``/``sort_by`` (the k highest rows of one
@@ -118,19 +134,23 @@ def screen(
         raise ValueError("chunk_size and batch_size must each be at least 1, and workers at least 0 (0: one per core)")
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {ENGINES}")
-    net = _model(model, "cpu" if engine == "ray" else device)
-    precision = resolve_precision(precision, "cpu" if engine == "ray" else next(net.parameters()).device)
-    names = net.output_names()
+    predictor = _predictor(model, "cpu" if engine == "ray" else device)
+    predictor.precision = resolve_precision(precision, "cpu" if engine == "ray" else predictor.device)
+    names = predictor.model.output_names()
     filters_, top = _selection(names, top_k, sort_by, filters)
+    carry = carried_columns(input, smiles_col, keep_columns, output_columns(predictor, []))
     settings = {
         "output": output_kind(output),
         "smiles_col": smiles_col,
+        "columns": carry,
         "filters": [str(f) for f in filters_],
         "top_k": top.k if top else None,
         "sort_by": top.column if top else None,
-        "precision": precision,
+        "precision": predictor.precision,
+        "max_atoms": predictor.max_atoms,
+        "domain": _domain_fingerprint(predictor),
     }
-    run = run_identity(input, net, settings)
+    run = run_identity(input, predictor.model, settings)
     sidecar = progress_path(output)
     state = load_for_resume(sidecar, run) if resume else None
     if state is None:
@@ -139,17 +159,18 @@ def screen(
     resumed_rows = state.rows_done
     output.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    sink = ResultSink(output, names, output_columns(net), state, filters_, top)
-    chunks = numbered_chunks(input, smiles_col, chunk_size, skip=resumed_rows)
+    sink = ResultSink(output, output_columns(predictor, list(carry.values())), list(carry.values()), state,
+                      filters_, top)  # fmt: skip
+    chunks = numbered_chunks(input, smiles_col, chunk_size, skip=resumed_rows, carry=carry)
     rows = estimate_rows(input) if progress or workers == 0 else None
     if workers == 0:
         workers = available_cores() if engine == "ray" or rows is None or rows > chunk_size else 1
     if engine == "ray":
         from gnnpt.screening.ray_engine import ray_scored_chunks
 
-        scored = ray_scored_chunks(chunks, net, batch_size, chunk_size, workers, precision)
+        scored = ray_scored_chunks(chunks, predictor, batch_size, chunk_size, workers)
     else:
-        scored = local_scored_chunks(chunks, net, batch_size, workers, precision)
+        scored = local_scored_chunks(chunks, predictor, batch_size, workers)
     try:
         with screening_bar(rows if progress else None, resumed_rows, progress) as advance:
             for frame in scored:

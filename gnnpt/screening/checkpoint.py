@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gnnpt.finetune.model import FinetunedModel
+from gnnpt.models.finetuned import FinetunedModel
 
 VERSION = 1
 

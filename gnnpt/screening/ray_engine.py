@@ -22,8 +22,7 @@ from types import ModuleType
 import pandas as pd
 import torch
 
-from gnnpt.finetune.model import FinetunedModel
-from gnnpt.nn.precision import DEFAULT_PRECISION
+from gnnpt.predict.predictor import Predictor
 from gnnpt.screening.scoring import score_chunk
 
 
@@ -38,23 +37,22 @@ def import_ray() -> ModuleType:
 
 
 class ChunkScorer:
-    """A Ray actor holding the model (on the actor's GPU when it has one) that scores chunks."""
+    """A Ray actor holding the predictor (its model on the actor's GPU when it has one) that scores chunks."""
 
-    def __init__(self, model: FinetunedModel, batch_size: int, precision: str = DEFAULT_PRECISION):
-        self.model = model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
-        self.batch_size, self.precision = batch_size, precision
+    def __init__(self, predictor: Predictor, batch_size: int):
+        predictor.model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
+        self.predictor, self.batch_size = predictor, batch_size
 
     def __call__(self, chunk: pd.DataFrame) -> pd.DataFrame:
-        return score_chunk(self.model, chunk, self.batch_size, precision=self.precision)
+        return score_chunk(self.predictor, chunk, self.batch_size)
 
 
 def ray_scored_chunks(
     chunks: Iterator[pd.DataFrame],
-    model: FinetunedModel,
+    predictor: Predictor,
     batch_size: int,
     chunk_size: int,
     workers: int = 1,
-    precision: str = DEFAULT_PRECISION,
 ) -> Iterator[pd.DataFrame]:
     """Score ``chunks`` on Ray; scored frames come back in input order."""
     ray = import_ray()
@@ -71,7 +69,7 @@ def ray_scored_chunks(
         gpus = int(ray.cluster_resources().get("GPU", 0))
         scored = ray.data.from_pandas_refs(refs).map_batches(
             ChunkScorer,
-            fn_constructor_args=(copy.deepcopy(model).cpu(), batch_size, precision),
+            fn_constructor_args=(_cpu_copy(predictor), batch_size),
             batch_size=chunk_size,
             batch_format="pandas",
             compute=ray.data.ActorPoolStrategy(size=gpus or max(1, workers)),
@@ -83,3 +81,10 @@ def ray_scored_chunks(
         context.execution_options.preserve_order, context.enable_progress_bars = saved
         if started:
             ray.shutdown()
+
+
+def _cpu_copy(predictor: Predictor) -> Predictor:
+    """A copy of ``predictor`` with its model on the CPU, to ship to the actors (the precision stays as resolved)."""
+    clone = copy.copy(predictor)
+    clone.model = copy.deepcopy(predictor.model).cpu()
+    return clone

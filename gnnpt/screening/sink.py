@@ -2,7 +2,7 @@
 
 Without a selection every row is written, in input order, invalid ones with their error. With filters or top-k,
 rows that could not be scored cannot pass a threshold or be ranked, so they go to ``OUT.errors.csv`` (columns
-``row, smiles, error``) instead of vanishing.
+``row``, the carried input columns, ``smiles``, ``error``) instead of vanishing.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from gnnpt.screening.checkpoint import Progress, progress_path
 from gnnpt.screening.selection import Filter, TopK
 from gnnpt.screening.writers import CsvOutput, ParquetOutput, arrow_schema, output_kind
 
-ERROR_COLUMNS = ["row", "smiles", "error"]
+TEXT_COLUMNS = ("smiles", "canonical_smiles", "in_domain", "error")  # the scoring path's columns that are not numbers
 TOPK_FILES = ("topk-a.parquet", "topk-b.parquet")  # alternate, so the committed snapshot is never overwritten
 
 
@@ -33,23 +33,25 @@ class ResultSink:
     def __init__(
         self,
         output: Path,
-        outputs: Sequence[str],
         columns: Sequence[str],
+        carried: Sequence[str],
         state: Progress,
         filters: Sequence[Filter] = (),
         top_k: TopK | None = None,
     ):
         self.output, self.state, self.filters, self.top_k = output, state, list(filters), top_k
-        self.dtypes = {"row": np.int64, **dict.fromkeys(outputs, np.float32)}
+        numbers = [c for c in columns if c != "row" and c not in carried and c not in TEXT_COLUMNS]
+        self.dtypes = {"row": np.int64, **dict.fromkeys(numbers, np.float32)}
         self.sidecar = progress_path(output)
         self.selecting = bool(self.filters) or top_k is not None
         if output_kind(output) == "parquet":
-            self.out = ParquetOutput(output, arrow_schema(columns, outputs), state.output_committed)
+            self.out = ParquetOutput(output, arrow_schema(columns, numbers), state.output_committed)
         else:
             self.out = CsvOutput(output, columns, output_kind(output) == "csv.gz", state.output_committed)
         self.errors = None
         if self.selecting:
-            self.errors = CsvOutput(errors_path(output), ERROR_COLUMNS, committed=state.errors_committed)
+            error_columns = ["row", *carried, "smiles", "error"]
+            self.errors = CsvOutput(errors_path(output), error_columns, committed=state.errors_committed)
         elif state.output_committed is None:
             errors_path(output).unlink(missing_ok=True)  # left by an earlier run with a selection
         if top_k is not None and state.topk_file is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +20,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 SUFFIXES = {".csv": "csv", ".csv.gz": "csv.gz", ".parquet": "parquet", ".pq": "parquet"}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``,
+    tab or carriage return; OWASP's CSV injection advice) prefixed with ``'``. Numbers written as text (``-5.2``)
+    stay as they are; only CSV outputs need this (Parquet holds no formulas)."""
+    text = [c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])]
+    if not text:
+        return frame
+    out = frame.copy()
+    for column in text:
+        out[column] = [f"'{v}" if isinstance(v, str) and v.startswith(_FORMULA_START) and not _NUMBER.fullmatch(v)
+                       else v for v in out[column]]  # fmt: skip
+    return out
 
 
 def output_kind(path: Path) -> str:
@@ -63,7 +80,7 @@ class CsvOutput:
     def write(self, frame: pd.DataFrame) -> None:
         """Append the rows of ``frame`` (its columns in this file's order)."""
         if len(frame):
-            text = frame[self.columns].to_csv(index=False, header=False, lineterminator="\n")
+            text = spreadsheet_safe(frame[self.columns]).to_csv(index=False, header=False, lineterminator="\n")
             self._append(text.encode("utf-8"))
 
     def finish(self) -> None:
@@ -123,7 +140,8 @@ class ParquetOutput:
         """Nothing is held open between writes."""
 
 
-def arrow_schema(columns: Sequence[str], outputs: Sequence[str]) -> pa.Schema:
-    """The Parquet schema of ``columns``: int64 ``row``, float32 outputs, strings otherwise."""
-    types = {"row": pa.int64(), **{name: pa.float32() for name in outputs}}
+def arrow_schema(columns: Sequence[str], numbers: Sequence[str]) -> pa.Schema:
+    """The Parquet schema of ``columns``: int64 ``row``, float32 ``numbers`` (scores, spreads, similarities), a
+    nullable boolean ``in_domain``, strings otherwise."""
+    types = {"row": pa.int64(), "in_domain": pa.bool_(), **{name: pa.float32() for name in numbers}}
     return pa.schema([(name, types.get(name, pa.string())) for name in columns])

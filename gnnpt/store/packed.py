@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from gnnpt.featurization.errors import FeaturizationError
+from gnnpt.store.errors import FeaturizationError
 
 
 @dataclass

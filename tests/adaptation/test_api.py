@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from gnnpt.adaptation.jobs import JobStore
 from gnnpt.api import Settings, create_app
 from gnnpt.api.settings import hash_key
 from gnnpt.datasets import load
@@ -118,7 +119,51 @@ def test_invalid_uploads_are_refused_with_the_reason(settings, files) -> None:
         assert response.status_code == 422 and "encoder" in response.json()["detail"]
         response = submit(client, files, name="../evil")
         assert response.status_code == 422
+        # issue 16, item 7: what would fail only in the worker is refused at submission, with the reason
+        response = submit(client, files, task_type="bogus")
+        assert response.status_code == 422 and "unknown task type 'bogus'" in response.json()["detail"]
+        response = submit(client, files, encoder="hu2020:nonexistent")
+        detail = response.json()["detail"]
+        assert response.status_code == 422 and "not available here" in detail and "/" not in detail.split("'")[2]
+        response = submit(client, files, name="tox21")
+        assert response.status_code == 422 and "taken by a shipped model" in response.json()["detail"]
+        same = {**files, "labeled": ("smiles,p_np\n" + "CCO,1\nCCO,0\n" * 25).encode()}
+        response = submit(client, same, unlabeled=False)
+        assert response.status_code == 422 and "parts empty (too few molecules" in response.json()["detail"]
+        noise = {**files, "labeled": files["labeled"] + "".join(f"C\u00e9{k}x,1\n" for k in range(30)).encode()}
+        job = submit(client, noise, unlabeled=False, **{"name": "noisy"})
+        assert job.status_code == 202 and job.json()["report"]["rows"] == 110
+        refused = [p for p in job.json()["report"]["problems"] if p["row"] >= 80]
+        assert len(refused) == 30 and all("printable ASCII" in p["problem"] for p in refused)
+        client.delete(f"/v1/adaptations/{job.json()['id']}", headers=ALICE)
         big = {**files, "unlabeled": files["unlabeled"] * 10}
         response = submit(client, big)
         assert response.status_code == 413 and "limit of 20000 bytes" in response.json()["detail"]
-        assert client.get("/v1/adaptations", headers=ALICE).json() == []  # nothing was queued
+        assert [j["name"] for j in client.get("/v1/adaptations", headers=ALICE).json()] == ["noisy"]  # only it
+
+
+def test_a_locked_job_store_answers_503_and_never_freezes_the_server(tmp_path, monkeypatch) -> None:
+    """Issue 16, item 5: while another connection holds SQLite's write lock, DELETE waits off the event loop (the
+    service keeps answering) and, past the busy timeout, gets 503 with Retry-After instead of a 500."""
+    import sqlite3
+    import threading
+
+    import gnnpt.api.app
+
+    monkeypatch.setattr(gnnpt.api.app, "BUSY_TIMEOUT_S", 1.0)
+    settings = Settings(jobs_dir=str(tmp_path / "jobs"), adaptation_workers=0)
+    with TestClient(create_app(settings)) as client:
+        JobStore(tmp_path / "jobs").submit("abc", "anonymous", {"name": "x"}, {})
+        lock = sqlite3.connect(tmp_path / "jobs" / "jobs.sqlite", isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+        answers: dict[str, object] = {}
+        waiting = threading.Thread(target=lambda: answers.update(delete=client.delete("/v1/adaptations/abc")))
+        waiting.start()
+        assert client.get("/healthz").status_code == 200  # answered while the DELETE waits for the lock
+        waiting.join(timeout=60)
+        lock.rollback()
+        lock.close()
+        response = answers["delete"]
+        assert response.status_code == 503 and response.headers["retry-after"] == "2"
+        assert "busy" in response.json()["detail"]
+        assert client.delete("/v1/adaptations/abc").json()["status"] == "cancelled"  # the lock is gone

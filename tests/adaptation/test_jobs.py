@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import time
 
 import pandas as pd
 import pytest
@@ -103,3 +104,32 @@ def test_resumed_job_skips_its_finished_pretraining_and_registers(tmp_path, bbbp
     run_job(store, store.claim(worker_pid=1))
     log = (store.folder(job.id) / "log.txt").read_text()
     assert "pretraining already done (resumed job)" in log and store.get(job.id).metrics["model"] == "mine@v2"
+
+
+def test_a_killed_worker_is_reaped_and_replaced_and_its_job_resumes(tmp_path) -> None:
+    """Issue 16, item 4: after SIGKILL the worker was a zombie and its job stayed 'running' until a restart."""
+    import os
+    import signal
+
+    from gnnpt.adaptation.worker import WorkerPool
+
+    store = JobStore(tmp_path)
+    pool = WorkerPool(1, tmp_path, check_s=0.2).start()
+    try:
+        first = pool.procs[0]
+        deadline = time.time() + 120
+        while time.time() < deadline and not first.is_alive():
+            time.sleep(0.1)
+        store.submit("j1", "anonymous", {"name": "x"}, {})
+        with store._db() as db:  # as if the worker had claimed it and then been killed mid-job
+            db.execute("UPDATE jobs SET status = 'running', worker_pid = ?, attempts = 1 WHERE id = 'j1'",
+                       (first.pid,))  # fmt: skip
+        os.kill(first.pid, signal.SIGKILL)
+        while time.time() < deadline and (pool.procs[0] is first or store.get("j1").worker_pid == first.pid):
+            time.sleep(0.2)
+        assert pool.restarts == 1 and pool.procs[0].pid != first.pid
+        assert first.exitcode == -signal.SIGKILL  # reaped: no zombie left behind
+        job = store.get("j1")
+        assert job.worker_pid != first.pid and job.attempts >= 1  # re-queued by the new worker's recover()
+    finally:
+        pool.stop()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -99,7 +101,12 @@ def test_unknown_and_path_like_model_names_are_404(client, tmp_path) -> None:
     for name in ("nope", "..%2F..%2Fetc", str(tmp_path / "copy").replace("/", "%2F")):
         response = client.post(f"/v1/models/{name}/predict", json={"smiles": ["CCO"]})
         assert response.status_code == 404, name
-    assert client.get("/v1/models/nope").status_code == 404
+    missing = client.get("/v1/models/nope")
+    assert missing.status_code == 404 and "GET /v1/models lists" in missing.json()["detail"]
+    assert str(tmp_path.parent) not in missing.text and ".cache" not in missing.text  # no server paths
+    preflight = {"Origin": "https://lab.example", "Access-Control-Request-Method": "DELETE"}
+    with TestClient(create_app(Settings(adaptation_workers=0, cors_origins=["https://lab.example"]))) as c:
+        assert c.options("/v1/adaptations/x", headers=preflight).status_code == 200  # a page can cancel a job
 
 
 def test_api_keys(tmp_path) -> None:
@@ -111,6 +118,12 @@ def test_api_keys(tmp_path) -> None:
         assert c.get("/v1/models", headers={"Authorization": "Bearer s3cret"}).status_code == 200
         assert c.post("/v1/predict", json={"smiles": ["CCO"]}, headers={"X-API-Key": "s3cret"}).status_code == 200
         assert c.get("/healthz").status_code == 200 and c.get("/readyz").status_code == 200
+        # the key is checked before the body is read: a stranger's malformed JSON gets 401, not 422
+        bad_json = c.post("/v1/predict", content=b"{not json", headers={"content-type": "application/json"})
+        assert bad_json.status_code == 401
+        padded = c.post("/v1/predict", json={"smiles": ["CCO"]}, headers={"X-API-Key": " s3cret "})
+        assert padded.status_code == 200  # spaces around a key are not part of it (documented)
+        assert c.get("/v1/models/nope", headers={"X-API-Key": "s3cret"}).status_code == 404
     keys.write_text("s3cret\n")
     with pytest.raises(ValueError, match="store hashes, not keys"):
         create_app(Settings(adaptation_workers=0, api_keys_file=str(keys)))
@@ -169,6 +182,12 @@ def test_csv_endpoint_takes_file_uploads_a_named_column_and_real_world_files(cli
         assert response.status_code == 200, response.text
         assert len(response.text.strip().splitlines()) == 3
     assert "unparsable" in response.text.splitlines()[2]
+    pentavalent = Chem.MolToMolBlock(Chem.MolFromSmiles("C(C)(C)(C)(C)C", sanitize=False), kekulize=False)
+    unreadable = sdf.replace(b"$$$$\n", b"$$$$\n" + pentavalent.encode() + b"$$$$\n", 1)
+    response = client.post("/v1/predict/csv", files={"file": ("lib.sdf", unreadable, "chemical/x-mdl-sdfile")})
+    table = pd.read_csv(io.StringIO(response.text))
+    assert response.status_code == 200 and table["error"].notna().tolist() == [False, True, False]
+    assert table["error"][1].startswith("unparsable: SDF record 1") and list(table.columns).count("error") == 1
     response = client.post("/v1/predict/csv", files={"upload": ("lib.csv", b"smiles\nCCO\n", "text/csv")})
     assert response.status_code == 422 and "form field 'file'" in response.json()["detail"]
     response = client.post("/v1/predict/csv", content=b"", headers={"content-type": "text/csv"})
@@ -211,7 +230,7 @@ def test_timeout_answers_504() -> None:
 
 def test_a_broken_model_is_a_server_fault_that_hides_no_other_model(tmp_path, monkeypatch) -> None:
     """A corrupt card.json in the store used to turn GET /v1/models into a 422 that hid every model."""
-    from gnnpt.registry import import_model
+    from gnnpt.models.store import import_model
 
     monkeypatch.setenv("GNNPT_MODEL_DIR", str(tmp_path / "store"))
     saved = gnnpt.load("tox21-fast").model.save(tmp_path / "saved")
@@ -227,3 +246,60 @@ def test_a_broken_model_is_a_server_fault_that_hides_no_other_model(tmp_path, mo
             assert response.status_code == 503 and "broken" in response.json()["detail"]
         assert c.post("/v1/models/good/predict", json={"smiles": ["CCO"]}).status_code == 200
         assert c.get("/v1/models/nope").status_code == 404
+
+
+def test_inputs_that_gave_500s_are_answered_as_client_errors_or_row_errors(client) -> None:
+    """Issue 16, item 5: an id beyond 64 bits, a lone surrogate, a 300-character model name."""
+    response = client.post("/v1/predict", json={"smiles": ["CCO"], "ids": [2**64]})
+    assert response.status_code == 422 and "64-bit" in response.text
+    smallest = client.post("/v1/predict", json={"smiles": ["CCO"], "ids": [-(2**63)]}).json()
+    assert smallest["results"][0]["id"] == -(2**63)
+    body = '{"smiles": ["\\ud800CCO", "CCO"]}'  # JSON allows a lone surrogate escape; UTF-8 cannot carry it
+    response = client.post("/v1/predict", content=body, headers={"content-type": "application/json"})
+    results = response.json()["results"]
+    assert response.status_code == 200 and results[1]["error"] is None
+    assert results[0]["error"].startswith("unparsable") and results[0]["smiles"] == "\\ud800CCO"
+    body = '{"smiles": ["CCO"], "ids": ["\\udfffa"]}'
+    response = client.post("/v1/predict", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422 and "lone surrogate" in response.text
+    response = client.post(f"/v1/models/{'m' * 300}/predict", json={"smiles": ["CCO"]})
+    assert response.status_code == 404 and "no model" in response.json()["detail"]
+    assert client.get(f"/v1/models/{'m' * 300}").status_code == 404
+
+
+def test_csv_endpoint_keeps_the_callers_columns_and_neutralizes_formulas(client) -> None:
+    """Issue 16, item 11: a column named like a task or ``error`` is kept (as ``input_<name>``), and a cell a
+    spreadsheet would run as a formula is written with a leading quote; numbers stay numbers."""
+    table = 'smiles,NR-AR,error,note,dose\nCCO,1,none,"=HYPERLINK(""http://x"")",-5.2\nc1ccccc1O,0,,@SUM(A1),+3\n'
+    response = client.post("/v1/predict/csv", content=table.encode(), headers={"content-type": "text/csv"})
+    assert response.status_code == 200, response.text
+    out = pd.read_csv(io.StringIO(response.text), dtype=str, keep_default_na=False)
+    assert out["input_NR-AR"].tolist() == ["1", "0"] and out["input_error"].tolist() == ["none", ""]
+    assert out["error"].tolist() == ["", ""] and 0 <= float(out["NR-AR"][0]) <= 1
+    assert out["note"].tolist() == ['\'=HYPERLINK("http://x")', "'@SUM(A1)"]
+    assert out["dose"].tolist() == ["-5.2", "+3"]
+
+
+def test_a_table_with_a_huge_header_is_refused_before_parsing(client) -> None:
+    """Issue 16, item 3: 950,000 columns in 0.2 MB held a core for over 10 minutes."""
+    huge = ("smiles," + ",".join("c" for _ in range(950_000)) + "\nCCO\n").encode()[:1_900_000]
+    response = client.post("/v1/predict/csv", content=huge, headers={"content-type": "text/csv"})
+    assert response.status_code == 422 and "header line is longer than 65,536 bytes" in response.json()["detail"]
+    wide = ("smiles," + ",".join(f"c{k}" for k in range(3000)) + "\nCCO\n").encode()
+    response = client.post("/v1/predict/csv", content=wide, headers={"content-type": "text/csv"})
+    assert response.status_code == 422 and "over the limit of 2,000" in response.json()["detail"]
+    assert "/tmp" not in response.text and "upload.csv has 3,001 columns" in response.text
+
+
+def test_the_work_of_a_request_is_bounded_by_its_atoms() -> None:
+    """Issue 16, item 2: 5,000 molecules of ~170 atoms were within the count limit and held the service for 85 s."""
+    settings = Settings(adaptation_workers=0, max_request_atoms=1_000, max_batch_atoms=64)
+    with TestClient(create_app(settings)) as c:
+        response = c.post("/v1/predict", json={"smiles": ["C" * 60] * 20})
+        assert response.status_code == 413 and "about 1,200 heavy atoms" in response.json()["detail"]
+        smiles = ["CCO", "c1ccccc1O", "bad(", "CC(=O)Oc1ccccc1C(=O)O"] * 5  # pieces of at most 64 atoms
+        split = c.post("/v1/predict", json={"smiles": smiles}).json()["results"]
+        whole = gnnpt.load().predict(smiles)
+        assert [r["canonical_smiles"] for r in split] == [None if pd.isna(v) else v for v in whole["canonical_smiles"]]
+        np.testing.assert_allclose([r["scores"]["SR-MMP"] or np.nan for r in split], whole["SR-MMP"], atol=2e-3)
+        assert c.app.state.service._batchers["tox21"].batches > 1

@@ -126,3 +126,33 @@ def test_submit_before_start_is_an_error() -> None:
 
     with pytest.raises(RuntimeError, match="not running"):
         run(main())
+
+
+def test_a_small_request_is_not_starved_by_a_big_one_and_a_timed_out_request_stops_scoring() -> None:
+    """Issue 16, item 2: the big request is cut into pieces; the small one shares the next batch with one piece of
+    it, and a big request whose caller gave up has its remaining pieces dropped."""
+    calls: list[list[str]] = []
+
+    async def main():
+        batcher = MicroBatcher(echo(calls), window_s=0.0, max_atoms=40, piece_atoms=20)
+        batcher.start()
+        big = asyncio.create_task(batcher.submit(["CCCCC"] * 100))  # 500 atoms: 25 pieces of 20
+        while not calls:  # the first batch of the big request is being scored
+            await asyncio.sleep(0.001)
+        small = await asyncio.wait_for(batcher.submit(["O"]), 5)
+        batches_before_small_returned = len(calls)
+        rows = await big
+        done_big = len(calls)
+        doomed = asyncio.create_task(batcher.submit(["N" * 10] * 100))  # 1,000 atoms: 50 batches
+        while len(calls) == done_big:  # wait until its first batch is being scored
+            await asyncio.sleep(0.001)
+        doomed.cancel()
+        scored_when_cancelled = len(calls)
+        await batcher.close()
+        return small, batches_before_small_returned, rows, scored_when_cancelled
+
+    small, before_small, rows, when_cancelled = run(main())
+    assert small == [("O", 1)] and before_small <= 3  # not after the big request's 13 batches
+    assert rows == [("CCCCC", 5)] * 100 and any(sorted(call) == ["CCCCC"] * 4 + ["O"] for call in calls)
+    assert all(sum(len(s) for s in call) <= 45 for call in calls)  # no batch over the atom budget (+1 small)
+    assert len(calls) <= when_cancelled + 1  # at most the batch in flight ran after the cancel

@@ -75,7 +75,7 @@ def test_serve_starts_one_set_of_adaptation_workers_per_server(monkeypatch, tmp_
     monkeypatch.setattr(os, "environ", {**os.environ, "GNNPT_API_ADAPTATION_WORKERS": "2",
                                         "GNNPT_JOBS_DIR": str(tmp_path)})  # fmt: skip
     started, seen = [], {}
-    monkeypatch.setattr(worker, "start_workers", lambda count, *a, **k: started.append(count) or [])
+    monkeypatch.setattr(worker.WorkerPool, "start", lambda pool: started.append(pool.count) or pool)
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: seen.update(env=os.environ["GNNPT_API_ADAPTATION_WORKERS"],
                                                                    workers=k["workers"]))  # fmt: skip
     result = CliRunner().invoke(app, ["serve", "--workers", str(web_workers)])

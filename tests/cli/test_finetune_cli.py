@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 import gnnpt
 from gnnpt.cli.finetune import parse_seeds
 from gnnpt.cli.main import app
-from gnnpt.finetune import load_model
 
 
 def test_finetune_a_csv_writes_a_model(tmp_path, monkeypatch) -> None:
@@ -31,7 +30,7 @@ def test_finetune_a_csv_writes_a_model(tmp_path, monkeypatch) -> None:
     assert card["task_type"] == "classification" and card["task_names"] == ["has_n"]
     assert card["data"]["invalid_rows"] == 8 and card["members"] == 2
     assert card["hyperparameters"]["strategy"] == "freeze:2" and len(card["metrics"]["seeds"]) == 2
-    predicted = load_model(out).predict(["CCN", "bad("])
+    predicted = gnnpt.load(out).predict(["CCN", "bad("])
     assert predicted["has_n"].notna().tolist() == [True, False]
     registered = gnnpt.load("n_model@v1").predict(["CCN", "bad("])
     assert registered["has_n"].tolist()[0] == pytest.approx(predicted["has_n"].tolist()[0])

@@ -10,7 +10,7 @@ import torch
 from typer.testing import CliRunner
 
 from gnnpt.cli.main import app
-from gnnpt.finetune.model import FinetunedModel, build_graph_model
+from gnnpt.models.finetuned import FinetunedModel, build_graph_model
 from gnnpt.nn import HuEncoder
 
 runner = CliRunner()

@@ -7,10 +7,10 @@ import pytest
 from rdkit import Chem
 from rdkit.Chem import Descriptors, Fragments
 
+from gnnpt.featurization import cache as cache_module
+from gnnpt.featurization.cache import cached_features
 from gnnpt.featurization.descriptors import compute_descriptors, descriptor_names, smiles_descriptors
 from gnnpt.pretraining.descriptor_targets import DescriptorScaler
-from gnnpt.store import cache as cache_module
-from gnnpt.store.cache import cached_features
 
 SMILES = ["CC(=O)Nc1ccc(O)cc1", "CCO", "not a smiles", "c1ccccc1C(=O)O", "", "CN1CCC[C@H]1c1cccnc1", "[Na+].[Cl-]"]
 

@@ -212,3 +212,15 @@ def test_workers_give_identical_results(moleculenet_dir) -> None:
 def test_unknown_scheme_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="hu2020"):
         gnnpt.featurize(["CCO"], scheme="nope")
+
+
+def test_a_huge_macrocycle_is_refused_before_rdkit_perceives_its_rings() -> None:
+    """Ring perception of a 20k-atom ring crashes RDKit and a 100k-atom one exhausts memory: the atom limit must act
+    first (issue 16), for SMILES with hydrogens and stereo marks too (they take RDKit's full parse)."""
+    ring = "C1" + "C" * 99_998 + "C1"
+    store = gnnpt.featurize([ring, "CCO", "[2H]C1" + "C" * 30_000 + "C1", "F/C=C/" + "C" * 1500])
+    reasons = {e.index: (e.reason, e.message) for e in store.errors}
+    assert reasons[0] == (ErrorReason.TOO_MANY_ATOMS, "100000 heavy atoms exceeds max_atoms=1000 (raise max_atoms to "
+                          "accept it)")  # fmt: skip
+    assert reasons[2][0] == reasons[3][0] == ErrorReason.TOO_MANY_ATOMS and 1 not in reasons
+    assert store.smiles[1] == "CCO"

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from gnnpt.cli.main import app
 from gnnpt.finetune.benchmark import ECFP, MINIMOL, BenchmarkConfig, negative_transfer, run_benchmark
 from gnnpt.finetune.reference import references
-from gnnpt.registry.packaged import packaged_encoders
+from gnnpt.models.packaged import packaged_encoders
 
 
 def _table_rows(markdown: str, title_part: str) -> list[list[str]]:

@@ -10,9 +10,10 @@ from rdkit import Chem
 from gnnpt.datasets import load
 from gnnpt.datasets.splits import scaffold_split
 from gnnpt.finetune.distill import distillation_set, run_distill
-from gnnpt.finetune.model import load_model
 from gnnpt.finetune.run import LabeledData, run_finetune
 from gnnpt.finetune.train import FinetuneConfig
+from gnnpt.models.finetuned import load_finetuned
+from gnnpt.predict import Predictor
 
 
 def _cfg(**kw) -> FinetuneConfig:
@@ -35,7 +36,7 @@ def _canonical(smiles: str) -> str | None:
 
 def test_students_learn_teacher_scores_and_are_judged_on_true_labels(teacher) -> None:
     path, data, corpus = teacher
-    net = load_model(path)
+    net = load_finetuned(path)
     split = scaffold_split(data.smiles)
     leak = data.smiles[int(split.test[0])]
     prepared = distillation_set(net, data, split, [*corpus, leak, "not a smiles("])
@@ -44,7 +45,7 @@ def test_students_learn_teacher_scores_and_are_judged_on_true_labels(teacher) ->
     assert prepared.corpus_overlap == len(corpus) - len(kept) + 1  # the test molecule is left out, as any other
     assert prepared.corpus_used == len(kept) and len(prepared.store) == len(data.smiles) + len(kept)
     train = np.asarray(split.train)
-    expected = net.predict([data.smiles[i] for i in train], precision="auto")[net.task_names].to_numpy()
+    expected = Predictor(net).predict([data.smiles[i] for i in train])[net.task_names].to_numpy()
     np.testing.assert_allclose(prepared.targets[train], expected, atol=1e-6, equal_nan=True)
     held = np.concatenate([split.valid, split.test]).astype(int)
     np.testing.assert_array_equal(prepared.targets[held], data.targets[held])
@@ -59,13 +60,13 @@ def test_run_distill_saves_a_smaller_student_with_its_lineage(teacher, tmp_path)
     labels.to_csv(tmp_path / "labels.csv", index=False)
     pd.DataFrame({"smiles": corpus}).to_csv(tmp_path / "corpus.csv", index=False)
     out, result = run_distill(path, tmp_path / "corpus.csv", tmp_path / "student", _cfg(), data=tmp_path / "labels.csv")
-    student = load_model(out)
+    student = load_finetuned(out)
     assert student.members[0].encoder.emb_dim == 16 and student.task_names == data.task_names
     card = student.card
     assert card["distillation"]["teacher"]["encoder_config"]["emb_dim"] == 32
     assert 0 < card["distillation"]["corpus"]["molecules"] <= len(corpus)
     assert card["split"]["kind"] == "scaffold" and np.isfinite(result.runs[0].test["roc_auc"])
-    scores = student.predict([*corpus[:5], "bad("])
+    scores = Predictor(student).predict([*corpus[:5], "bad("])
     assert scores[data.task_names[0]].notna().sum() == 5 and scores["error"].iloc[-1].startswith("unparsable")
 
 

@@ -11,13 +11,13 @@ import torch
 import torch.nn.functional as F
 
 from gnnpt.finetune.tasks import (
-    Standardizer,
     loss_fn,
     masked_bce,
     masked_cross_entropy,
     masked_mse,
     positive_weights,
 )
+from gnnpt.models.targets import Standardizer
 
 NAN = math.nan
 

@@ -11,13 +11,15 @@ import torch
 
 from gnnpt.datasets import load
 from gnnpt.datasets.splits import random_split, scaffold_split
+from gnnpt.featurization.cache import cached_featurize
 from gnnpt.finetune.metrics import mean_roc_auc
-from gnnpt.finetune.model import load_model
 from gnnpt.finetune.run import LabeledData, run_finetune
 from gnnpt.finetune.strategies import count_trainable
 from gnnpt.finetune.train import FinetuneConfig, finetune
-from gnnpt.nn import HuEncoder, save_encoder
-from gnnpt.store.cache import cached_featurize
+from gnnpt.models.encoders import save_encoder
+from gnnpt.models.finetuned import load_finetuned
+from gnnpt.nn import HuEncoder
+from gnnpt.predict import Predictor
 
 SMALL = {"encoder": "none", "accelerator": "cpu"}
 
@@ -83,9 +85,9 @@ def test_saved_model_predicts_identically(bbbp, tmp_path, strategy) -> None:
     smiles, targets, _store, _split, encoder = bbbp.smiles, bbbp.targets, bbbp.store, bbbp.split, bbbp.encoder
     data = LabeledData("bbbp300", smiles, targets, ["p_np"], "classification")
     path, result = run_finetune(data, _tiny(encoder=encoder, strategy=strategy, seeds=[0, 1], epochs=2), tmp_path / "m")
-    reloaded = load_model(path)
+    reloaded = load_finetuned(path)
     batch = ["CCO", "not a smiles", *smiles[:20]]
-    before, after = result.model.predict(batch), reloaded.predict(batch)
+    before, after = Predictor(result.model).predict(batch), Predictor(reloaded).predict(batch)
     np.testing.assert_allclose(before["p_np"].to_numpy(), after["p_np"].to_numpy(), rtol=1e-6, atol=1e-7)
     assert (
         after["error"].iloc[1].startswith("unparsable")
@@ -103,7 +105,10 @@ def test_half_precision_model_is_smaller_and_close(bbbp, tmp_path) -> None:
     full, _result = run_finetune(data, _tiny(encoder=encoder, epochs=1), tmp_path / "f32")
     half, _ = run_finetune(data, _tiny(encoder=encoder, epochs=1), tmp_path / "f16", half=True)
     assert (half / "model.safetensors").stat().st_size < 0.6 * (full / "model.safetensors").stat().st_size
-    p32, p16 = load_model(full).predict(smiles[:50]), load_model(half).predict(smiles[:50])
+    p32, p16 = (
+        Predictor(load_finetuned(full)).predict(smiles[:50]),
+        Predictor(load_finetuned(half)).predict(smiles[:50]),
+    )
     np.testing.assert_allclose(p32["p_np"], p16["p_np"], atol=1e-2)
 
 
@@ -121,10 +126,10 @@ def test_regression_predicts_in_target_units(moleculenet_dir, tmp_path) -> None:
     data = LabeledData("esol300", smiles, targets, ds.task_names, "regression")
     path, result = run_finetune(data, _tiny(epochs=6, dropout=0.0), tmp_path / "esol", split="random")
     assert result.metric == "rmse" and np.isfinite(result.runs[0].test["rmse"])
-    pred = load_model(path).predict(smiles)[ds.task_names[0]].to_numpy()
+    pred = Predictor(load_finetuned(path)).predict(smiles)[ds.task_names[0]].to_numpy()
     assert abs(pred.mean() - np.nanmean(targets)) < 1.0  # de-standardized: log-solubility units, not z-scores
     train = random_split(300, seed=0, smiles=smiles).train
-    assert load_model(path).card["standardizer"]["mean"][0] == pytest.approx(float(np.nanmean(targets[train])))
+    assert load_finetuned(path).card["standardizer"]["mean"][0] == pytest.approx(float(np.nanmean(targets[train])))
 
 
 def test_multiclass_learns_a_separable_rule(tmp_path, tiny_encoder) -> None:
@@ -141,8 +146,9 @@ def test_multiclass_learns_a_separable_rule(tmp_path, tiny_encoder) -> None:
         data, _tiny(encoder=tiny_encoder, epochs=20, dropout=0.0, lr=3e-3), tmp_path / "mc", split="random"
     )
     assert result.runs[0].test["accuracy"] > 0.9
-    frame = load_model(path).predict(["CCCCC", "OCCO", "NCCN"])
-    assert list(frame.columns) == ["smiles", "kind=0", "kind=1", "kind=2", "error"]
+    frame = Predictor(load_finetuned(path)).predict(["CCCCC", "OCCO", "NCCN"])
+    classes = ["kind=0", "kind=1", "kind=2"]
+    assert list(frame.columns) == ["smiles", "canonical_smiles", *classes, "max_similarity", "in_domain", "error"]
     assert frame[["kind=0", "kind=1", "kind=2"]].to_numpy().argmax(1).tolist() == [0, 1, 2]
 
 

@@ -10,8 +10,8 @@ from rdkit import Chem, DataStructs
 from rdkit.Chem import rdFingerprintGenerator
 from safetensors.numpy import load_file
 
-from gnnpt.predict import domain as domain_module
-from gnnpt.predict.domain import DOMAIN_FILE, IN_DOMAIN_THRESHOLD, TrainingDomain, write_domain_for_model
+from gnnpt.models import domain as domain_module
+from gnnpt.models.domain import DOMAIN_FILE, IN_DOMAIN_THRESHOLD, TrainingDomain, write_domain_for_model
 
 PIECES = ["C", "CC", "N", "O", "C(=O)", "c1ccccc1", "C1CCCC1", "S", "C(C)", "C=C", "c1ccncc1", "C(F)(F)"]
 

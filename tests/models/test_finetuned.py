@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from gnnpt.finetune.model import FinetunedModel, load_model
+from gnnpt.models.finetuned import FinetunedModel, load_finetuned
 from gnnpt.nn import GraphModel, HuEncoder, LinearHead, make_pooling
 from gnnpt.nn.heads import MLPHead
+from gnnpt.predict import Predictor
 
 SMILES = ["CCO", "c1ccccc1O", "not a smiles", "CC(=O)Nc1ccc(O)cc1"]
 
@@ -20,8 +21,9 @@ def test_a_hand_built_model_round_trips(tmp_path, pooling: str) -> None:
     graph_model = GraphModel(encoder, make_pooling(pooling, encoder.out_dim), LinearHead(encoder.out_dim, 2)).eval()
     assert (graph_model.pooling_kind, graph_model.head_kind, graph_model.head_outputs) == (pooling, "linear", 2)
     model = FinetunedModel([graph_model], "classification", ["a", "b"])
-    loaded = load_model(model.save(tmp_path / "m"))
-    before, after = model.predict(SMILES, precision="fp32"), loaded.predict(SMILES, precision="fp32")
+    loaded = load_finetuned(model.save(tmp_path / "m"))
+    before = Predictor(model, precision="fp32").predict(SMILES)
+    after = Predictor(loaded, precision="fp32").predict(SMILES)
     np.testing.assert_allclose(after[["a", "b"]].to_numpy(), before[["a", "b"]].to_numpy(), rtol=1e-6)
     assert after["error"].notna().tolist() == [False, False, True, False]
 

@@ -7,9 +7,10 @@ import math
 import pytest
 
 import gnnpt
-import gnnpt.registry
+import gnnpt.models
 from gnnpt.datasets.readers import read_molecules
-from gnnpt.registry import DEFAULT_MODEL, packaged_dir, packaged_models
+from gnnpt.models.defaults import DEFAULT_MODEL
+from gnnpt.models.packaged import packaged_dir, packaged_models
 
 
 def test_default_model_is_small_and_documented() -> None:
@@ -26,10 +27,10 @@ def test_default_model_is_small_and_documented() -> None:
 
 
 def test_default_model_scores_smiles_with_per_row_errors() -> None:
-    model = gnnpt.registry.load()
+    model = gnnpt.load()
     frame = model.predict(["CCO", "not a molecule", "O=C(O)c1ccccc1O", ""])
     tasks = model.task_names
-    assert list(frame.columns) == ["smiles", *tasks, "error"]
+    assert list(frame.columns) == ["smiles", "canonical_smiles", *tasks, "max_similarity", "in_domain", "error"]
     assert frame["smiles"].tolist() == ["CCO", "not a molecule", "O=C(O)c1ccccc1O", ""]
     assert frame.loc[[0, 2], tasks].notna().all().all() and frame.loc[[1, 3], tasks].isna().all().all()
     assert frame.loc[[0, 2], tasks].stack().between(0, 1).all()
@@ -55,12 +56,12 @@ def test_notebook_load_carries_the_training_domain() -> None:
 def test_the_fast_model_is_a_smaller_student_that_ranks_like_its_teacher() -> None:
     from scipy.stats import spearmanr
 
-    teacher, student = gnnpt.registry.load(DEFAULT_MODEL), gnnpt.registry.load("tox21-fast")
+    teacher, student = gnnpt.load(DEFAULT_MODEL), gnnpt.load("tox21-fast")
     card = student.card
     assert card["distillation"]["teacher"]["name"] == DEFAULT_MODEL and student.task_names == teacher.task_names
     assert card["split"] == {**teacher.card["split"]}  # tested on the teacher's own split
-    size = sum(p.numel() for p in student.parameters())
-    assert size * 4 < sum(p.numel() for p in teacher.parameters())
+    size = sum(p.numel() for p in student.model.parameters())
+    assert size * 4 < sum(p.numel() for p in teacher.model.parameters())
     smiles = read_molecules(packaged_dir().parent / "sample.csv")["smiles"].tolist()
     a, b = teacher.predict(smiles), student.predict(smiles)
     for task in teacher.task_names:
@@ -70,14 +71,15 @@ def test_the_fast_model_is_a_smaller_student_that_ranks_like_its_teacher() -> No
 
 def test_the_shipped_encoder_is_listed_loads_offline_and_says_how_it_was_made(tmp_path) -> None:
     from gnnpt.adaptation.spec import AdaptationSpec
-    from gnnpt.nn import load_hu2020_checkpoint, resolve_encoder
-    from gnnpt.registry import DEFAULT_ENCODER, export_model, list_models
-    from gnnpt.registry.packaged import packaged_encoders
+    from gnnpt.models.defaults import DEFAULT_ENCODER
+    from gnnpt.models.hu2020 import load_hu2020_checkpoint
+    from gnnpt.models.packaged import packaged_encoders
+    from gnnpt.models.store import export_model, list_models, resolve_encoder
 
     assert DEFAULT_ENCODER in packaged_encoders()
     entry = next(e for e in list_models(tmp_path) if e.name == DEFAULT_ENCODER)
     assert entry.shipped and entry.kind == "encoder" and entry.architecture == "hu2020 gin 5x300"
-    card = gnnpt.registry.show(DEFAULT_ENCODER, root=tmp_path)
+    card = gnnpt.models.show(DEFAULT_ENCODER, root=tmp_path)
     assert card["dtype"] == "float16" and len(card["corpus"]["sha256"]) == 64 and card["corpus"]["molecules"] > 100_000
     assert card["objectives"] and card["steps"] > 0 and card["wall_time_s"] > 0 and "CPU" in card["hardware"]
     assert len(card["curve"]) > 5 and card["curve"][-1]["loss"] < card["curve"][0]["loss"]

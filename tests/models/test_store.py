@@ -12,18 +12,11 @@ import pytest
 import torch
 
 import gnnpt
-from gnnpt.finetune.model import FinetunedModel, build_graph_model, load_model
-from gnnpt.nn import HuEncoder, load_encoder, load_hu2020_checkpoint, save_encoder
-from gnnpt.registry import (
-    RegistryError,
-    export_model,
-    import_model,
-    list_models,
-    remove,
-    resolve,
-    show,
-    store_dir,
-)
+from gnnpt.models.encoders import load_encoder, save_encoder
+from gnnpt.models.finetuned import FinetunedModel, build_graph_model, load_finetuned
+from gnnpt.models.hu2020 import load_hu2020_checkpoint
+from gnnpt.models.store import RegistryError, export_model, import_model, list_models, remove, resolve, show, store_dir
+from gnnpt.nn import HuEncoder
 
 
 def _tiny_model(directory: Path, seed: int = 0) -> Path:
@@ -78,7 +71,7 @@ def test_resolve_and_load_by_name(saved, root, monkeypatch) -> None:
     assert resolve(saved, root=root) == saved and resolve("tox21", root=root).name == "tox21"
     monkeypatch.setenv("GNNPT_MODEL_DIR", str(root))
     graphs = gnnpt.featurize(["CCO", "c1ccccc1O"]).gather([0, 1])
-    expected = load_model(saved).predict_graphs(graphs)
+    expected = load_finetuned(saved).predict_graphs(graphs)
     assert torch.equal(gnnpt.load("tiny@v1").model.predict_graphs(graphs), expected)
     assert gnnpt.load("tiny").predict(["CCO"])[["a", "b"]].notna().all().all()
 
@@ -98,7 +91,7 @@ def test_export_and_remove(saved, root, tmp_path) -> None:
     import_model(saved, root=root)
     import_model(saved, root=root)
     out = export_model("tiny", tmp_path / "out", version="v1", root=root)
-    assert load_model(out).task_names == ["a", "b"] and json.loads((out / "card.json").read_text())["registry"]
+    assert load_finetuned(out).task_names == ["a", "b"] and json.loads((out / "card.json").read_text())["registry"]
     with pytest.raises(FileExistsError, match="not an empty directory"):
         export_model("tiny", out, root=root)
     assert remove("tiny@v1", root=root, dry_run=True) == [root / "tiny" / "v1"] and (root / "tiny" / "v1").exists()

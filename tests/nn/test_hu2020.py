@@ -11,16 +11,9 @@ import torch
 import torch.nn.functional as F
 
 import gnnpt
-from gnnpt.nn import (
-    GraphModel,
-    HuEncoder,
-    LinearHead,
-    export_hu2020_state_dict,
-    load_encoder,
-    load_hu2020_checkpoint,
-    make_pooling,
-    save_encoder,
-)
+from gnnpt.models.encoders import load_encoder, save_encoder
+from gnnpt.models.hu2020 import export_hu2020_state_dict, load_hu2020_checkpoint
+from gnnpt.nn import GraphModel, HuEncoder, LinearHead, make_pooling
 
 SMILES = ["CC(=O)Nc1ccc(O)cc1", "F/C=C/F", "C[C@H](N)C(=O)O", "[Na+].[Cl-]", "c1ccncc1"]
 CHECKPOINTS = [

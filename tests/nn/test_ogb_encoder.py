@@ -7,7 +7,8 @@ import torch
 from ogb.utils import smiles2graph
 
 import gnnpt
-from gnnpt.nn import GraphModel, MLPHead, OgbEncoder, load_encoder, make_pooling, save_encoder
+from gnnpt.models.encoders import load_encoder, save_encoder
+from gnnpt.nn import GraphModel, MLPHead, OgbEncoder, make_pooling
 
 
 @pytest.mark.parametrize("gnn_type", ["gine", "gcn", "gat"])

@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from torch_geometric.utils import softmax
 
 import gnnpt
-from gnnpt.nn import GATConv, HuEncoder, load_hu2020_checkpoint
+from gnnpt.models.hu2020 import load_hu2020_checkpoint
+from gnnpt.nn import GATConv, HuEncoder
 from gnnpt.nn.conv import add_self_loops
 
 CHECKPOINTS = [

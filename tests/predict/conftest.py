@@ -8,16 +8,16 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from gnnpt.finetune.model import FinetunedModel, build_graph_model
+from gnnpt.models import load_model
+from gnnpt.models.finetuned import FinetunedModel, build_graph_model
 from gnnpt.nn.hu2020 import HuEncoder
 from gnnpt.predict import Predictor
-from gnnpt.registry import load
 
 
 @pytest.fixture(scope="session")
 def shipped() -> Predictor:
     """The default Tox21 model (12 classification tasks, one member)."""
-    return Predictor(load())
+    return Predictor(load_model())
 
 
 def _tiny(seed: int = 0, members: int = 1, identical: bool = False, task_type: str = "classification"):

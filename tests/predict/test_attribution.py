@@ -11,7 +11,7 @@ import torch
 
 from gnnpt.featurization.pipeline import featurize
 from gnnpt.featurization.schemes import HU_MASK_ATOM
-from gnnpt.finetune.model import FinetunedModel, build_graph_model
+from gnnpt.models.finetuned import FinetunedModel, build_graph_model
 from gnnpt.nn.hu2020 import HuEncoder
 from gnnpt.nn.ogb import OgbEncoder
 from gnnpt.predict import Predictor, atom_attributions, draw_attributions
@@ -54,7 +54,7 @@ def test_gradient_x_input_sums_to_the_output_and_credits_only_nitrogen() -> None
     model = nitrogen_model("regression")
     smiles = "CCNC(=O)c1ccccc1"  # nitrogen is atom 2
     weights = atom_attributions(model, smiles)
-    value = model.predict(["CCNC(=O)c1ccccc1"])["y"].iloc[0]
+    value = Predictor(model).predict(["CCNC(=O)c1ccccc1"])["y"].iloc[0]
     assert value > 0 and weights[2] > 0 and np.count_nonzero(weights) == 1
     np.testing.assert_allclose(weights.sum(), value, rtol=1e-5)  # Euler: a 1-homogeneous output is sum(grad * h0)
     assert not atom_attributions(model, "CCOC(=O)c1ccccc1").any()  # no nitrogen, nothing to credit

@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 from rdkit import Chem
 
-from gnnpt.predict import Predictor, TrainingDomain, write_domain_for_model
+from gnnpt.models.domain import TrainingDomain, write_domain_for_model
+from gnnpt.models.scoring import score_molecules
+from gnnpt.predict import Predictor
 
 VALID = ["CCO", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O", "OCC(N)C(=O)O"]
 BAD = "C1CC"  # unclosed ring: RDKit cannot parse it
@@ -21,8 +23,8 @@ def test_columns_scores_and_errors_of_a_single_model(shipped: Predictor) -> None
     frame = shipped.predict([*VALID, BAD])
     tasks = shipped.task_names
     assert list(frame.columns) == ["smiles", "canonical_smiles", *tasks, "max_similarity", "in_domain", "error"]
-    reference = shipped.model.predict([*VALID, BAD])  # the model's own API gives the same scores
-    np.testing.assert_array_equal(frame[tasks].to_numpy(), reference[tasks].to_numpy())
+    reference = score_molecules(shipped.model, [*VALID, BAD], precision=shipped.precision)  # the one scoring path
+    np.testing.assert_array_equal(frame[tasks].to_numpy(), reference.mean)
     assert frame[tasks].iloc[:4].stack().between(0, 1).all() and frame[tasks].iloc[4].isna().all()
     assert frame["error"].iloc[:4].tolist() == [None] * 4 and frame["error"].iloc[4].startswith("unparsable: ")
     assert frame["max_similarity"].isna().all() and frame["in_domain"].tolist() == [None] * 5  # no domain saved
@@ -178,10 +180,10 @@ def test_one_precision_default_for_notebook_screen_and_model(monkeypatch, tmp_pa
     predictor = gnnpt.load("tox21-fast")
     assert predictor.precision == "bf16"
     model = predictor.model
-    bf16 = model.predict(smiles, precision="bf16")[model.output_names()].to_numpy()
-    fp32 = model.predict(smiles, precision="fp32")[model.output_names()].to_numpy()
+    bf16 = score_molecules(model, smiles, precision="bf16").mean
+    fp32 = score_molecules(model, smiles, precision="fp32").mean
     assert not np.array_equal(bf16, fp32)  # the check below can tell the two apart
-    np.testing.assert_array_equal(model.predict(smiles)[model.output_names()].to_numpy(), bf16)
+    np.testing.assert_array_equal(score_molecules(model, smiles).mean, bf16)
     np.testing.assert_array_equal(predictor.predict(smiles)[model.output_names()].to_numpy(), bf16)
     pd.DataFrame({"smiles": smiles}).to_csv(tmp_path / "in.csv", index=False)
     screen(tmp_path / "in.csv", model, tmp_path / "out.csv", progress=False)

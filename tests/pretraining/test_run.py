@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from gnnpt.nn import load_encoder
+from gnnpt.models.encoders import load_encoder
 from gnnpt.pretraining.config import load_config
 from gnnpt.pretraining.run import pretrain
 

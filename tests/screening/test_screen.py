@@ -16,7 +16,6 @@ import pytest
 import torch
 
 import gnnpt
-import gnnpt.registry
 from gnnpt.screening import Filter, errors_path, progress_path, screen
 from gnnpt.screening.inputs import estimate_rows
 from gnnpt.screening.sink import ResultSink
@@ -37,12 +36,17 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def model():
-    return gnnpt.registry.load()
+    return gnnpt.load()
 
 
 @pytest.fixture(scope="module")
 def tasks(model) -> list[str]:
-    return model.output_names()
+    return model.model.output_names()
+
+
+def columns_of(tasks: list[str], carried: tuple[str, ...] = ("name",)) -> list[str]:
+    """A screening output's columns: row, the input's own columns, then what Predictor.predict returns."""
+    return ["row", *carried, "smiles", "canonical_smiles", *tasks, "max_similarity", "in_domain", "error"]
 
 
 def write_csv(path, smiles, newline="\n") -> None:
@@ -81,7 +85,7 @@ def test_every_row_kept_in_order_with_its_error(tmp_path, model, tasks, smiles) 
     write_csv(tmp_path / "in.csv", smiles)
     summary = screen(tmp_path / "in.csv", model, tmp_path / "out.csv", chunk_size=2, progress=False, precision="fp32")
     frame = pd.read_csv(tmp_path / "out.csv", keep_default_na=False, na_values=[""])
-    assert list(frame.columns) == ["row", "smiles", "canonical_smiles", *tasks, "error"]
+    assert list(frame.columns) == columns_of(tasks)
     check_aligned(frame, smiles, tasks)
     n_bad = sum(s in INVALID for s in smiles)
     assert (summary.rows, summary.invalid, summary.scored, summary.written) == (len(smiles), n_bad, len(smiles) - n_bad,
@@ -118,7 +122,7 @@ def test_duplicates_kept_and_canonicalized(tmp_path, model, tasks) -> None:
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_empty_and_header_only_inputs_give_just_the_header(tmp_path, model, tasks, suffix) -> None:
-    columns = ["row", "smiles", "canonical_smiles", *tasks, "error"]
+    columns = columns_of(tasks)
     (tmp_path / "empty.csv").write_text("")  # no header either: an error that says so, not "0 rows, success"
     with pytest.raises(ValueError, match=r"empty\.csv is empty: no header and no molecules"):
         screen(tmp_path / "empty.csv", model, tmp_path / f"empty.out{suffix}", progress=False)
@@ -141,7 +145,8 @@ def test_input_formats_give_the_same_output(tmp_path, model, tasks) -> None:
     with gzip.open(tmp_path / "crlf.csv.gz", "wb") as fh:
         fh.write((tmp_path / "crlf.csv").read_bytes())
     (tmp_path / "in.smi").write_text("".join(f"{s} mol{i}\n" for i, s in enumerate(smiles)))
-    pd.DataFrame({"SMILES": smiles, "id": range(len(smiles))}).to_parquet(tmp_path / "in.parquet")
+    names = [f"mol{i}" for i in range(len(smiles))]  # the same "name" column in every format: the same output
+    pd.DataFrame({"SMILES": smiles, "name": names}).to_parquet(tmp_path / "in.parquet")
     screen(tmp_path / "lf.csv", model, tmp_path / "ref.csv", progress=False)
     reference = (tmp_path / "ref.csv").read_bytes()
     for name in ("crlf.csv", "crlf.csv.gz", "in.smi", "in.parquet"):
@@ -166,6 +171,61 @@ def test_sdf_records_rdkit_cannot_read_keep_their_place(tmp_path, model) -> None
     assert ok["row"].tolist() == [0, 1] and ok["error"].isna().all() and ok["NR-AR"].between(0, 1).all()
 
 
+def test_the_users_columns_are_carried_through_as_written(tmp_path, model, tasks) -> None:
+    smiles = ["CCO", "bad(", "c1ccccc1O"]
+    frame = pd.DataFrame({"compound_id": ["007", "008", "009"], "SMILES": smiles, "NR-AR": ["1", "", "0"],
+                          "note": ["a", "b", None]})  # fmt: skip
+    frame.to_csv(tmp_path / "lib.csv", index=False)
+    screen(tmp_path / "lib.csv", model, tmp_path / "out.csv", progress=False)
+    out = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    # the label column shares a name with an output: it is carried as input_NR-AR, the score keeps NR-AR
+    assert list(out.columns) == columns_of(tasks, ("compound_id", "input_NR-AR", "note"))
+    assert out["compound_id"].tolist() == ["007", "008", "009"]  # IDs as written, leading zeros kept
+    assert out["input_NR-AR"].tolist() == ["1", "", "0"] and out["note"].tolist() == ["a", "b", ""]
+    assert out["in_domain"].tolist()[::2] == ["True", "True"] and float(out["max_similarity"][0]) > 0.35
+    assert out["in_domain"][1] == "" and out["error"][1].startswith("unparsable")
+    screen(tmp_path / "lib.csv", model, tmp_path / "some.parquet", keep_columns=["compound_id"], progress=False)
+    some = pd.read_parquet(tmp_path / "some.parquet")
+    assert list(some.columns) == columns_of(tasks, ("compound_id",)) and some["compound_id"].tolist()[0] == "007"
+    assert str(pq.read_table(tmp_path / "some.parquet").schema.field("in_domain").type) == "bool"
+    screen(tmp_path / "lib.csv", model, tmp_path / "none.csv", keep_columns=[], progress=False)
+    assert list(pd.read_csv(tmp_path / "none.csv").columns) == columns_of(tasks, ())
+    with pytest.raises(ValueError, match=r"\['ID'\] to keep are not in lib.csv; its columns are \['compound_id'"):
+        screen(tmp_path / "lib.csv", model, tmp_path / "x.csv", keep_columns=["ID"], progress=False)
+
+
+def test_sdf_titles_and_properties_are_columns(tmp_path, model, tasks) -> None:
+    from rdkit import Chem
+
+    writer_path = tmp_path / "in.sdf"
+    with Chem.SDWriter(str(writer_path)) as writer:
+        for i, smi in enumerate(["CCO", "c1ccccc1O", "CCN"]):
+            mol = Chem.MolFromSmiles(smi)
+            mol.SetProp("_Name", f"cpd-{i}")
+            if i != 1:  # a tag that one record lacks is empty there
+                mol.SetProp("vendor_id", f"V{i:03d}")
+            writer.write(mol)
+    screen(writer_path, model, tmp_path / "out.csv", progress=False)
+    out = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    assert list(out.columns) == columns_of(tasks, ("title", "vendor_id"))
+    assert out["title"].tolist() == ["cpd-0", "cpd-1", "cpd-2"] and out["vendor_id"].tolist() == ["V000", "", "V002"]
+
+
+def test_the_same_molecule_scores_the_same_in_the_notebook_and_in_screen(tmp_path, model, tasks) -> None:
+    smiles = [*VALID[:6], "bad("]
+    write_csv(tmp_path / "in.csv", smiles)
+    screen(tmp_path / "in.csv", model, tmp_path / "out.parquet", progress=False)
+    screened = pd.read_parquet(tmp_path / "out.parquet").drop(columns=["row", "name"])
+    notebook = model.predict(smiles)
+    assert list(screened.columns) == list(notebook.columns)
+    numbers = [*tasks, "max_similarity"]
+    np.testing.assert_allclose(screened[numbers].to_numpy(float), notebook[numbers].to_numpy(float), atol=1e-6)
+    for column in ("smiles", "canonical_smiles", "in_domain", "error"):  # None in one, NaN in the other: both empty
+        assert [None if pd.isna(v) else v for v in screened[column]] == [
+            None if pd.isna(v) else v for v in notebook[column]
+        ], column
+
+
 def test_chunking_workers_and_output_formats_agree(tmp_path, model, tasks) -> None:
     smiles = [*VALID[:4], "bad(", *VALID[4:9], "", VALID[9]]
     write_csv(tmp_path / "in.csv", smiles)
@@ -183,7 +243,10 @@ def test_chunking_workers_and_output_formats_agree(tmp_path, model, tasks) -> No
         pq.ParquetFile(tmp_path / "three.parquet").num_row_groups == 4
         and str(table.schema.field(tasks[0]).type) == "float"
     )
-    pd.testing.assert_frame_equal(table.to_pandas(), pd.read_csv(tmp_path / "three.csv"), check_dtype=False)
+    from_parquet, from_csv = table.to_pandas(), pd.read_csv(tmp_path / "three.csv")
+    for frame in (from_parquet, from_csv):  # a nullable boolean: None in Parquet, an empty cell (NaN) in CSV
+        frame["in_domain"] = frame["in_domain"].astype("boolean")
+    pd.testing.assert_frame_equal(from_parquet, from_csv, check_dtype=False)
     assert not (tmp_path / "three.parquet.parts").exists()
 
 
@@ -306,7 +369,7 @@ def test_top_k_and_filters_select_and_lose_nothing(tmp_path, model, tasks) -> No
     pd.testing.assert_frame_equal(top, expected.reset_index(drop=True), check_dtype=False)
     assert top["NR-AhR"].is_monotonic_decreasing and summary.written == 5
     errors = pd.read_csv(summary.errors_file)
-    assert list(errors.columns) == ["row", "smiles", "error"] and errors["row"].tolist() == [4, 10]
+    assert list(errors.columns) == ["row", "name", "smiles", "error"] and errors["row"].tolist() == [4, 10]
 
     rules = ["SR-MMP>=0.01", "NR-AR<0.05"]
     summary = screen(tmp_path / "in.csv", model, tmp_path / "hits.parquet", chunk_size=3, filters=rules,
@@ -362,3 +425,11 @@ def test_ray_engine_matches_the_local_engine(tmp_path, model, tasks) -> None:
         ray.shutdown()
     assert summary.engine == "ray" and summary.rows == len(smiles)
     scores_equal(pd.read_csv(tmp_path / "ray.csv"), pd.read_csv(tmp_path / "local.csv"), tasks)
+
+
+def test_csv_outputs_neutralize_spreadsheet_formulas(tmp_path, model) -> None:
+    pd.DataFrame({"smiles": ["CCO", "CCN"], "id": ["=1+2", "-7"]}).to_csv(tmp_path / "in.csv", index=False)
+    screen(tmp_path / "in.csv", model, tmp_path / "out.csv", progress=False)
+    assert pd.read_csv(tmp_path / "out.csv", dtype=str)["id"].tolist() == ["'=1+2", "-7"]
+    screen(tmp_path / "in.csv", model, tmp_path / "out.parquet", progress=False)
+    assert pd.read_parquet(tmp_path / "out.parquet")["id"].tolist() == ["=1+2", "-7"]  # Parquet runs no formulas

@@ -8,7 +8,8 @@ import torch
 from torch_geometric.data import Batch, Data
 
 import gnnpt
-from gnnpt.store import PackedGraphs, cached_featurize, load_packed, save_packed
+from gnnpt.featurization.cache import cached_featurize
+from gnnpt.store import PackedGraphs, load_packed, save_packed
 
 SMILES = ["CCO", "C1CC", "c1ccccc1O", "[Na+].[Cl-]", "", "CC(=O)Nc1ccc(O)cc1", "F/C=C/F", "C"]
 
