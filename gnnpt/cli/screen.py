@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -26,6 +28,9 @@ def screen(
             "(an SDF's title and properties count as columns)."
         ),
     ] = "all",
+    domain: Annotated[
+        bool, typer.Option(help="Fill max_similarity / in_domain (the applicability domain); --no-domain is faster.")
+    ] = True,
     chunk_size: Annotated[int, typer.Option(help="Molecules read, scored and committed at a time.")] = 10_000,
     workers: Annotated[
         int, typer.Option(help="Featurization processes (local) or scoring actors (ray); 0: one per core.")
@@ -59,13 +64,19 @@ def screen(
 
     try:
         summary = run(
-            input, model, output, smiles_col=smiles_col, keep_columns=_keep(keep_columns), chunk_size=chunk_size,
-            workers=workers,
-            batch_size=batch_size, resume=resume, top_k=top_k, sort_by=sort_by, filters=filter, engine=engine,
-            device=device, **({"precision": precision} if precision else {}),
+            input, model, output, smiles_col=smiles_col, keep_columns=_keep(keep_columns), domain=domain,
+            chunk_size=chunk_size, workers=workers, batch_size=batch_size, resume=resume, top_k=top_k,
+            sort_by=sort_by, filters=filter, engine=engine, device=device,
+            **({"precision": precision} if precision else {}),
         )  # fmt: skip
     except (ValueError, FileNotFoundError, ImportError) as exc:
         raise typer.BadParameter(str(exc)) from None
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:  # click would print only "Aborted." for an EOFError
+        _fail(f"{input} is a damaged gzip file ({exc or 'it ends too early'}); the rows before the damage are in "
+              f"{output}. Download or compress it again, then run again without --resume")  # fmt: skip
+    except OSError as exc:  # a read-only folder, a full disk: the progress file stays consistent
+        _fail(f"cannot write {exc.filename or output}: {exc.strerror or exc}. Free space or choose a writable -o, "
+              "then run the same command with --resume to continue")  # fmt: skip
     table = Table(title=f"screened {input.name}", show_header=False)
     table.add_row(
         "rows", f"{summary.rows:,}" + (f" ({summary.resumed_rows:,} resumed)" if summary.resumed_rows else "")
@@ -76,6 +87,12 @@ def screen(
         table.add_row("invalid rows", str(summary.errors_file))
     table.add_row("rate", f"{summary.rate:,.0f} molecules/s ({summary.engine} engine)")
     console.print(table)
+
+
+def _fail(message: str) -> NoReturn:
+    """One line on stderr and exit code 1: what happened and what to do, no traceback."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
 
 
 def _keep(text: str) -> list[str] | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from rdkit import Chem, rdBase
 
+from gnnpt.featurization.fingerprints import FP_BITS, packed_fingerprint
 from gnnpt.featurization.schemes import get_scheme, scheme_dims
 from gnnpt.featurization.standardize import Standardization, Standardizer
 from gnnpt.store.errors import ErrorReason, FeaturizationError, ItemError
@@ -29,10 +30,12 @@ class FeaturizeOptions:
     max_atoms: int = 1000
     standardize: Standardization | None = None
     canonical: bool = False
+    fingerprints: bool = False  # also each molecule's packed Morgan-2 bits (applicability domain), from its Mol
 
     def key(self) -> str:
         std = self.standardize.to_dict() if self.standardize else None
-        return f"scheme={self.scheme};max_atoms={self.max_atoms};standardize={std};canonical={self.canonical}"
+        return (f"scheme={self.scheme};max_atoms={self.max_atoms};standardize={std};canonical={self.canonical}"
+                + (";fingerprints" if self.fingerprints else ""))  # fmt: skip
 
 
 @dataclass
@@ -47,6 +50,7 @@ class ChunkResult:
     num_edges: np.ndarray
     smiles: list[str | None]
     errors: list[FeaturizationError] = field(default_factory=list)
+    fingerprints: np.ndarray | None = None  # [n, FP_BYTES] uint8, zero rows for failed items
 
 
 def _as_text(item: object) -> str:
@@ -131,6 +135,7 @@ def featurize_chunk(items: list[object], start: int, options: FeaturizeOptions) 
     num_edges: list[int] = []
     smiles_out: list[str | None] = []
     errors: list[FeaturizationError] = []
+    fingerprints = np.zeros((len(items), FP_BITS // 8), np.uint8) if options.fingerprints else None
     block = rdBase.BlockLogs()
     for k, item in enumerate(items):
         try:
@@ -148,6 +153,8 @@ def featurize_chunk(items: list[object], start: int, options: FeaturizeOptions) 
                 raise _too_many_atoms(n, options.max_atoms)
             x, src, dst, attr = scheme.featurize_mol(mol, text)
             out_smiles = Chem.MolToSmiles(mol) if options.canonical or text is None else text
+            if fingerprints is not None:
+                fingerprints[k] = packed_fingerprint(mol)
         except ItemError as err:
             errors.append(FeaturizationError(start + k, _as_text(item), err.reason, err.message))
             smiles_out.append(None)
@@ -171,4 +178,5 @@ def featurize_chunk(items: list[object], start: int, options: FeaturizeOptions) 
         num_edges=np.array(num_edges, np.int64),
         smiles=smiles_out,
         errors=errors,
+        fingerprints=fingerprints,
     )

@@ -83,6 +83,9 @@ def _pack(results: list[ChunkResult], options: FeaturizeOptions) -> PackedGraphs
         options.scheme,
         [s for r in results for s in r.smiles],
         [e for r in results for e in r.errors],
+        torch.from_numpy(np.concatenate([r.fingerprints for r in results]))
+        if options.fingerprints and results
+        else None,
     )
 
 
@@ -104,6 +107,7 @@ def featurize(
     standardize: bool | Standardization = False,
     canonical: bool = False,
     max_atoms: int = 1000,
+    fingerprints: bool = False,
     workers: int = 1,
     chunk_size: int = 2048,
     progress: bool = False,
@@ -113,13 +117,16 @@ def featurize(
     Never raises for a bad molecule and never drops one: graph ``i`` is input ``i``; a failed input
     is an empty graph listed in ``.errors`` (index, input, reason, message). ``standardize=True``
     applies :class:`Standardization` defaults (cleanup, largest fragment, uncharge); ``canonical``
-    stores RDKit canonical SMILES in ``.smiles``. ``workers > 1`` featurizes chunks in worker
+    stores RDKit canonical SMILES in ``.smiles``; ``fingerprints`` adds each molecule's packed Morgan-2 bits
+    (``.fingerprints``, from the molecule already parsed: the applicability domain costs no second parse).
+    ``workers > 1`` featurizes chunks in worker
     processes with results identical to the serial path.
     """
     if chunk_size < 1:
         raise ValueError("chunk_size must be >= 1")
     std = Standardization() if standardize is True else (standardize or None)
-    options = FeaturizeOptions(scheme=scheme, max_atoms=max_atoms, standardize=std, canonical=canonical)
+    options = FeaturizeOptions(scheme=scheme, max_atoms=max_atoms, standardize=std, canonical=canonical,
+                               fingerprints=fingerprints)  # fmt: skip
     from gnnpt.featurization.schemes import get_scheme
 
     get_scheme(scheme)  # fail fast on an unknown scheme, before any worker starts

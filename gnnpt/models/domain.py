@@ -16,16 +16,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from rdkit import Chem, rdBase
-from rdkit.Chem import rdFingerprintGenerator
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
+from gnnpt.featurization.fingerprints import FP_BITS, FP_RADIUS, morgan_fingerprints
 from gnnpt.models.card import CARD_FILE, CardError, file_sha256, read_card, write_card
 
 DOMAIN_FILE = "domain.safetensors"
-FP_RADIUS = 2
-FP_BITS = 2048
 # Max Morgan-2 Tanimoto similarity to the training set at or above which a molecule counts as in the domain.
 # Unrelated drug-like molecules mostly score below about 0.3 with these fingerprints, so a nearest training
 # neighbour under 0.35 means the model saw no close analogue, the regime where QSAR predictions become less
@@ -39,21 +36,6 @@ _TRAIN_BLOCK = 8192
 _MATMUL_MAX_TRAIN = 50_000
 _MATMUL_QUERY_BLOCK = 256
 _BYTE_COUNTS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(1).astype(np.uint8)
-
-
-def morgan_fingerprints(smiles: Iterable[object]) -> tuple[np.ndarray, np.ndarray]:
-    """Packed Morgan fingerprints [n, 256] uint8 and a mask of the inputs RDKit could parse (zero rows elsewhere)."""
-    gen = rdFingerprintGenerator.GetMorganGenerator(radius=FP_RADIUS, fpSize=FP_BITS)
-    items = list(smiles)
-    packed = np.zeros((len(items), FP_BITS // 8), np.uint8)
-    valid = np.zeros(len(items), bool)
-    with rdBase.BlockLogs():
-        for i, s in enumerate(items):
-            mol = Chem.MolFromSmiles(s) if isinstance(s, str) and s.strip() else None
-            if mol is not None and mol.GetNumAtoms():
-                packed[i] = np.packbits(gen.GetFingerprintAsNumPy(mol))
-                valid[i] = True
-    return packed, valid
 
 
 def _popcount(bits: np.ndarray) -> np.ndarray:
@@ -94,7 +76,11 @@ class TrainingDomain:
         Blocks of queries are compared with blocks of training fingerprints (AND + popcount on packed bits),
         so memory stays near 64 MB whatever the sizes.
         """
-        packed, valid = morgan_fingerprints(query_smiles)
+        return self.max_similarity_packed(*morgan_fingerprints(query_smiles))
+
+    def max_similarity_packed(self, packed: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """:meth:`max_similarity` of already computed packed fingerprints [n, 256] (``valid``: rows that are
+        molecules; NaN elsewhere)."""
         out = np.full(len(packed), np.nan, np.float32)
         queries = packed[valid]
         q_counts = _popcount(queries)
@@ -114,10 +100,12 @@ class TrainingDomain:
         out[valid] = best
         return out
 
-    def max_similarity_async(self, query_smiles: Iterable[object]) -> Future:
-        """:meth:`max_similarity` in a background thread (fingerprints and Tanimoto maxima release the GIL, so a
-        forward pass runs beside them)."""
-        return _domain_pool().submit(self.max_similarity, list(query_smiles))
+    def max_similarity_async(self, query: Iterable[object] | tuple[np.ndarray, np.ndarray]) -> Future:
+        """:meth:`max_similarity` (of SMILES) or :meth:`max_similarity_packed` (of ``(packed, valid)``) in a
+        background thread (fingerprints and Tanimoto maxima release the GIL, so a forward pass runs beside them)."""
+        if isinstance(query, tuple):
+            return _domain_pool().submit(self.max_similarity_packed, *query)
+        return _domain_pool().submit(self.max_similarity, list(query))
 
     def _max_similarity_row_sums(self, queries: np.ndarray, q_counts: np.ndarray) -> np.ndarray:
         """The same maxima, each query's intersection counts summed from the training bit rows of its set bits

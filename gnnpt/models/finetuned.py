@@ -93,9 +93,10 @@ class FinetunedModel(nn.Module):
             return [f"{self.task_names[0]}={k}" for k in range(self.members[0].head_outputs)]
         return self.task_names
 
-    def featurize(self, smiles: Sequence[object], max_atoms: int = 1000) -> PackedGraphs:
-        """The graphs this model reads for ``smiles`` (``.smiles`` canonical; errors for what cannot be read)."""
-        return featurize(list(smiles), self.scheme, canonical=True, max_atoms=max_atoms)
+    def featurize(self, smiles: Sequence[object], max_atoms: int = 1000, fingerprints: bool = False) -> PackedGraphs:
+        """The graphs this model reads for ``smiles`` (``.smiles`` canonical; errors for what cannot be read), with
+        the molecules' Morgan fingerprints when asked (for the applicability domain)."""
+        return featurize(list(smiles), self.scheme, canonical=True, max_atoms=max_atoms, fingerprints=fingerprints)
 
     def save(self, directory: str | Path, half: bool = False) -> Path:
         """Write ``model.safetensors`` (``half``: float16, a model half the size) + ``card.json``."""

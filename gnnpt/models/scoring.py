@@ -71,15 +71,20 @@ def score_molecules(
     without one). ``precision``: ``auto``, ``bf16`` or ``fp32`` (:mod:`gnnpt.nn.precision`).
     """
     if store is None:
-        store = model.featurize(smiles, max_atoms)
+        store = model.featurize(smiles, max_atoms, fingerprints=domain is not None)
     if len(store) != len(smiles):
         raise ValueError(f"the store holds {len(store)} molecules for {len(smiles)} SMILES; featurize these SMILES")
     row_errors = list(errors) if errors is not None else [None] * len(smiles)
     for e in store.errors:
         row_errors[e.index] = row_errors[e.index] or f"{e.reason}: {e.message}"
     canonical = list(store.smiles) if store.smiles is not None else [None] * len(store)
-    # the domain's fingerprints and Tanimoto maxima run beside the forward pass: both release the GIL
-    pending = domain.max_similarity_async(canonical) if domain is not None else None
+    # the domain's Tanimoto maxima run beside the forward pass (both release the GIL), on the fingerprints
+    # featurization computed from the parsed molecules when it did, else from the canonical SMILES
+    pending = None
+    if domain is not None and store.fingerprints is not None:
+        pending = domain.max_similarity_async((store.fingerprints.numpy(), store.valid))
+    elif domain is not None:
+        pending = domain.max_similarity_async(canonical)
     mean, std = ensemble_scores(model, store, batch_size, precision)
     similarity = pending.result() if pending is not None else np.full(len(store), np.nan, np.float32)
     return ScoredMolecules(model.output_names(), canonical, mean, std, similarity, row_errors, threshold)

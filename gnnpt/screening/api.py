@@ -90,6 +90,7 @@ def screen(
     *,
     smiles_col: str | None = None,
     keep_columns: Sequence[str] | None = None,
+    domain: bool = True,
     chunk_size: int = 10_000,
     workers: int = 0,
     batch_size: int = 1024,
@@ -111,7 +112,9 @@ def screen(
     gets the prefix ``input_``), then the columns of :meth:`gnnpt.predict.Predictor.predict`: ``smiles`` (as read),
     ``canonical_smiles`` (empty when invalid), one column per model output, ``<output>_std`` (ensembles),
     ``max_similarity`` and ``in_domain`` (the model's applicability domain), and ``error`` (None, or
-    "reason: message"); every input row appears once, in input order, invalid ones included.
+    "reason: message"); every input row appears once, in input order, invalid ones included. ``domain=False``
+    leaves ``max_similarity`` / ``in_domain`` empty: about 25% faster with a fast model on 2 cores (the fingerprint
+    comparison is then the largest cost left; ``benchmarks/RESULTS.md``).
 
     ``filters`` (e.g. ``["NR-AR>=0.5"]``, all must hold) and ``top_k``/``sort_by`` (the k highest rows of one
     output, best first; ties by row) keep only some rows; rows that could not be scored then go to
@@ -135,6 +138,8 @@ def screen(
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {ENGINES}")
     predictor = _predictor(model, "cpu" if engine == "ray" else device)
+    if not domain and predictor.domain is not None:
+        predictor = Predictor(predictor.model, None, predictor.threshold, predictor.max_atoms, predictor.precision)
     predictor.precision = resolve_precision(precision, "cpu" if engine == "ray" else predictor.device)
     names = predictor.model.output_names()
     filters_, top = _selection(names, top_k, sort_by, filters)

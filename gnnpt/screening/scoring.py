@@ -31,17 +31,19 @@ def output_columns(predictor: Predictor, carried: list[str]) -> list[str]:
     return ["row", *carried, *table_columns(predictor.model.output_names(), len(predictor.model.members) > 1)]
 
 
-def _featurize_arrays(smiles: list[object], scheme: str, max_atoms: int) -> tuple:
+def _featurize_arrays(smiles: list[object], scheme: str, max_atoms: int, fingerprints: bool) -> tuple:
     """Featurize in a worker process (as ``FinetunedModel.featurize`` does); numpy arrays travel between processes
     more cheaply than tensors."""
-    store = featurize(smiles, scheme, canonical=True, max_atoms=max_atoms)
+    store = featurize(smiles, scheme, canonical=True, max_atoms=max_atoms, fingerprints=fingerprints)
     tensors = (store.x, store.edge_index, store.edge_attr, store.node_ptr, store.edge_ptr)
-    return tuple(t.numpy() for t in tensors), store.smiles, store.errors
+    fps = store.fingerprints.numpy() if store.fingerprints is not None else None
+    return tuple(t.numpy() for t in tensors), store.smiles, store.errors, fps
 
 
 def _store_from_arrays(arrays: tuple, scheme: str) -> PackedGraphs:
-    tensors, smiles, errors = arrays
-    return PackedGraphs(*(torch.from_numpy(a) for a in tensors), scheme, smiles, errors)
+    tensors, smiles, errors, fps = arrays
+    return PackedGraphs(*(torch.from_numpy(a) for a in tensors), scheme, smiles, errors,
+                        torch.from_numpy(fps) if fps is not None else None)  # fmt: skip
 
 
 def score_chunk(
@@ -81,7 +83,8 @@ def local_scored_chunks(
 
         for chunk in chunks:
             smiles = chunk["smiles"].tolist()
-            pending.append((chunk, pool.submit(_featurize_arrays, smiles, scheme, predictor.max_atoms)))
+            args = (smiles, scheme, predictor.max_atoms, predictor.domain is not None)
+            pending.append((chunk, pool.submit(_featurize_arrays, *args)))
             if len(pending) > workers:
                 yield next_scored()
         while pending:

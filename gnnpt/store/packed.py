@@ -77,6 +77,7 @@ class PackedGraphs:
     scheme: str = "hu2020"
     smiles: list[str | None] | None = None
     errors: list[FeaturizationError] = field(default_factory=list)
+    fingerprints: torch.Tensor | None = None  # [G, 256] uint8 packed Morgan-2 bits, when featurized with them
 
     def __len__(self) -> int:
         return self.node_ptr.numel() - 1
@@ -171,6 +172,7 @@ class PackedGraphs:
             self.scheme,
             smiles,
             errors,
+            self.fingerprints[ids_t.cpu()] if self.fingerprints is not None else None,
         )
 
     @staticmethod
@@ -199,6 +201,7 @@ class PackedGraphs:
             parts[0].scheme,
             smiles,
             errors,
+            torch.cat([p.fingerprints for p in parts]) if all(p.fingerprints is not None for p in parts) else None,
         )
 
     def to_pyg(self, ids: torch.Tensor | np.ndarray | Sequence[int] | None = None):

@@ -224,3 +224,16 @@ def test_a_huge_macrocycle_is_refused_before_rdkit_perceives_its_rings() -> None
                           "accept it)")  # fmt: skip
     assert reasons[2][0] == reasons[3][0] == ErrorReason.TOO_MANY_ATOMS and 1 not in reasons
     assert store.smiles[1] == "CCO"
+
+
+def test_fingerprints_from_featurization_equal_those_of_the_canonical_smiles() -> None:
+    """The applicability domain reads fingerprints computed from the parsed molecules (no second parse): they must
+    be the ones its SMILES path gives, so every interface reports the same max_similarity."""
+    from gnnpt.featurization.fingerprints import morgan_fingerprints
+
+    smiles = ["CCO", "bad(", "c1ccccc1O", "[2H]C(Cl)Br", "C[C@H](N)C(=O)O", "", "O=C(O)c1ccccc1OC(C)=O"]
+    store = gnnpt.featurize(smiles, canonical=True, fingerprints=True, workers=2, chunk_size=2)
+    packed, valid = morgan_fingerprints(store.smiles)
+    np.testing.assert_array_equal(valid, store.valid)
+    np.testing.assert_array_equal(store.fingerprints.numpy(), packed)
+    assert store.select([2, 0]).fingerprints.numpy().tolist() == packed[[2, 0]].tolist()

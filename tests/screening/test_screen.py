@@ -433,3 +433,13 @@ def test_csv_outputs_neutralize_spreadsheet_formulas(tmp_path, model) -> None:
     assert pd.read_csv(tmp_path / "out.csv", dtype=str)["id"].tolist() == ["'=1+2", "-7"]
     screen(tmp_path / "in.csv", model, tmp_path / "out.parquet", progress=False)
     assert pd.read_parquet(tmp_path / "out.parquet")["id"].tolist() == ["=1+2", "-7"]  # Parquet runs no formulas
+
+
+def test_without_the_domain_the_scores_are_the_same_and_the_domain_columns_empty(tmp_path, model, tasks) -> None:
+    write_csv(tmp_path / "in.csv", [*VALID[:5], "bad("])
+    screen(tmp_path / "in.csv", model, tmp_path / "with.csv", progress=False)
+    screen(tmp_path / "in.csv", model, tmp_path / "without.csv", domain=False, progress=False)
+    with_, without = pd.read_csv(tmp_path / "with.csv"), pd.read_csv(tmp_path / "without.csv")
+    assert with_["max_similarity"].iloc[:5].notna().all() and without["max_similarity"].isna().all()
+    assert without["in_domain"].isna().all() and list(with_.columns) == list(without.columns)
+    np.testing.assert_array_equal(with_[tasks].to_numpy(), without[tasks].to_numpy())
