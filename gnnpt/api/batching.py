@@ -58,7 +58,7 @@ class MicroBatcher:
         max_molecules: int = 1024,
         on_batch: Callable[[int], None] | None = None,
         concat: Callable[[Sequence[Any]], Any] = _concat_lists,
-        max_atoms: int = 4_096,
+        max_atoms: int = 1_024,
         piece_atoms: int = 1_024,
     ):
         self.score, self.window_s, self.max_molecules, self.on_batch = score, window_s, max_molecules, on_batch

@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     request_timeout_s: PositiveFloat = 30.0
     batch_window_ms: float = Field(2.0, ge=0)
     max_batch_molecules: PositiveInt = 1024
-    max_batch_atoms: PositiveInt = 4096  # a batch's heavy atoms: bounds how long a small request waits behind others
+    max_batch_atoms: PositiveInt = 1024  # a batch's heavy atoms: bounds how long a small request waits behind others
     max_request_atoms: PositiveInt = 250_000  # a request's heavy atoms (counted from the SMILES text; 413 above)
     precision: Literal["auto", "bf16", "fp32"] = DEFAULT_PRECISION  # auto: bf16 where native, as every interface
     torch_threads: NonNegativeInt = 0  # per worker process; 0: one less than the process's cores (event loop: one)
