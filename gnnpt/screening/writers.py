@@ -33,8 +33,14 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     out = frame.copy()
     for column in text:
-        out[column] = [f"'{v}" if isinstance(v, str) and v.startswith(_FORMULA_START) and not _NUMBER.fullmatch(v)
-                       else v for v in out[column]]  # fmt: skip
+        values = out[column]
+        try:  # vectorized: a chunk's columns are tens of thousands of cells
+            risky = values.str.startswith(_FORMULA_START, na=False) & ~values.str.fullmatch(_NUMBER, na=False)
+        except AttributeError:  # no text in this column (only booleans, say)
+            continue
+        if risky.any():
+            out[column] = values.astype(object)
+            out.loc[risky, column] = "'" + values[risky].astype(str)
     return out
 
 
