@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from gnnpt.datasets.readers import read_molecules
+from gnnpt.featurization.contained import ContainedFeaturizer, ParseLimits, contained_parsing
 from gnnpt.featurization.pipeline import featurize
 from gnnpt.finetune.run import SPLITS, LabeledData, check_split, infer_task_type, make_split
 from gnnpt.finetune.strategies import Strategy
@@ -113,8 +114,11 @@ class UploadReport:
         return asdict(self)
 
 
-def check_labeled(path: str | Path, spec: AdaptationSpec) -> tuple[pd.DataFrame, UploadReport]:
-    """Read the labeled file and report each row whose SMILES RDKit cannot parse or whose labels are not numbers.
+def check_labeled(
+    path: str | Path, spec: AdaptationSpec, limits: ParseLimits = ParseLimits()
+) -> tuple[pd.DataFrame, UploadReport]:
+    """Read the labeled file and report each row whose SMILES RDKit cannot parse (within ``limits``) or whose labels
+    are not numbers.
 
     Raises ValueError (nothing to train on) for a missing column or fewer than ``MIN_LABELED`` usable rows.
     """
@@ -133,7 +137,7 @@ def check_labeled(path: str | Path, spec: AdaptationSpec) -> tuple[pd.DataFrame,
     unlabeled = numbers.isna().all(axis=1).to_numpy()
     texts = raw.to_numpy()
     smiles_texts = frame["smiles"].fillna("").astype(str).tolist()
-    unreadable = _molecule_errors(smiles_texts)
+    unreadable = _molecule_errors(smiles_texts, limits)
     for i, smiles in enumerate(smiles_texts):
         if i in unreadable:
             problems.append({"row": i, "smiles": smiles, "problem": f"invalid SMILES ({unreadable[i]})"})
@@ -155,21 +159,24 @@ def check_labeled(path: str | Path, spec: AdaptationSpec) -> tuple[pd.DataFrame,
     return clean, report
 
 
-def check_unlabeled(path: str | Path, report: UploadReport) -> list[str]:
-    """The parsable SMILES of the unlabeled file (counted into ``report``)."""
+def check_unlabeled(path: str | Path, report: UploadReport, limits: ParseLimits = ParseLimits()) -> list[str]:
+    """The parsable SMILES of the unlabeled file (within ``limits``; counted into ``report``)."""
     try:
         frame = read_molecules(path)
     except (ValueError, KeyError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise ValueError(f"cannot read the unlabeled file: {exc}") from None
     smiles = frame["smiles"].fillna("").astype(str).tolist()
-    unreadable = _molecule_errors(smiles)
+    unreadable = _molecule_errors(smiles, limits)
     valid = [s for i, s in enumerate(smiles) if i not in unreadable]
     report.unlabeled_rows, report.unlabeled_invalid = len(smiles), len(smiles) - len(valid)
     return valid
 
 
-def _molecule_errors(smiles: list[str]) -> dict[int, str]:
+def _molecule_errors(smiles: list[str], limits: ParseLimits) -> dict[int, str]:
     """{row: "reason: message"} of the SMILES gnnpt's featurization refuses: the same rules as training and
     scoring (printable ASCII only, RDKit sanitization, the atom limit before ring perception), not plain
-    ``MolFromSmiles``, which stops reading at the first non-ASCII byte and accepts what came before."""
-    return {e.index: f"{e.reason}: {e.message}" for e in featurize(smiles).errors}
+    ``MolFromSmiles``, which stops reading at the first non-ASCII byte and accepts what came before. Parsed in a
+    child process (:mod:`gnnpt.featurization.contained`): an upload's molecule that crashes RDKit or passes
+    ``limits`` is that row's problem, not the end of the process checking it (the web server)."""
+    with ContainedFeaturizer(limits) as parser, contained_parsing(parser):
+        return {e.index: f"{e.reason}: {e.message}" for e in featurize(smiles).errors}

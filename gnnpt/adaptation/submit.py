@@ -10,6 +10,7 @@ import pandas as pd
 from gnnpt.adaptation.jobs import Job, JobStore
 from gnnpt.adaptation.runner import LABELED_FILE, UNLABELED_FILE
 from gnnpt.adaptation.spec import AdaptationSpec, check_labeled, check_unlabeled
+from gnnpt.featurization.contained import ParseLimits
 
 UPLOAD_SUFFIXES = (".csv", ".tsv", ".smi", ".sdf", ".parquet", ".csv.gz", ".tsv.gz", ".smi.gz", ".sdf.gz")
 
@@ -27,17 +28,19 @@ def submit_job(
     labeled: Path,
     unlabeled: Path | None = None,
     job_id: str | None = None,
+    limits: ParseLimits = ParseLimits(),
 ) -> Job:
     """Check ``labeled`` (and ``unlabeled``) row by row and queue the job; ValueError (nothing queued) when the
-    labeled file cannot train a model. The uploads may already lie in the job's folder (``job_id``)."""
+    labeled file cannot train a model. The uploads may already lie in the job's folder (``job_id``). Their molecules
+    are parsed in a child process within ``limits``: one that crashes RDKit is that row's problem."""
     job_id = job_id or store.new_id()
     folder = store.folder(job_id)
     folder.mkdir(parents=True, exist_ok=True)
     try:
         spec.check_resources()
-        clean, report = check_labeled(labeled, spec)
+        clean, report = check_labeled(labeled, spec, limits)
         spec.check_split(clean)
-        molecules = check_unlabeled(unlabeled, report) if unlabeled is not None else None
+        molecules = check_unlabeled(unlabeled, report, limits) if unlabeled is not None else None
     except ValueError:
         shutil.rmtree(folder, ignore_errors=True)
         raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from gnnpt.api.batching import MicroBatcher
 from gnnpt.api.schemas import ModelSummary, PredictRequest
 from gnnpt.api.settings import Settings
+from gnnpt.featurization.contained import ContainedFeaturizer, ParseLimits, contained_parsing
 from gnnpt.models.card import read_card
 from gnnpt.models.defaults import DEFAULT_MODEL
 from gnnpt.models.scored import ScoredMolecules
@@ -35,10 +37,15 @@ class BadRequest(ValueError):
 
 
 class ModelService:
-    """Loads models on first use (the default at start-up), keeps one :class:`MicroBatcher` each."""
+    """Loads models on first use (the default at start-up), keeps one :class:`MicroBatcher` each.
+
+    Request molecules are parsed in a child process with memory and time limits (``parse_memory_mb``,
+    ``parse_time_s``): a molecule that crashes RDKit or passes a limit is that row's error, and the server lives on.
+    """
 
     def __init__(self, settings: Settings, on_batch: Callable[[int], None] | None = None):
         self.settings, self.on_batch = settings, on_batch
+        self.parser = ContainedFeaturizer(ParseLimits(settings.parse_memory_mb, settings.parse_time_s))
         self.default = settings.default_model or DEFAULT_MODEL
         self._predictors: dict[str, Predictor] = {}
         self._batchers: dict[str, MicroBatcher] = {}
@@ -46,9 +53,12 @@ class ModelService:
         self.ready = False
 
     async def start(self) -> None:
-        """Load the default model (and ``settings.preload``); the service is ready afterwards."""
+        """Start the parse process while the default model (and ``settings.preload``) loads; the service is ready
+        afterwards."""
+        parser = asyncio.create_task(asyncio.to_thread(self.parser.start))
         for name in [self.default, *self.settings.preload]:
             await self.batcher(name)
+        await parser
         self.ready = True
 
     async def close(self) -> None:
@@ -57,6 +67,7 @@ class ModelService:
         batchers, self._batchers = self._batchers, {}
         for batcher in batchers.values():
             await batcher.close()
+        self.parser.close()
 
     def summaries(self) -> list[ModelSummary]:
         return [ModelSummary(name=e.ref, version=e.version, kind=e.kind, tasks=list(e.tasks), shipped=e.shipped,
@@ -91,12 +102,18 @@ class ModelService:
             if name not in self._predictors:
                 self._predictors[name] = await asyncio.to_thread(self._load, name)
             if name not in self._batchers:
-                batcher = MicroBatcher(self._predictors[name].score, self.settings.batch_window_ms / 1000,
+                batcher = MicroBatcher(functools.partial(self._score, self._predictors[name]),
+                                       self.settings.batch_window_ms / 1000,
                                        self.settings.max_batch_molecules, self.on_batch, ScoredMolecules.concat,
                                        self.settings.max_batch_atoms)  # fmt: skip
                 batcher.start()
                 self._batchers[name] = batcher
         return self._batchers[name]
+
+    def _score(self, predictor: Predictor, smiles: list[str]) -> ScoredMolecules:
+        """``predictor.score`` with the molecules parsed in the parse process (whatever the model's featurization)."""
+        with contained_parsing(self.parser):
+            return predictor.score(smiles)
 
     def _load(self, name: str) -> Predictor:
         path = self._path(name)

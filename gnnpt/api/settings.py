@@ -61,10 +61,15 @@ class Settings(BaseSettings):
     max_atoms: PositiveInt = 200
     max_explain: NonNegativeInt = 50  # molecules per request that may ask for atom attributions
     request_timeout_s: PositiveFloat = 30.0
+    header_timeout_s: PositiveFloat = 10.0  # a request's line and headers, from their first byte (408, then closed)
+    body_timeout_s: PositiveFloat = 60.0  # a request's whole body, from its headers (408, then closed)
+    keep_alive_timeout_s: PositiveInt = 30  # an idle connection between requests (closed)
     batch_window_ms: float = Field(2.0, ge=0)
     max_batch_molecules: PositiveInt = 1024
     max_batch_atoms: PositiveInt = 1024  # a batch's heavy atoms: bounds how long a small request waits behind others
     max_request_atoms: PositiveInt = 250_000  # a request's heavy atoms (counted from the SMILES text; 413 above)
+    parse_memory_mb: PositiveInt = 1024  # memory parsing may add to the parse process (Linux; past it: a row error)
+    parse_time_s: PositiveFloat = 10.0  # seconds one molecule may take to parse (past it: that row's error)
     precision: Literal["auto", "bf16", "fp32"] = DEFAULT_PRECISION  # auto: bf16 where native, as every interface
     torch_threads: NonNegativeInt = 0  # per worker process; 0: one less than the process's cores (event loop: one)
     api_keys_file: str | None = None

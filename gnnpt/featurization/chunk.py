@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from rdkit import Chem, rdBase
@@ -97,7 +98,7 @@ def _to_mol(item: object, max_atoms: int) -> tuple[Chem.Mol, str | None]:
     try:
         _check_size(text, max_atoms)
         mol = _parse(text)
-    except ItemError:
+    except (ItemError, MemoryError):  # out of memory is the process's state, not this SMILES' fault
         raise
     except Exception as exc:  # e.g. text RDKit cannot encode (lone surrogates)
         raise ItemError(ErrorReason.UNPARSABLE, f"RDKit could not read this SMILES ({exc})") from None
@@ -120,13 +121,22 @@ def _parse(text: str) -> Chem.Mol | None:
         return None
     try:
         Chem.SanitizeMol(mol)
+    except MemoryError:
+        raise
     except Exception as exc:  # RDKit's valence and kekulization errors are several types
         raise ItemError(ErrorReason.UNPARSABLE, f"RDKit could not parse this SMILES ({exc})") from None
     return mol
 
 
-def featurize_chunk(items: list[object], start: int, options: FeaturizeOptions) -> ChunkResult:
-    """Featurize ``items`` (global positions ``start, start+1, ...``) without raising for bad inputs."""
+def featurize_chunk(
+    items: list[object], start: int, options: FeaturizeOptions, progress: Callable[[int], None] | None = None
+) -> ChunkResult:
+    """Featurize ``items`` (global positions ``start, start+1, ...``) without raising for bad inputs (a MemoryError
+    is raised: it says nothing about the item).
+
+    ``progress(done)``: called with the number of items finished before each item and once after the last, so that
+    a supervisor of this process can tell which item it died or stalled on.
+    """
     scheme = get_scheme(options.scheme)
     node_dim, edge_dim = scheme_dims(options.scheme)
     standardizer = Standardizer(options.standardize) if options.standardize else None
@@ -138,11 +148,15 @@ def featurize_chunk(items: list[object], start: int, options: FeaturizeOptions) 
     fingerprints = np.zeros((len(items), FP_BITS // 8), np.uint8) if options.fingerprints else None
     block = rdBase.BlockLogs()
     for k, item in enumerate(items):
+        if progress is not None:
+            progress(k)
         try:
             mol, text = _to_mol(item, options.max_atoms)
             if standardizer is not None:
                 try:
                     mol = standardizer(mol)
+                except MemoryError:
+                    raise
                 except Exception as exc:  # RDKit standardizer errors are not one type
                     raise ItemError(ErrorReason.STANDARDIZATION_FAILED, f"standardization failed: {exc}") from None
                 text = None
@@ -168,6 +182,8 @@ def featurize_chunk(items: list[object], start: int, options: FeaturizeOptions) 
         num_nodes.append(n)
         num_edges.append(len(src))
         smiles_out.append(out_smiles)
+    if progress is not None:
+        progress(len(items))
     del block
     return ChunkResult(
         x=np.concatenate(xs) if xs else np.empty((0, node_dim), np.int16),
@@ -180,3 +196,13 @@ def featurize_chunk(items: list[object], start: int, options: FeaturizeOptions) 
         errors=errors,
         fingerprints=fingerprints,
     )
+
+
+def failed_item(item: object, index: int, options: FeaturizeOptions, error: ItemError) -> ChunkResult:
+    """The result of one item (at global position ``index``) that failed outside :func:`featurize_chunk`: its
+    process crashed or stalled on it."""
+    empty = featurize_chunk([], index, options)
+    fingerprints = None if empty.fingerprints is None else np.zeros((1, empty.fingerprints.shape[1]), np.uint8)
+    return replace(empty, num_nodes=np.zeros(1, np.int64), num_edges=np.zeros(1, np.int64), smiles=[None],
+                   errors=[FeaturizationError(index, _as_text(item), error.reason, error.message)],
+                   fingerprints=fingerprints)  # fmt: skip

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from gnnpt.featurization.chunk import ChunkResult, FeaturizeOptions, featurize_chunk
+from gnnpt.featurization.contained import ContainedFeaturizer, active_featurizer
 from gnnpt.featurization.standardize import Standardization
 from gnnpt.runtime import die_with_parent
 from gnnpt.store.packed import PackedGraphs
@@ -25,13 +26,15 @@ def _chunks(items: Iterable[object], size: int) -> Iterator[list[object]]:
         yield chunk
 
 
-def worker_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool of ``workers`` featurization processes that end with this process.
+def start_method() -> str:
+    """How featurization worker processes start: fork on Linux (fast starts, and it works from notebooks, stdin and
+    unguarded scripts; the workers only run RDKit and numpy), spawn elsewhere."""
+    return "fork" if sys.platform.startswith("linux") else "spawn"
 
-    fork on Linux: fast starts, and it works from notebooks, stdin and unguarded scripts (the workers only run
-    RDKit and numpy); spawn elsewhere.
-    """
-    context = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` featurization processes (:func:`start_method`) that end with this process."""
+    context = mp.get_context(start_method())
     return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_parent,
                                initargs=(os.getpid(),))  # fmt: skip
 
@@ -54,6 +57,15 @@ def _run_serial(chunks: Iterator[list[object]], options: FeaturizeOptions) -> It
     start = 0
     for chunk in chunks:
         yield featurize_chunk(chunk, start, options)
+        start += len(chunk)
+
+
+def _run_contained(
+    chunks: Iterator[list[object]], options: FeaturizeOptions, featurizer: ContainedFeaturizer
+) -> Iterator[ChunkResult]:
+    start = 0
+    for chunk in chunks:
+        yield from featurizer.featurize_items(chunk, start, options)
         start += len(chunk)
 
 
@@ -120,7 +132,9 @@ def featurize(
     stores RDKit canonical SMILES in ``.smiles``; ``fingerprints`` adds each molecule's packed Morgan-2 bits
     (``.fingerprints``, from the molecule already parsed: the applicability domain costs no second parse).
     ``workers > 1`` featurizes chunks in worker
-    processes with results identical to the serial path.
+    processes with results identical to the serial path. Inside
+    :func:`~gnnpt.featurization.contained.contained_parsing` the chunks are featurized in that featurizer's child
+    process instead (``workers`` unused): a molecule that crashes RDKit or passes its limits is that row's error.
     """
     if chunk_size < 1:
         raise ValueError("chunk_size must be >= 1")
@@ -135,7 +149,12 @@ def featurize(
         chunk_size = max(1, min(chunk_size, -(-total // (4 * workers))))
     chunks = _chunks(molecules, chunk_size)
     parallel = workers > 1 and (total is None or total > chunk_size)
-    results = _run_parallel(chunks, options, workers) if parallel else _run_serial(chunks, options)
+    if (featurizer := active_featurizer()) is not None:
+        results = _run_contained(chunks, options, featurizer)
+    elif parallel:
+        results = _run_parallel(chunks, options, workers)
+    else:
+        results = _run_serial(chunks, options)
     if progress:
         results = _progress_iter(results, total)
     return _pack(list(results), options)

@@ -6,24 +6,33 @@ Featurization of later chunks overlaps with scoring of the current one when ``wo
 input order. The model then gets the cores the featurization workers leave (at least one thread; see
 :mod:`gnnpt.runtime`). Scores depend (in the last float32 bit) on how molecules are batched, so the same
 ``chunk_size`` and ``batch_size`` give bit-identical output.
+
+A worker that dies (RDKit crashed on a molecule) breaks the whole process pool: the chunk is then featurized again in
+a supervised child process (:mod:`gnnpt.featurization.contained`), where the molecule that kills its process becomes
+that row's error, and a new pool takes the chunks behind it. The run goes on; a normal run pays nothing for this.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import pandas as pd
 import torch
 
-from gnnpt.featurization.pipeline import featurize, worker_pool
+from gnnpt.featurization.contained import ContainedFeaturizer, contained_parsing
+from gnnpt.featurization.pipeline import featurize, start_method, worker_pool
 from gnnpt.models.scored import table_columns
 from gnnpt.predict.predictor import Predictor
 from gnnpt.runtime import model_threads, release_free_memory, torch_threads
 from gnnpt.screening.inputs import READ_ERROR
 from gnnpt.store.errors import ErrorReason
 from gnnpt.store.packed import PackedGraphs
+
+log = logging.getLogger(__name__)
 
 
 def output_columns(predictor: Predictor, carried: list[str]) -> list[str]:
@@ -59,6 +68,60 @@ def score_chunk(
     return pd.concat([chunk[["row", *carried]].reset_index(drop=True), out.reset_index(drop=True)], axis=1)
 
 
+class _FeaturizedAhead:
+    """Chunks featurized ahead in ``workers`` processes, taken back in input order as graph stores.
+
+    A worker that dies breaks its pool: every chunk in that pool fails, and new chunks go to a new pool. A failed
+    chunk (or one whose worker ran out of memory) is featurized again by itself in a supervised child process, where
+    the row that kills its process becomes that row's error.
+    """
+
+    def __init__(self, workers: int, predictor: Predictor):
+        self.workers = workers
+        self.args = (predictor.model.scheme, predictor.max_atoms, predictor.domain is not None)
+        self.pool = worker_pool(workers)
+        self.pending: deque[tuple[pd.DataFrame, ProcessPoolExecutor, Future]] = deque()
+        self.isolation = ContainedFeaturizer(start_method=start_method())  # its process starts on first use
+
+    def __len__(self) -> int:
+        return len(self.pending)
+
+    def push(self, chunk: pd.DataFrame) -> None:
+        """Start featurizing ``chunk``."""
+        smiles = chunk["smiles"].tolist()
+        try:
+            future = self.pool.submit(_featurize_arrays, smiles, *self.args)
+        except BrokenProcessPool:  # a worker died since the last chunk; the chunks it held fail when taken back
+            self._replace_pool()
+            future = self.pool.submit(_featurize_arrays, smiles, *self.args)
+        self.pending.append((chunk, self.pool, future))
+
+    def pop(self) -> tuple[pd.DataFrame, PackedGraphs]:
+        """The oldest chunk and its graphs."""
+        chunk, pool, future = self.pending.popleft()
+        try:
+            arrays = future.result()
+        except (BrokenProcessPool, MemoryError) as exc:
+            if isinstance(exc, BrokenProcessPool) and pool is self.pool:
+                self._replace_pool()
+            rows = chunk["row"]
+            log.warning("featurizing rows %d-%d failed (%s); featurizing them again in a supervised process, where a "
+                        "row that kills it becomes that row's error", rows.iloc[0], rows.iloc[-1],
+                        "a worker process died" if isinstance(exc, BrokenProcessPool) else "out of memory")  # fmt: skip
+            with contained_parsing(self.isolation):
+                arrays = _featurize_arrays(chunk["smiles"].tolist(), *self.args)
+        return chunk, _store_from_arrays(arrays, self.args[0])
+
+    def _replace_pool(self) -> None:
+        self.pool.shutdown()
+        self.pool = worker_pool(self.workers)
+
+    def close(self) -> None:
+        """Stop the workers (after the chunks they are featurizing) and the supervised process."""
+        self.pool.shutdown()
+        self.isolation.close()
+
+
 def local_scored_chunks(
     chunks: Iterator[pd.DataFrame], predictor: Predictor, batch_size: int, workers: int = 1
 ) -> Iterator[pd.DataFrame]:
@@ -68,24 +131,21 @@ def local_scored_chunks(
             yield score_chunk(predictor, chunk, batch_size)
             release_free_memory()
         return
-    scheme = predictor.model.scheme
-    with (
-        torch_threads(model_threads(workers)),
-        worker_pool(workers) as pool,
-    ):
-        pending: deque[tuple[pd.DataFrame, Future]] = deque()
+    ahead = _FeaturizedAhead(workers, predictor)
 
-        def next_scored() -> pd.DataFrame:
-            chunk, future = pending.popleft()
-            scored = score_chunk(predictor, chunk, batch_size, _store_from_arrays(future.result(), scheme))
-            release_free_memory()  # the chunk's activations: memory stays flat over any number of chunks
-            return scored
+    def next_scored() -> pd.DataFrame:
+        chunk, store = ahead.pop()
+        scored = score_chunk(predictor, chunk, batch_size, store)
+        release_free_memory()  # the chunk's activations: memory stays flat over any number of chunks
+        return scored
 
-        for chunk in chunks:
-            smiles = chunk["smiles"].tolist()
-            args = (smiles, scheme, predictor.max_atoms, predictor.domain is not None)
-            pending.append((chunk, pool.submit(_featurize_arrays, *args)))
-            if len(pending) > workers:
+    try:
+        with torch_threads(model_threads(workers)):
+            for chunk in chunks:
+                ahead.push(chunk)
+                if len(ahead) > workers:
+                    yield next_scored()
+            while ahead:
                 yield next_scored()
-        while pending:
-            yield next_scored()
+    finally:
+        ahead.close()

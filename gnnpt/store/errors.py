@@ -16,6 +16,8 @@ class ErrorReason(StrEnum):
     UNSUPPORTED_ELEMENT = "unsupported element"
     UNSUPPORTED_BOND = "unsupported bond"
     STANDARDIZATION_FAILED = "standardization failed"
+    PARSE_CRASHED = "parse crashed"  # the process parsing it died (an RDKit crash, its memory limit)
+    PARSE_TIMEOUT = "parse timed out"
 
 
 @dataclass(frozen=True)
