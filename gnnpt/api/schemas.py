@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 INT64 = (-(2**63), 2**63 - 1)
 
@@ -28,9 +28,9 @@ class PredictRequest(BaseModel):
 
     smiles: list[str] = Field(description="SMILES strings; an invalid one gets an error, the others are scored.")
     ids: list[str | int] | None = Field(default=None, description="Your identifiers, one per SMILES.")
-    explain: bool = Field(default=False, description="Add atom attributions drawn as SVG (gradient x input).")
+    explain: StrictBool = Field(default=False, description="Add atom attributions drawn as SVG (gradient x input).")
     explain_task: str | None = Field(default=None, description="Task the attributions explain (default: the first).")
-    depict: bool = Field(default=False, description="Add a 2D depiction (SVG) of each valid molecule.")
+    depict: StrictBool = Field(default=False, description="Add a 2D depiction (SVG) of each valid molecule.")
 
     @field_validator("smiles")
     @classmethod
@@ -64,6 +64,11 @@ class MoleculeResult(BaseModel):
     canonical_smiles: str | None = Field(description="RDKit canonical SMILES; null when invalid.")
     scores: dict[str, float | None] = Field(description="Per task: probability (classification) or value.")
     std: dict[str, float | None] | None = Field(default=None, description="Spread over ensemble members.")
+    conformal: dict[str, str | float | None] | None = Field(
+        default=None,
+        description="For a conformally calibrated model: per task `<task>_set` (active, inactive, both or none at "
+        "the model's confidence, 0.9 by default) or `<task>_lo` / `<task>_hi` (regression interval).",
+    )
     max_similarity: float | None = Field(description="Max Morgan-2 Tanimoto similarity to the training molecules.")
     in_domain: bool | None = Field(description="max_similarity at or above the model's threshold.")
     error: str | None = Field(description="'reason: message' when the molecule was not scored.")
@@ -108,4 +113,21 @@ class ModelSummary(BaseModel):
 
 
 class ErrorBody(BaseModel):
+    """An error answer: what went wrong and what to do about it."""
+
     detail: str
+
+
+class ValidationIssue(BaseModel):
+    """One field that failed validation (FastAPI's form; ``input`` and ``ctx`` may come with it)."""
+
+    loc: list[str | int] = Field(description="Where: 'body', then the field's path.")
+    msg: str
+    type: str
+
+
+class UnprocessableBody(BaseModel):
+    """A 422: the fields that failed validation (a list), or a sentence saying why a well-formed request cannot be
+    served as sent (a table without a SMILES column, attributions for too many molecules, an unusable upload)."""
+
+    detail: str | list[ValidationIssue]

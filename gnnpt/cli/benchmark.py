@@ -43,6 +43,10 @@ def moleculenet(
     minimol: Annotated[
         bool | None, typer.Option(help="Include the MiniMol + head row (needs gnnpt[minimol]; on in --protocol cpu).")
     ] = None,
+    chemprop: Annotated[bool, typer.Option(help="Include Chemprop v2 trained from scratch (needs chemprop).")] = False,
+    auto: Annotated[
+        bool, typer.Option(help="Include gnnpt's --model auto ensemble and each candidate it tried.")
+    ] = False,
     charts: Annotated[bool, typer.Option(help="Write one bar chart per dataset (needs matplotlib).")] = True,
     output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Where results go.")] = Path(
         "finetune/results"
@@ -57,7 +61,8 @@ def moleculenet(
         raise typer.BadParameter(f"unknown protocol {protocol!r}; choose full or cpu")
     cfg = BenchmarkConfig.quick() if quick else BenchmarkConfig.cpu() if protocol == "cpu" else BenchmarkConfig()
     overrides = {"datasets": _names(datasets), "encoders": _names(encoders), "seeds": seeds, "epochs": epochs,
-                 "limit": limit, "baseline": baseline, "minimol": minimol}  # fmt: skip
+                 "limit": limit, "baseline": baseline, "minimol": minimol, "chemprop": chemprop or None,
+                 "auto": auto or None}  # fmt: skip
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     output_dir.mkdir(parents=True, exist_ok=True)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,6 +15,7 @@ from rich.table import Table
 from gnnpt.models.defaults import DEFAULT_ENCODER
 
 if TYPE_CHECKING:
+    from gnnpt.finetune.auto import AutoResult
     from gnnpt.finetune.train import FinetuneResult
 
 console = Console()
@@ -68,23 +70,64 @@ def finetune(
     register: Annotated[
         str | None, typer.Option(help="Also add the model to the model store under this name (gnnpt models list).")
     ] = None,
+    model: Annotated[
+        str,
+        typer.Option(
+            help="gnn: fine-tune --encoder; auto: train every candidate kind (fingerprint trees, forest, "
+            "MiniMol head, GNN from --encoder), choose their ensemble on the validation part, calibrate it."
+        ),
+    ] = "gnn",
+    candidates: Annotated[
+        str, typer.Option(help="With --model auto: comma-separated candidates (trees, forest, minimol, gnn).")
+    ] = "trees,forest,minimol,gnn",
 ) -> None:
     """Fine-tune; writes the model (safetensors + card.json with lineage, split, metrics) to --output-dir."""
     from gnnpt.finetune.run import load_labeled, run_finetune
     from gnnpt.finetune.train import FinetuneConfig
 
+    if model not in ("gnn", "auto"):
+        raise typer.BadParameter(f"--model {model!r}: choose gnn or auto")
     try:
         labeled = load_labeled(data, smiles_col, targets, task_type)
         cfg = FinetuneConfig(
             encoder=encoder, strategy=strategy, seeds=parse_seeds(seeds), epochs=epochs, batch_size=batch_size, lr=lr,
             dropout=dropout, pooling=pooling, head=head, patience=patience, pos_weight=pos_weight, progress=True,
         )  # fmt: skip
-        out = output_dir or Path("models") / f"{labeled.name}_{Path(encoder).name.replace(':', '_')}"
         command = shlex.join(["gnnpt", *sys.argv[1:]])
+        if model == "auto":
+            from gnnpt.finetune.auto import AutoConfig, run_auto
+
+            auto = AutoConfig(candidates=[c.strip() for c in candidates.split(",") if c.strip()],
+                              seeds=cfg.seeds, gnn=replace(cfg, progress=False))  # fmt: skip
+            out = output_dir or Path("models") / f"{labeled.name}_auto"
+            path, result = run_auto(labeled, auto, out, split, split_seed, half, {"command": command}, console.print)
+            show_auto(result, f"{labeled.name}: auto ({split} split)", path, register)
+            return
+        out = output_dir or Path("models") / f"{labeled.name}_{Path(encoder).name.replace(':', '_')}"
         path, result = run_finetune(labeled, cfg, out, split, split_seed, half=half, extra_card={"command": command})
-    except (ValueError, FileNotFoundError, KeyError) as exc:
+    except (ValueError, FileNotFoundError, KeyError, ImportError) as exc:
         raise typer.BadParameter(str(exc)) from None
     show_result(result, f"{labeled.name}: {result.metric} ({split} split)", path, register)
+
+
+def show_auto(result: AutoResult, title: str, path: Path, register: str | None) -> None:
+    """Print every candidate's validation and test score, the chosen ensemble, its calibration and coverage."""
+    table = Table(title=title)
+    for col in ("candidate", "valid", "test", "weight", "seconds"):
+        table.add_column(col)
+    chosen = result.record["chosen"]
+    for name, row in result.candidates.items():
+        table.add_row(name, f"{row['valid']:.4f}", f"{row['test']:.4f}", f"{chosen.get(name, 0):.2f}",
+                      f"{row['wall_s']:.0f}")  # fmt: skip
+    table.add_row("[bold]ensemble[/]", f"{result.record['valid']:.4f}", f"{result.record['test']:.4f}", "", "")
+    console.print(table)
+    calibration = result.record.get("calibration")
+    if calibration:
+        console.print(f"test ECE {calibration['ece_before_test']:.3f} -> {calibration['ece_after_test']:.3f} "
+                      "after Platt scaling on the validation part")  # fmt: skip
+    coverage = ", ".join(f"{k.rsplit('_', 1)[1]}: {v:.3f}" for k, v in result.record["conformal"].items())
+    console.print(f"conformal coverage on test: {coverage}")
+    _written(path, register)
 
 
 def show_result(result: FinetuneResult, title: str, path: Path, register: str | None) -> None:
@@ -96,6 +139,10 @@ def show_result(result: FinetuneResult, title: str, path: Path, register: str | 
         table.add_row(str(r.seed), str(r.best_epoch), *(f"{d.get(result.metric, float('nan')):.4f}"
                                                         for d in (r.valid, r.test, r.test_last)))  # fmt: skip
     console.print(table)
+    _written(path, register)
+
+
+def _written(path: Path, register: str | None) -> None:
     console.print(f"[bold green]model written to {path}[/] (model.safetensors + card.json)")
     if register:
         from gnnpt.models.store import import_model

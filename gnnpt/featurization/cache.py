@@ -64,15 +64,20 @@ def _features_version(kind: str) -> str:
 
 def molecule_features(smiles: Sequence[str], kind: str, workers: int = 1) -> np.ndarray:
     """Per-molecule feature vectors of ``kind`` (float32 [n, d], NaN rows where a molecule fails). Kinds:
-    ``descriptors:<set>`` (RDKit, :mod:`gnnpt.featurization.descriptors`) and ``minimol``
-    (:mod:`gnnpt.featurization.minimol`)."""
+    ``descriptors:<set>`` (RDKit, :mod:`gnnpt.featurization.descriptors`), ``minimol``
+    (:mod:`gnnpt.featurization.minimol`), ``ecfp4`` and ``ecfp4_counts`` (:mod:`gnnpt.featurization.fingerprints`)."""
+    if kind in ("ecfp4", "ecfp4_counts"):
+        from gnnpt.featurization.fingerprints import morgan_vectors
+
+        return morgan_vectors(smiles, counts=kind == "ecfp4_counts")
     if kind == "minimol":
         from gnnpt.featurization.minimol import minimol_fingerprints
 
         return minimol_fingerprints(smiles)
     name, _, descriptor_set = kind.partition(":")
     if name != "descriptors":
-        raise ValueError(f"unknown molecule features {kind!r}; choose descriptors[:<set>] or minimol")
+        raise ValueError(f"unknown molecule features {kind!r}; choose descriptors[:<set>], minimol, ecfp4 or "
+                         "ecfp4_counts")  # fmt: skip
     from gnnpt.featurization.descriptors import compute_descriptors
 
     return compute_descriptors(smiles, descriptor_set or "fast", workers)

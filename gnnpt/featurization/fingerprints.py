@@ -37,3 +37,17 @@ def morgan_fingerprints(smiles: Iterable[object]) -> tuple[np.ndarray, np.ndarra
                 packed[i] = packed_fingerprint(mol)
                 valid[i] = True
     return packed, valid
+
+
+def morgan_vectors(smiles: Iterable[object], counts: bool = False) -> np.ndarray:
+    """ECFP4 (Morgan radius 2, 2048 bits) as float32 [n, 2048] model inputs: bits, or ``counts`` of each hashed
+    environment; NaN rows for inputs RDKit cannot parse."""
+    items = list(smiles)
+    out = np.full((len(items), FP_BITS), np.nan, np.float32)
+    fingerprint = _generator().GetCountFingerprintAsNumPy if counts else _generator().GetFingerprintAsNumPy
+    with rdBase.BlockLogs():
+        for i, s in enumerate(items):
+            mol = Chem.MolFromSmiles(s) if isinstance(s, str) and s.strip() else None
+            if mol is not None and mol.GetNumAtoms():
+                out[i] = fingerprint(mol)
+    return out

@@ -18,11 +18,15 @@ import pandas as pd
 from gnnpt.datasets import load as load_dataset
 from gnnpt.datasets.splits import scaffold_split
 from gnnpt.featurization.cache import cached_features, cached_featurize
+from gnnpt.finetune.auto import AutoConfig, train_auto
 from gnnpt.finetune.baseline import fit_predict_ecfp
 from gnnpt.finetune.metrics import mean_roc_auc, worse_beyond_spread
+from gnnpt.finetune.peers import chemprop_test_predictions
 from gnnpt.finetune.probe import probe
 from gnnpt.finetune.train import FinetuneConfig, finetune
+from gnnpt.models.calibration import expected_calibration_error
 from gnnpt.models.card import read_card
+from gnnpt.models.defaults import DEFAULT_ENCODER
 from gnnpt.models.hu2020 import PREFIX
 from gnnpt.models.store import resolve, resolve_encoder, scratch_gnn_type
 
@@ -33,6 +37,8 @@ CPU_EPOCHS = 5
 CPU_ENCODERS = ("none", "hu2020:gcn_supervised_contextpred")
 ECFP = "ECFP4 + random forest"
 MINIMOL = "MiniMol fingerprints + head (linear or MLP, chosen on valid)"
+CHEMPROP = "Chemprop v2 from scratch (chemprop train, defaults, CPU)"
+AUTO = "gnnpt auto (ensemble chosen and calibrated on valid)"
 
 
 @dataclass
@@ -45,6 +51,8 @@ class BenchmarkConfig:
     epochs: int = 100
     baseline: bool = True
     minimol: bool = False  # the MiniMol + head peer row (needs the minimol extra)
+    chemprop: bool = False  # the Chemprop v2 peer row (needs chemprop)
+    auto: bool = False  # gnnpt's --model auto row, and a row per candidate it tried
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     limit: int | None = None  # a fixed random sample of this many rows per dataset (quick checks)
 
@@ -86,17 +94,22 @@ def encoder_label(spec: str) -> tuple[str, str]:
     return f"{gnn.upper()} {card.get('name', Path(spec).name)} (gnnpt)", gnn
 
 
-def _ecfp_scores(smiles: list[str], targets: np.ndarray, split, seeds: int) -> list[float]:
+def _test_score(y: np.ndarray, pred: np.ndarray) -> float:
+    try:
+        return 100 * mean_roc_auc(y, pred)
+    except ValueError:  # no task with both classes in this test part
+        return math.nan
+
+
+def _ecfp_scores(smiles: list[str], targets: np.ndarray, split, seeds: int) -> tuple[list[float], list[float]]:
     train, test = np.asarray(split.train), np.asarray(split.test)
-    scores = []
+    scores, eces = [], []
     for seed in range(seeds):
         pred = fit_predict_ecfp([smiles[i] for i in train], targets[train], [smiles[i] for i in test],
                                 "classification", seed=seed)  # fmt: skip
-        try:
-            scores.append(100 * mean_roc_auc(targets[test], pred))
-        except ValueError:  # no task with both classes in this test part
-            scores.append(math.nan)
-    return scores
+        scores.append(_test_score(targets[test], pred))
+        eces.append(expected_calibration_error(pred, targets[test]))
+    return scores, eces
 
 
 def _minimol_scores(smiles: list[str], targets: np.ndarray, split, seeds: int) -> list[float]:
@@ -105,11 +118,41 @@ def _minimol_scores(smiles: list[str], targets: np.ndarray, split, seeds: int) -
     return probe(np.nan_to_num(features), targets, split, seeds=range(seeds), rows=rows).test
 
 
-def _row(dataset: str, method: str, gnn: str, protocol: str, scores: list[float], seconds: float) -> dict:
+def _chemprop_scores(smiles: list[str], targets: np.ndarray, split, seeds: int,
+                     valid: np.ndarray) -> tuple[list[float], list[float]]:  # fmt: skip
+    test = np.asarray(split.test)
+    scores, eces = [], []
+    for seed in range(seeds):
+        pred = chemprop_test_predictions(smiles, targets, split, "classification", seed, valid=valid)
+        scores.append(_test_score(targets[test], pred))
+        eces.append(expected_calibration_error(pred, targets[test]))
+    return scores, eces
+
+
+def _auto_rows(name: str, smiles: list[str], targets: np.ndarray, split, seeds: int, task_names: list[str],
+               gnn: FinetuneConfig) -> list[dict]:  # fmt: skip
+    """One row for the chosen ensemble and one per candidate, each over ``seeds`` runs of ``train_auto``."""
+    runs = []
+    for seed in range(seeds):
+        began = time.perf_counter()
+        cfg = AutoConfig(seeds=[seed], gnn=replace(gnn, seeds=[seed]))
+        result = train_auto(smiles, targets, split, "classification", task_names, cfg)
+        runs.append((result, time.perf_counter() - began))
+    rows = [_row(name, AUTO, "-", "baseline", [100 * r.record["test"] for r, _ in runs], sum(t for _, t in runs),
+                 [r.record["calibration"]["ece_after_test"] for r, _ in runs])]  # fmt: skip
+    for candidate in runs[0][0].candidates:
+        rows.append(_row(name, f"gnnpt candidate: {candidate}", "-", "baseline",
+                         [100 * r.candidates[candidate]["test"] for r, _ in runs],
+                         sum(r.candidates[candidate]["wall_s"] for r, _ in runs)))  # fmt: skip
+    return rows
+
+
+def _row(dataset: str, method: str, gnn: str, protocol: str, scores: list[float], seconds: float,
+         eces: list[float] | None = None) -> dict:  # fmt: skip
     arr = np.asarray(scores, dtype=float)
     return {"dataset": dataset, "method": method, "gnn_type": gnn, "protocol": protocol,
             "mean": float(np.nanmean(arr)), "std": float(np.nanstd(arr)), "seeds": int(np.isfinite(arr).sum()),
-            "wall_s": round(seconds, 1)}  # fmt: skip
+            "wall_s": round(seconds, 1), "ece": float(np.nanmean(eces)) if eces else math.nan}  # fmt: skip
 
 
 def run_benchmark(cfg: BenchmarkConfig, progress: bool = False, partial: Path | None = None) -> pd.DataFrame:
@@ -127,12 +170,19 @@ def run_benchmark(cfg: BenchmarkConfig, progress: bool = False, partial: Path | 
         split = scaffold_split(smiles)
         if cfg.baseline:
             start = time.perf_counter()
-            rows.append(_row(name, ECFP, "-", "baseline", _ecfp_scores(smiles, targets, split, cfg.seeds),
-                             time.perf_counter() - start))  # fmt: skip
+            scores, eces = _ecfp_scores(smiles, targets, split, cfg.seeds)
+            rows.append(_row(name, ECFP, "-", "baseline", scores, time.perf_counter() - start, eces))
         if cfg.minimol:
             start = time.perf_counter()
             rows.append(_row(name, MINIMOL, "-", "baseline", _minimol_scores(smiles, targets, split, cfg.seeds),
                              time.perf_counter() - start))  # fmt: skip
+        if cfg.chemprop:
+            start = time.perf_counter()
+            scores, eces = _chemprop_scores(smiles, targets, split, cfg.seeds, store.valid)
+            rows.append(_row(name, CHEMPROP, "-", "baseline", scores, time.perf_counter() - start, eces))
+        if cfg.auto:
+            gnn = replace(cfg.finetune, encoder=DEFAULT_ENCODER, epochs=cfg.epochs)
+            rows += _auto_rows(name, smiles, targets, split, cfg.seeds, list(ds.task_names), gnn)
         _keep(rows, partial)
         for spec in cfg.encoders:
             label, gnn = labels[spec]

@@ -40,11 +40,24 @@ def protocol_table(results: pd.DataFrame, protocol: str) -> str:
     return "\n".join(lines)
 
 
+def ece_table(results: pd.DataFrame) -> str:
+    """Markdown: the methods with a calibration error, one column per dataset."""
+    rows = results[results["ece"].notna()]
+    datasets = [d for d in DATASETS if d in set(rows.dataset)]
+    lines = ["| method | " + " | ".join(datasets) + " |", "|---|" + "---:|" * len(datasets)]
+    for method, group in rows.groupby("method", sort=False):
+        by = group.set_index("dataset")["ece"]
+        lines.append(f"| {method} | " + " | ".join(f"{by[d]:.3f}" if d in by.index else "—" for d in datasets) + " |")
+    return "\n".join(lines)
+
+
 def markdown_report(results: pd.DataFrame) -> str:
     """Both protocol tables and the negative-transfer list."""
     parts = []
     for protocol, title in PROTOCOL_TITLES.items():
         parts += [f"### {title}", "", protocol_table(results, protocol), ""]
+    if "ece" in results and results["ece"].notna().any():
+        parts += ["### Expected calibration error on test (10 bins; lower is better)", "", ece_table(results), ""]
     flags = negative_transfer(results)
     parts.append("### Negative transfer (pretrained worse than no pretraining of the same GNN by more than 1 std)")
     parts.append("")

@@ -28,7 +28,6 @@ class CardError(ValueError):
 
 class _Card(BaseModel):
     model_config = ConfigDict(extra="allow")
-    architecture: Literal["hu2020", "ogb"]
     dtype: Literal["float32", "float16"] = "float32"
     domain: dict[str, Any] | None = None  # the applicability domain file's record: its sha256 and size
 
@@ -37,6 +36,7 @@ class EncoderCard(_Card):
     """What an encoder's card must hold: its architecture and constructor arguments."""
 
     kind: Literal["encoder"]
+    architecture: Literal["hu2020", "ogb"]
     config: dict[str, Any]
 
 
@@ -44,6 +44,7 @@ class FinetunedCard(_Card):
     """What a fine-tuned model's card must hold to rebuild its members."""
 
     kind: Literal["finetuned"]
+    architecture: Literal["hu2020", "ogb"]
     encoder_config: dict[str, Any]
     pooling: str
     head: Literal["linear", "mlp"]
@@ -74,7 +75,54 @@ class FinetunedCard(_Card):
         return self
 
 
-_SCHEMAS: dict[str, type[_Card]] = {"encoder": EncoderCard, "finetuned": FinetunedCard}
+class TabularCard(_Card):
+    """What a fingerprint / descriptor model's card must hold: its inputs, learner and tasks."""
+
+    kind: Literal["tabular"]
+    learner: Literal["lightgbm", "mlp"]
+    inputs: list[Literal["ecfp4", "ecfp4_counts", "descriptors:fast", "minimol"]] = Field(min_length=1)
+    outputs: int = Field(ge=1)
+    members: int = Field(ge=1)
+    task_type: Literal["classification", "regression"]
+    task_names: list[str] = Field(min_length=1)
+    hidden: int | None = Field(None, ge=1)
+    in_dim: int | None = Field(None, ge=1)
+    standardizer: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TabularCard:
+        if len(self.task_names) != self.outputs:
+            raise ValueError(f"{len(self.task_names)} task_names for {self.outputs} outputs")
+        if self.learner == "mlp" and self.in_dim is None:
+            raise ValueError("an mlp learner needs in_dim (the width of its inputs)")
+        return self
+
+
+class EnsembleCard(_Card):
+    """What an ensemble's card must hold: its components' cards, their weights per output, and its tasks."""
+
+    kind: Literal["ensemble"]
+    components: list[dict[str, Any]] = Field(min_length=1)
+    task_type: Literal["classification", "regression"]
+    task_names: list[str] = Field(min_length=1)
+    outputs: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EnsembleCard:
+        if len(self.task_names) != self.outputs:
+            raise ValueError(f"{len(self.task_names)} task_names for {self.outputs} outputs")
+        for i, component in enumerate(self.components):
+            kind = component.get("kind")
+            if kind not in ("finetuned", "tabular"):
+                raise ValueError(f"component {i} is a {kind!r}; an ensemble holds finetuned and tabular models")
+            _SCHEMAS[kind].model_validate(component)
+            if component.get("task_names") != self.task_names:
+                raise ValueError(f"component {i} predicts {component.get('task_names')}, not {self.task_names}")
+        return self
+
+
+_SCHEMAS: dict[str, type[_Card]] = {"encoder": EncoderCard, "finetuned": FinetunedCard, "tabular": TabularCard,
+                                    "ensemble": EnsembleCard}  # fmt: skip
 
 
 def read_card(directory: str | Path, kind: str | None = None) -> dict[str, Any]:
@@ -101,7 +149,7 @@ def read_card(directory: str | Path, kind: str | None = None) -> dict[str, Any]:
         raise CardError(f"{directory} holds a {found or 'card without a kind'!r}, not a {kind!r} (see its {CARD_FILE})")
     schema = _SCHEMAS.get(found)
     if schema is None:
-        raise CardError(f"{path}: kind {found!r} is neither 'finetuned' nor 'encoder'")
+        raise CardError(f"{path}: kind {found!r} is not one of {', '.join(_SCHEMAS)}")
     try:
         schema.model_validate(card)
     except ValidationError as exc:

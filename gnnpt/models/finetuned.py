@@ -13,11 +13,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from gnnpt.featurization.pipeline import featurize
-from gnnpt.models.card import WEIGHTS_FILE, CardError, read_card, write_card
 from gnnpt.models.encoders import build_encoder, encoder_architecture
 from gnnpt.models.targets import Standardizer
 from gnnpt.nn.adapters import add_adapters
@@ -98,20 +96,13 @@ class FinetunedModel(nn.Module):
         the molecules' Morgan fingerprints when asked (for the applicability domain)."""
         return featurize(list(smiles), self.scheme, canonical=True, max_atoms=max_atoms, fingerprints=fingerprints)
 
-    def save(self, directory: str | Path, half: bool = False) -> Path:
-        """Write ``model.safetensors`` (``half``: float16, a model half the size) + ``card.json``."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        tensors = {}
-        for k, v in self.members.state_dict().items():
-            v = v.detach().cpu()
-            tensors[k] = (v.half() if half and v.is_floating_point() else v).contiguous()
-        save_file(tensors, str(directory / WEIGHTS_FILE))
+    def state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, str]]:
+        """What saving needs: the card's fields, the members' tensors, and no text models."""
         first = self.members[0]
         if isinstance(first.head, MLPHead) and (first.head.hidden, first.head.layers) != (first.head.in_dim, 2):
             raise ValueError("a saved model rebuilds an MLP head as build_graph_model makes it (2 layers, hidden width "
                              "= encoder width); build the head with build_graph_model(..., head='mlp')")  # fmt: skip
-        write_card(directory, {
+        fields = {
             **{k: v for k, v in self.card.items() if k != "domain"},  # a domain file is written on its own
             "kind": "finetuned",
             "architecture": encoder_architecture(first.encoder),
@@ -125,15 +116,29 @@ class FinetunedModel(nn.Module):
             "standardizer": self.standardizer.to_dict() if self.standardizer is not None else None,
             "strategy": self.strategy,
             "scheme": self.scheme,
-            "dtype": "float16" if half else "float32",
-        })  # fmt: skip
-        return directory
+        }
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self.members.state_dict().items()}
+        return fields, tensors, {}
+
+    def save(self, directory: str | Path, half: bool = False) -> Path:
+        """Write ``model.safetensors`` (``half``: float16, a model half the size) + ``card.json``."""
+        from gnnpt.models.artifact import save_model
+
+        return save_model(self, directory, half)
 
 
 def load_finetuned(directory: str | Path, device: str | torch.device = "cpu") -> FinetunedModel:
     """The model saved by :meth:`FinetunedModel.save` (safetensors weights, architecture from the card, checked
     against each other: :class:`~gnnpt.models.card.CardError` names what does not fit)."""
-    card = read_card(directory, kind="finetuned")
+    from gnnpt.models.artifact import load_model_dir
+
+    return load_model_dir(directory, device, kind="finetuned")
+
+
+def finetuned_from_state(
+    card: dict[str, Any], tensors: dict[str, torch.Tensor], texts: dict[str, str]
+) -> FinetunedModel:
+    """The model a :meth:`FinetunedModel.state` describes (its tensors loaded strictly into the card's architecture)."""
     strategy = card["strategy"]
     members = []
     for _ in range(card["members"]):
@@ -146,10 +151,5 @@ def load_finetuned(directory: str | Path, device: str | torch.device = "cpu") ->
         Standardizer.from_dict(card["standardizer"]) if card.get("standardizer") else None,
         strategy, card["scheme"], card,
     )  # fmt: skip
-    state = load_file(str(Path(directory) / WEIGHTS_FILE))
-    stored = {str(v.dtype).removeprefix("torch.") for v in state.values() if v.is_floating_point()}
-    if stored and stored != {card["dtype"]}:
-        raise CardError(f"{directory}: the card says {card['dtype']} weights, {WEIGHTS_FILE} holds {sorted(stored)}")
-    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-    model.members.load_state_dict(state, strict=True)
-    return model.to(device).eval()
+    model.members.load_state_dict(tensors, strict=True)
+    return model.eval()

@@ -9,22 +9,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 
-def table_columns(names: Sequence[str], spread: bool) -> list[str]:
-    """The columns of :meth:`ScoredMolecules.frame`, in order, for outputs ``names`` (``spread``: an ensemble)."""
+def table_columns(names: Sequence[str], spread: bool, extra: Sequence[str] = ()) -> list[str]:
+    """The columns of :meth:`ScoredMolecules.frame`, in order, for outputs ``names`` (``spread``: an ensemble;
+    ``extra``: conformal prediction sets or intervals)."""
     stds = [f"{name}_std" for name in names] if spread else []
-    return ["smiles", "canonical_smiles", *names, *stds, "max_similarity", "in_domain", "error"]
+    return ["smiles", "canonical_smiles", *names, *stds, *extra, "max_similarity", "in_domain", "error"]
 
 
 def json_number(value: float) -> float | None:
-    """A float for JSON: NaN (not scored) becomes None."""
-    return None if math.isnan(value) else value
+    """A float for JSON: NaN (not scored) and infinity (an interval too wide to promise) become None."""
+    return value if math.isfinite(value) else None
 
 
 @dataclass
@@ -43,6 +44,7 @@ class ScoredMolecules:
     similarity: np.ndarray
     errors: list[str | None]
     threshold: float
+    extra: dict[str, np.ndarray] = field(default_factory=dict)  # conformal sets / intervals per output, by column
 
     def __len__(self) -> int:
         return len(self.canonical)
@@ -53,7 +55,8 @@ class ScoredMolecules:
             raise TypeError(f"ScoredMolecules takes a slice of rows, not {type(rows).__name__}")
         return ScoredMolecules(self.names, self.canonical[rows], self.mean[rows],
                                None if self.std is None else self.std[rows], self.similarity[rows],
-                               self.errors[rows], self.threshold)  # fmt: skip
+                               self.errors[rows], self.threshold,
+                               {k: v[rows] for k, v in self.extra.items()})  # fmt: skip
 
     @classmethod
     def concat(cls, parts: Sequence[ScoredMolecules]) -> ScoredMolecules:
@@ -62,7 +65,7 @@ class ScoredMolecules:
         std = None if first.std is None else np.concatenate([p.std for p in parts])
         return cls(first.names, [c for p in parts for c in p.canonical], np.concatenate([p.mean for p in parts]), std,
                    np.concatenate([p.similarity for p in parts]), [e for p in parts for e in p.errors],
-                   first.threshold)  # fmt: skip
+                   first.threshold, {k: np.concatenate([p.extra[k] for p in parts]) for k in first.extra})  # fmt: skip
 
     def in_domain(self) -> list[bool | None]:
         """Per row: max similarity at or above the threshold (None when unknown)."""
@@ -84,21 +87,25 @@ class ScoredMolecules:
         columns.update({name: self.mean[:, j] for j, name in enumerate(self.names)})
         if self.std is not None:
             columns.update({f"{name}_std": self.std[:, j] for j, name in enumerate(self.names)})
+        columns.update({k: text(v) if v.dtype == object else v for k, v in self.extra.items()})
         columns.update(max_similarity=self.similarity, in_domain=text(self.in_domain()), error=text(self.errors))
-        return pd.DataFrame(columns, index=index)[table_columns(self.names, self.std is not None)]
+        return pd.DataFrame(columns, index=index)[table_columns(self.names, self.std is not None, list(self.extra))]
 
     def records(self) -> Iterator[dict[str, Any]]:
-        """One JSON-ready dict per row: ``canonical_smiles``, ``scores``, ``std``, ``max_similarity``, ``in_domain``,
-        ``error`` (NaN as None)."""
+        """One JSON-ready dict per row: ``canonical_smiles``, ``scores``, ``std``, ``conformal`` (sets / interval
+        bounds by column, None for a model without), ``max_similarity``, ``in_domain``, ``error`` (NaN as None)."""
         means = self.mean.tolist()
         stds = self.std.tolist() if self.std is not None else [None] * len(self)
-        for canonical, mean, std, similarity, in_domain, error in zip(
+        extra = {k: v.tolist() for k, v in self.extra.items()}
+        for i, (canonical, mean, std, similarity, in_domain, error) in enumerate(zip(
             self.canonical, means, stds, self.similarity.tolist(), self.in_domain(), self.errors, strict=True
-        ):
+        )):  # fmt: skip
+            conformal = {k: json_number(v[i]) if isinstance(v[i], float) else v[i] for k, v in extra.items()}
             yield {
                 "canonical_smiles": canonical or None,
                 "scores": dict(zip(self.names, map(json_number, mean), strict=True)),
                 "std": dict(zip(self.names, map(json_number, std), strict=True)) if std is not None else None,
+                "conformal": conformal or None,
                 "max_similarity": json_number(similarity),
                 "in_domain": in_domain,
                 "error": error,

@@ -22,11 +22,11 @@ from safetensors import SafetensorError, safe_open
 from torch import nn
 
 from gnnpt.config import settings
+from gnnpt.models.artifact import TREES_FILE, load_model_dir
 from gnnpt.models.card import CARD_FILE, WEIGHTS_FILE, CardError, file_sha256, read_card, write_card
 from gnnpt.models.defaults import DEFAULT_MODEL
 from gnnpt.models.domain import DOMAIN_FILE, TrainingDomain
 from gnnpt.models.encoders import load_encoder, save_encoder
-from gnnpt.models.finetuned import load_finetuned
 from gnnpt.models.hu2020 import export_hu2020_state_dict, load_hu2020_checkpoint, published_path
 from gnnpt.models.packaged import packaged_dir, packaged_models
 from gnnpt.nn.hu2020 import HuEncoder
@@ -36,7 +36,6 @@ PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")
 _PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # a file name on every file system
 _VERSION = re.compile(r"v(\d+)")
-_LOADERS = {"finetuned": load_finetuned, "encoder": load_encoder}
 log = logging.getLogger(__name__)
 
 
@@ -136,7 +135,7 @@ def verify(directory: str | Path) -> dict[str, Any]:
     if not (directory / WEIGHTS_FILE).is_file():
         raise RegistryError(f"{directory} has {CARD_FILE} but no {WEIGHTS_FILE}; it is not a saved gnnpt model")
     try:
-        _LOADERS[card["kind"]](directory)
+        load_encoder(directory) if card["kind"] == "encoder" else load_model_dir(directory)
     except (KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as exc:
         raise RegistryError(
             f"{directory}: {CARD_FILE} does not match {WEIGHTS_FILE}: {_mismatch(directory, card, exc)}"
@@ -220,8 +219,9 @@ def export_model(
 
 
 def _payload(directory: Path) -> list[str]:
-    """The tensor files a model directory carries: its weights, and its applicability domain when it has one."""
-    return [f for f in (WEIGHTS_FILE, DOMAIN_FILE) if (directory / f).is_file()]
+    """The files a model directory carries besides its card: its weights, its trees and its applicability domain
+    when it has them."""
+    return [f for f in (WEIGHTS_FILE, TREES_FILE, DOMAIN_FILE) if (directory / f).is_file()]
 
 
 def remove(name: str, version: str | None = None, root: str | Path | None = None, dry_run: bool = False) -> list[Path]:
@@ -304,11 +304,21 @@ def _check_name(name: str) -> str:
     return name
 
 
+def describe(card: dict[str, Any]) -> str:
+    """A model's architecture in a few words: ``hu2020 gin 5x300``, ``lightgbm on ecfp4_counts+descriptors:fast``,
+    ``ensemble of <component>, <component>``."""
+    if card.get("kind") == "ensemble":
+        return "ensemble of " + ", ".join(describe(c) for c in card.get("components", []))
+    if card.get("kind") == "tabular":
+        return f"{card.get('learner', '?')} on {'+'.join(card.get('inputs', []))}"
+    config = card.get("encoder_config") or card.get("config") or {}
+    return (f"{card.get('architecture', '?')} {config.get('gnn_type', '?')} "
+            f"{config.get('num_layer', '?')}x{config.get('emb_dim', '?')}")  # fmt: skip
+
+
 def _entry(name: str, version: str | None, path: Path, latest: bool, shipped: bool = False) -> ModelEntry:
     card = read_card(path)
-    config = card.get("encoder_config") or card.get("config") or {}
-    architecture = (f"{card.get('architecture', '?')} {config.get('gnn_type', '?')} "
-                    f"{config.get('num_layer', '?')}x{config.get('emb_dim', '?')}")  # fmt: skip
+    architecture = describe(card)
     created = card.get("registry", {}).get("imported") or card.get("created")
     return ModelEntry(name, version, card.get("kind", "?"), architecture, tuple(card.get("task_names") or ()),
                       created, path, latest, shipped)  # fmt: skip

@@ -1,4 +1,5 @@
-"""``Predictor``: a fine-tuned model for notebooks — scores, spread, applicability domain, embeddings, pictures.
+"""``Predictor``: a model that scores (fine-tuned GNN, fingerprint model, ensemble), for notebooks — scores, spread,
+conformal sets, applicability domain, embeddings, pictures.
 
 from gnnpt.predict import Predictor
 p = Predictor.from_path("models/tox21")
@@ -16,10 +17,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from gnnpt.models.artifact import load_model_dir
+from gnnpt.models.conformal import DEFAULT_CONFIDENCE
 from gnnpt.models.domain import IN_DOMAIN_THRESHOLD, TrainingDomain
-from gnnpt.models.finetuned import FinetunedModel, load_finetuned
+from gnnpt.models.finetuned import FinetunedModel
 from gnnpt.models.scored import ScoredMolecules
-from gnnpt.models.scoring import MAX_ATOMS, score_molecules
+from gnnpt.models.scoring import MAX_ATOMS, ScoringModel, model_device, score_molecules
 from gnnpt.models.store import model_path
 from gnnpt.nn.precision import DEFAULT_PRECISION, resolve_precision
 from gnnpt.predict.attribution import Explanation, explain
@@ -30,33 +33,42 @@ from gnnpt.store.packed import PackedGraphs
 
 
 class Predictor:
-    """A :class:`FinetunedModel` with notebook-friendly inputs and outputs.
+    """A model that scores (:func:`gnnpt.models.load_model`) with notebook-friendly inputs and outputs.
 
     ``domain`` (the training molecules' fingerprints) fills ``max_similarity`` / ``in_domain``; without it they
     are NaN / None. ``threshold``: the max Tanimoto similarity at or above which a molecule is ``in_domain``.
     ``max_atoms``: larger molecules get a "too many atoms" error instead of scores. ``precision``: ``fp32``, ``bf16``
-    or ``auto`` (see :mod:`gnnpt.nn.precision`).
+    or ``auto`` (see :mod:`gnnpt.nn.precision`). ``confidence``: of the conformal prediction sets / intervals of a
+    model calibrated for them (``<task>_set`` or ``<task>_lo`` / ``<task>_hi`` columns).
     """
 
     def __init__(
         self,
-        model: FinetunedModel,
+        model: ScoringModel,
         domain: TrainingDomain | None = None,
         threshold: float = IN_DOMAIN_THRESHOLD,
         max_atoms: int = MAX_ATOMS,
         precision: str = DEFAULT_PRECISION,
+        confidence: float = DEFAULT_CONFIDENCE,
     ):
-        if not isinstance(model, FinetunedModel):
-            raise TypeError(f"Predictor wraps a FinetunedModel (gnnpt.models.load_model), not {type(model).__name__}")
-        self.model, self.domain, self.threshold = model, domain, threshold
+        if not callable(getattr(model, "member_scores", None)):
+            raise TypeError(f"Predictor wraps a model that scores (gnnpt.models.load_model), not "
+                            f"{type(model).__name__}")  # fmt: skip
+        if not 0 < confidence < 1:
+            raise ValueError(f"confidence must be between 0 and 1 (e.g. 0.9), not {confidence}")
+        self.model, self.domain, self.threshold, self.confidence = model, domain, threshold, confidence
         self.max_atoms, self.precision = max_atoms, resolve_precision(precision, self.device)
 
     @classmethod
     def from_path(
-        cls, path: str | Path, device: str | torch.device = "cpu", threshold: float = IN_DOMAIN_THRESHOLD
+        cls,
+        path: str | Path,
+        device: str | torch.device = "cpu",
+        threshold: float = IN_DOMAIN_THRESHOLD,
+        confidence: float = DEFAULT_CONFIDENCE,
     ) -> Predictor:
         """The model saved in ``path``, with the ``domain.safetensors`` saved next to it when there is one."""
-        return cls(load_finetuned(path, device), TrainingDomain.load(path), threshold)
+        return cls(load_model_dir(path, device), TrainingDomain.load(path), threshold, confidence=confidence)
 
     @property
     def card(self) -> dict[str, Any]:
@@ -68,7 +80,7 @@ class Predictor:
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        return model_device(self.model)
 
     def _featurize(self, smiles: list[object]) -> PackedGraphs:
         """Graphs of ``smiles`` (``.smiles`` canonical)."""
@@ -87,15 +99,17 @@ class Predictor:
         graphs of ``smiles`` when already featurized."""
         return score_molecules(self.model, smiles, errors=errors, store=store, domain=self.domain,
                                threshold=self.threshold, max_atoms=self.max_atoms, batch_size=batch_size,
-                               precision=self.precision)  # fmt: skip
+                               precision=self.precision, confidence=self.confidence)  # fmt: skip
 
     def predict(self, x: MoleculeInput, smiles_col: str | None = None, batch_size: int = 1024) -> pd.DataFrame:
         """One row per input, in input order (a Series' or DataFrame's index is kept), nothing dropped.
 
         Columns: ``smiles`` (as given), ``canonical_smiles`` (RDKit; None when invalid), one per task (probability
         for classification, value for regression), ``<task>_std`` (spread over ensemble members; only when there
-        are several), ``max_similarity`` and ``in_domain`` (see :class:`TrainingDomain`), and ``error`` (None, or
-        "reason: message" for an input that was not scored; its scores are NaN).
+        are several), for a conformally calibrated model ``<task>_set`` (``active``, ``inactive``, ``both`` or
+        ``none`` at :attr:`confidence`) or ``<task>_lo`` / ``<task>_hi`` (regression), ``max_similarity`` and
+        ``in_domain`` (see :class:`TrainingDomain`), and ``error`` (None, or "reason: message" for an input that was
+        not scored; its scores are NaN).
         """
         mols = read_input(x, smiles_col)
         return self.score(mols.smiles, mols.errors, batch_size).frame(mols.smiles, mols.index)
@@ -108,11 +122,21 @@ class Predictor:
         mix unrelated dimensions.
         """
         store = self._featurize(read_input(x, smiles_col).smiles)
-        member = self.model.members[0].eval()
+        member = self.gnn().members[0].eval()
         out = np.full((len(store), member.encoder.out_dim), np.nan, np.float32)
         for ids, graphs in store.valid_batches(batch_size, self.device):
             out[ids] = member.embed(graphs).float().cpu().numpy()
         return out
+
+    def gnn(self) -> FinetunedModel:
+        """The fine-tuned GNN this model scores with (an ensemble's first GNN component); ValueError for a model
+        without one (a fingerprint model has no graph encoder to embed with or explain)."""
+        candidates = [self.model, *getattr(self.model, "components", [])]
+        for model in candidates:
+            if isinstance(model, FinetunedModel):
+                return model
+        raise ValueError(f"{self.card.get('name') or 'this model'} has no graph neural network (it scores "
+                         "fingerprints / descriptors); embed and explain need a GNN model such as tox21")  # fmt: skip
 
     def show(
         self, x: MoleculeInput, max_mols: int = 24, task: str | int | None = None, smiles_col: str | None = None
@@ -125,7 +149,7 @@ class Predictor:
     def explain(self, smiles: str, task: str | int | None = None, method: str = "gradient_x_input") -> Explanation:
         """Atom attributions of ``smiles`` for ``task`` (None: the first task), drawn (``gradient_x_input`` or
         ``occlusion``; see :mod:`gnnpt.predict.attribution`)."""
-        return explain(self.model, smiles, task, method)
+        return explain(self.gnn(), smiles, task, method)
 
     def __repr__(self) -> str:
         domain = f"{len(self.domain)} training fingerprints" if self.domain is not None else "none"
@@ -142,7 +166,10 @@ class Predictor:
         return html_table(rows, "gnnpt Predictor")
 
 
-def load(name: str | Path | None = None, device: str | torch.device = "cpu") -> Predictor:
+def load(
+    name: str | Path | None = None, device: str | torch.device = "cpu", confidence: float = DEFAULT_CONFIDENCE
+) -> Predictor:
     """The notebook entry point (``gnnpt.load``): the default Tox21 model when ``name`` is None, else a saved model
-    directory, a model store name (``name`` / ``name@v2``) or a shipped model, as a :class:`Predictor`."""
-    return Predictor.from_path(model_path(name), device)
+    directory, a model store name (``name`` / ``name@v2``) or a shipped model, as a :class:`Predictor`
+    (``confidence``: of its conformal prediction sets / intervals, when it has them)."""
+    return Predictor.from_path(model_path(name), device, confidence=confidence)

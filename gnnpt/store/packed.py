@@ -28,6 +28,7 @@ class GraphBatch:
     ptr: torch.Tensor
     edge_ptr: torch.Tensor
     y: torch.Tensor | None = None  # optional per-graph targets [num_graphs, ...] gathered with the graphs
+    features: dict[str, torch.Tensor] = field(default_factory=dict)  # per-graph vectors, e.g. descriptors [B, d]
 
     @property
     def num_graphs(self) -> int:
@@ -39,7 +40,8 @@ class GraphBatch:
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> GraphBatch:
         y = None if self.y is None else self.y.to(device, non_blocking=non_blocking)
-        return GraphBatch(*(t.to(device, non_blocking=non_blocking) for t in self._tensors()), y=y)
+        features = {k: v.to(device, non_blocking=non_blocking) for k, v in self.features.items()}
+        return GraphBatch(*(t.to(device, non_blocking=non_blocking) for t in self._tensors()), y=y, features=features)
 
     def _tensors(self) -> tuple[torch.Tensor, ...]:
         return (self.x, self.edge_index, self.edge_attr, self.batch, self.ptr, self.edge_ptr)
@@ -78,6 +80,8 @@ class PackedGraphs:
     smiles: list[str | None] | None = None
     errors: list[FeaturizationError] = field(default_factory=list)
     fingerprints: torch.Tensor | None = None  # [G, 256] uint8 packed Morgan-2 bits, when featurized with them
+    # per-molecule feature vectors a model reads beside (or instead of) the graph, by name: [G, d] each
+    features: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return self.node_ptr.numel() - 1
@@ -123,6 +127,8 @@ class PackedGraphs:
             self.scheme,
             self.smiles,
             self.errors,
+            self.fingerprints,
+            {k: v.to(device) for k, v in self.features.items()},
         )
 
     def valid_batches(
@@ -149,7 +155,8 @@ class PackedGraphs:
         x = self.x[node_idx].long()
         edge_index = self.edge_index[:, edge_idx].long() + ptr[e_graph]
         edge_attr = self.edge_attr[edge_idx].long()
-        return GraphBatch(x, edge_index, edge_attr, batch, ptr, eptr)
+        features = {k: v[ids.to(v.device)] for k, v in self.features.items()}
+        return GraphBatch(x, edge_index, edge_attr, batch, ptr, eptr, features=features)
 
     def select(self, ids: torch.Tensor | np.ndarray | Sequence[int]) -> PackedGraphs:
         """A new store holding only graphs ``ids`` (renumbered 0..len(ids)-1), e.g. a data split."""
@@ -173,11 +180,12 @@ class PackedGraphs:
             smiles,
             errors,
             self.fingerprints[ids_t.cpu()] if self.fingerprints is not None else None,
+            {k: v[ids_t.to(v.device)] for k, v in self.features.items()},
         )
 
     @staticmethod
     def concat(parts: Sequence[PackedGraphs]) -> PackedGraphs:
-        """Stack stores end to end (graph ids of later parts are shifted)."""
+        """Stack stores end to end (graph ids of later parts are shifted; features every part has are kept)."""
         if not parts:
             raise ValueError("concat needs at least one PackedGraphs")
         schemes = {p.scheme for p in parts}
@@ -202,6 +210,11 @@ class PackedGraphs:
             smiles,
             errors,
             torch.cat([p.fingerprints for p in parts]) if all(p.fingerprints is not None for p in parts) else None,
+            {
+                k: torch.cat([p.features[k] for p in parts])
+                for k in parts[0].features
+                if all(k in p.features for p in parts)
+            },
         )
 
     def to_pyg(self, ids: torch.Tensor | np.ndarray | Sequence[int] | None = None):

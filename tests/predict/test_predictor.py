@@ -114,7 +114,7 @@ def test_inputs_that_cannot_be_read_say_what_to_do(tiny, tmp_path) -> None:
         predictor.predict(tmp_path / "missing.csv")
     with pytest.raises(FileNotFoundError, match="not a file"):
         predictor.predict("missing.csv")
-    with pytest.raises(TypeError, match="FinetunedModel"):
+    with pytest.raises(TypeError, match="model that scores"):
         Predictor("model")
 
 

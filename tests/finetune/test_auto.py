@@ -1,0 +1,66 @@
+"""``--model auto`` on real data: every candidate scored on valid and test, the ensemble chosen on valid only,
+calibrated, conformal sets, and the saved model scoring exactly as trained."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gnnpt.datasets import load
+from gnnpt.datasets.splits import scaffold_split
+from gnnpt.finetune.auto import AutoConfig, run_auto, select_ensemble, train_auto
+from gnnpt.finetune.run import LabeledData
+from gnnpt.finetune.train import FinetuneConfig
+from gnnpt.models.scoring import score_molecules
+from gnnpt.predict import Predictor
+
+GNN = FinetuneConfig(encoder="none", emb_dim=16, num_layer=2, epochs=2, accelerator="cpu")
+
+
+@pytest.fixture(scope="module")
+def bbbp(moleculenet_dir) -> LabeledData:
+    ds = load("bbbp")
+    rows = np.sort(np.random.default_rng(0).choice(len(ds), 400, replace=False))
+    return LabeledData("bbbp400", [ds.smiles[i] for i in rows], ds.targets[rows], ds.task_names, "classification")
+
+
+def test_selection_adds_what_helps_and_stops() -> None:
+    y = np.array([0, 0, 0, 1, 1, 1], float)
+    good = np.array([0.1, 0.2, 0.7, 0.6, 0.8, 0.9])  # one pair out of order
+    other = np.array([0.6, 0.1, 0.1, 0.4, 0.7, 0.8])  # another pair; averaged with good, none
+    noise = 1 - good
+    picks = select_ensemble({"good": good, "other": other, "noise": noise},
+                            lambda p: float(np.mean(p[y == 1][:, None] > p[y == 0][None, :])), rounds=5)  # fmt: skip
+    assert picks == {"good": 1, "other": 1}
+
+
+def test_auto_chooses_on_valid_only_and_saves_what_it_measured(tmp_path, bbbp) -> None:
+    cfg = AutoConfig(candidates=["trees", "forest", "gnn"], gnn=GNN, rounds=5)
+    path, result = run_auto(bbbp, cfg, tmp_path / "auto")
+    card = result.model.card
+    assert set(card["auto"]["candidates"]) == {"trees", "forest", "gnn"}
+    assert sum(card["auto"]["chosen"].values()) == pytest.approx(1)
+    calibration = card["auto"]["calibration"]
+    assert calibration["ece_after_valid"] <= calibration["ece_before_valid"] + 1e-9  # Platt minimizes it there
+    assert set(card["auto"]["conformal"]) == {"test_coverage_0.80", "test_coverage_0.90"}
+    # the test labels play no part in the choice: scrambled, the same ensemble comes out
+    split = scaffold_split(bbbp.smiles)
+    scrambled = bbbp.targets.copy()
+    scrambled[split.test] = np.random.default_rng(1).permutation(scrambled[split.test])
+    again = train_auto(bbbp.smiles, scrambled, split, "classification", bbbp.task_names, cfg)
+    assert again.record["chosen"] == result.record["chosen"]
+    assert again.record["valid"] == pytest.approx(result.record["valid"])
+    # the saved model scores as the trained one, with its domain and conformal columns
+    predictor = Predictor.from_path(path)
+    frame = predictor.predict(bbbp.smiles[:20])
+    np.testing.assert_allclose(frame["p_np"].to_numpy(), score_molecules(result.model, bbbp.smiles[:20]).mean[:, 0],
+                               rtol=1e-5)  # fmt: skip
+    assert frame["max_similarity"].notna().all() and frame["p_np_set"].notna().all()
+
+
+def test_auto_refuses_what_it_cannot_do(bbbp) -> None:
+    with pytest.raises(ValueError, match="unknown candidates"):
+        AutoConfig(candidates=["trees", "xgboost"])
+    split = scaffold_split(bbbp.smiles)
+    with pytest.raises(ValueError, match="multiclass"):
+        train_auto(bbbp.smiles, bbbp.targets, split, "multiclass", bbbp.task_names, AutoConfig(candidates=["trees"]))

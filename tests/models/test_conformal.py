@@ -1,0 +1,62 @@
+"""Conformal prediction sets and intervals cover the truth as often as promised on exchangeable data."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from gnnpt.models.conformal import Conformal
+
+
+def _classification(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    p = rng.random((n, 2))
+    return p, (rng.random((n, 2)) < p).astype(np.float64)
+
+
+@pytest.mark.parametrize("confidence", [0.8, 0.9])
+def test_class_conditional_sets_cover_each_class_at_the_nominal_rate(confidence: float) -> None:
+    scores, labels = _classification(4000, 0)
+    conformal = Conformal.fit("classification", scores, labels)
+    new_scores, new_labels = _classification(4000, 1)
+    assert conformal.coverage(["a", "b"], new_scores, new_labels, confidence) == pytest.approx(confidence, abs=0.02)
+    sets = conformal.predict(["a", "b"], new_scores, confidence)["a_set"]
+    for label in (0.0, 1.0):  # Mondrian: the guarantee holds within each class
+        rows = new_labels[:, 0] == label
+        wanted = "active" if label else "inactive"
+        inside = np.isin(sets[rows], [wanted, "both"]).mean()
+        assert inside == pytest.approx(confidence, abs=0.03)
+
+
+def test_p_values_count_the_calibration_scores_at_least_as_strange() -> None:
+    conformal = Conformal("classification", [[np.array([0.1, 0.2, 0.3, 0.4]), np.array([0.5, 0.6, 0.7, 0.8])]])
+    # inactive: nonconformity = p(active); 0.25 -> two of four calibration scores are >= 0.25
+    assert conformal.p_values(0, 0, np.array([0.25]))[0] == pytest.approx(3 / 5)
+    # active: nonconformity = 1 - p; p = 0.45 -> 0.55, met by 0.6, 0.7, 0.8
+    assert conformal.p_values(0, 1, np.array([0.45]))[0] == pytest.approx(4 / 5)
+    sets = conformal.predict(["t"], np.array([[0.05], [0.99], [np.nan]]), 0.5)["t_set"]
+    assert sets.tolist() == ["inactive", "active", None]
+
+
+def test_regression_intervals_use_the_finite_sample_quantile() -> None:
+    errors_from = np.arange(1, 10, dtype=np.float64)[:, None]  # |y - pred| = 1..9
+    conformal = Conformal.fit("regression", np.zeros((9, 1)), errors_from)
+    assert conformal.quantile(0, 0.8) == 8.0  # rank ceil(10 * 0.8) = 8
+    assert conformal.quantile(0, 0.9) == 9.0
+    assert math.isinf(conformal.quantile(0, 0.95))  # nine errors cannot promise 95%
+    columns = conformal.predict(["y"], np.array([[1.0]]), 0.8)
+    assert (columns["y_lo"][0], columns["y_hi"][0]) == (-7.0, 9.0)
+    assert conformal.columns(["y"]) == ["y_lo", "y_hi"]
+
+
+def test_calibration_scores_survive_tensors() -> None:
+    scores, labels = _classification(50, 3)
+    conformal = Conformal.fit("classification", scores, labels)
+    again = Conformal.from_tensors("classification", 2, conformal.tensors())
+    np.testing.assert_array_equal(again.p_values(1, 1, scores[:, 1]), conformal.p_values(1, 1, scores[:, 1]))
+    with pytest.raises(ValueError, match="conformal.t1.c0"):
+        Conformal.from_tensors("classification", 2, {"conformal.t0.c0": np.zeros(1), "conformal.t0.c1": np.zeros(1)})
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        conformal.predict(["a", "b"], scores, 90)
