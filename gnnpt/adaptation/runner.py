@@ -119,7 +119,8 @@ def _stages(store: JobStore, job: Job, spec: AdaptationSpec, folder: Path, log: 
     if pretraining:
         encoder = str(_pretrain(store, job, spec, folder, unlabeled, bounds[1], log))
     cfg = FinetuneConfig(encoder=encoder, strategy=spec.strategy, epochs=spec.epochs, batch_size=spec.batch_size,
-                         lr=spec.lr, seeds=list(range(spec.seeds)), accelerator="auto")  # fmt: skip
+                         lr=spec.lr, seeds=list(range(spec.seeds)), accelerator="auto",
+                         descriptors=spec.descriptors)  # fmt: skip
     metrics: dict[str, Any] = {"task_type": data.task_type, "pretrained_on_domain": pretraining}
     log.info("fine-tuning %s on %d molecules", encoder, len(data.smiles))
     progress = JobProgress(store, job.id, "finetune", bounds[1], bounds[2], spec.seeds)

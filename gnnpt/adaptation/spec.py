@@ -13,6 +13,7 @@ import pandas as pd
 from gnnpt.datasets.readers import read_molecules
 from gnnpt.featurization.contained import ContainedFeaturizer, ParseLimits, contained_parsing
 from gnnpt.featurization.pipeline import featurize
+from gnnpt.featurization.vectors import check_vector_kinds
 from gnnpt.finetune.run import SPLITS, LabeledData, check_split, infer_task_type, make_split
 from gnnpt.finetune.strategies import Strategy
 from gnnpt.finetune.tasks import check_task_type
@@ -36,6 +37,7 @@ class AdaptationSpec:
     task_type: str | None = None  # inferred from the labels when None
     encoder: str = DEFAULT_ENCODER  # what gnnpt finetune --encoder takes (a name, a .pth, hu2020:<name>, none)
     strategy: str = "full"
+    descriptors: list[str] = field(default_factory=list)  # molecule vectors into the head beside the graph's (hybrid)
     epochs: int = 30
     batch_size: int = 32
     lr: float = 1e-3
@@ -55,6 +57,7 @@ class AdaptationSpec:
         if self.task_type is not None:
             check_task_type(self.task_type)
         Strategy.parse(self.strategy)
+        check_vector_kinds(self.descriptors)
         if self.split not in SPLITS:
             raise ValueError(f"unknown split {self.split!r}; choose one of {SPLITS}")
         for key in ("epochs", "batch_size", "seeds"):

@@ -83,6 +83,11 @@ def adaptation_router(store: JobStore, owner: Any, default_encoder: str = DEFAUL
             ),
         ] = None,
         strategy: Annotated[str, Form(description="full, linear_probe, freeze:K, llrd:D, lora:R, adapter:B")] = "full",
+        descriptors: Annotated[
+            str,
+            Form(description="Comma-separated molecule vectors fed into the head beside the graph vector (a descriptor "
+                 "hybrid): descriptors:fast, ecfp4, ecfp4_counts, minimol. Empty: a plain GNN."),
+        ] = "",
         epochs: Annotated[int, Form(ge=1, le=500)] = 30,
         pretrain_epochs: Annotated[int, Form(ge=0, le=100)] = 3,
         seeds: Annotated[int, Form(ge=1, le=10)] = 1,
@@ -102,6 +107,7 @@ def adaptation_router(store: JobStore, owner: Any, default_encoder: str = DEFAUL
         try:
             spec = AdaptationSpec(name=name, targets=[t.strip() for t in targets.split(",") if t.strip()],
                                   smiles_col=smiles_col, task_type=task_type, encoder=encoder, strategy=strategy,
+                                  descriptors=[d.strip() for d in descriptors.split(",") if d.strip()],
                                   epochs=epochs, pretrain_epochs=pretrain_epochs, seeds=seeds, batch_size=batch_size,
                                   lr=lr, compare_from_scratch=compare_from_scratch)  # fmt: skip
         except ValueError as exc:

@@ -63,6 +63,11 @@ def finetune(
     dropout: Annotated[float, typer.Option(help="Encoder dropout.")] = 0.5,
     pooling: Annotated[str, typer.Option(help="mean, sum, max or attention.")] = "mean",
     head: Annotated[str, typer.Option(help="linear or mlp.")] = "linear",
+    descriptors: Annotated[
+        str,
+        typer.Option(help="Comma-separated molecule vectors fed into the head beside the graph vector (a descriptor "
+                     "hybrid): descriptors:fast, ecfp4, ecfp4_counts, minimol."),
+    ] = "",
     patience: Annotated[int | None, typer.Option(help="Early stopping after this many epochs without gain.")] = None,
     pos_weight: Annotated[bool, typer.Option(help="Weight positives by each task's negative/positive ratio.")] = False,
     half: Annotated[bool, typer.Option(help="Store the weights as float16 (half the size).")] = False,
@@ -77,9 +82,14 @@ def finetune(
             "MiniMol head, GNN from --encoder), choose their ensemble on the validation part, calibrate it."
         ),
     ] = "gnn",
+    figures: Annotated[
+        Path | None,
+        typer.Option(help="With --model auto (classification): write <name>_reliability.png (test part, before and "
+                     "after calibration) into this folder."),
+    ] = None,
     candidates: Annotated[
-        str, typer.Option(help="With --model auto: comma-separated candidates (trees, forest, minimol, gnn).")
-    ] = "trees,forest,minimol,gnn",
+        str, typer.Option(help="With --model auto: comma-separated candidates (trees, forest, minimol, gnn, hybrid).")
+    ] = "trees,forest,minimol,gnn,hybrid",
 ) -> None:
     """Fine-tune; writes the model (safetensors + card.json with lineage, split, metrics) to --output-dir."""
     from gnnpt.finetune.run import load_labeled, run_finetune
@@ -92,6 +102,7 @@ def finetune(
         cfg = FinetuneConfig(
             encoder=encoder, strategy=strategy, seeds=parse_seeds(seeds), epochs=epochs, batch_size=batch_size, lr=lr,
             dropout=dropout, pooling=pooling, head=head, patience=patience, pos_weight=pos_weight, progress=True,
+            descriptors=[d.strip() for d in descriptors.split(",") if d.strip()],
         )  # fmt: skip
         command = shlex.join(["gnnpt", *sys.argv[1:]])
         if model == "auto":
@@ -102,6 +113,9 @@ def finetune(
             out = output_dir or Path("models") / f"{labeled.name}_auto"
             path, result = run_auto(labeled, auto, out, split, split_seed, half, {"command": command}, console.print)
             show_auto(result, f"{labeled.name}: auto ({split} split)", path, register)
+            if figures is not None and "calibrated" in result.test:
+                png = result.reliability_diagram(figures / f"{path.name}_reliability.png", f"{labeled.name}: auto")
+                console.print(f"reliability diagram: {png}")
             return
         out = output_dir or Path("models") / f"{labeled.name}_{Path(encoder).name.replace(':', '_')}"
         path, result = run_finetune(labeled, cfg, out, split, split_seed, half=half, extra_card={"command": command})

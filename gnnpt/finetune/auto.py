@@ -1,9 +1,10 @@
 """``--model auto``: train every candidate kind on the training part, choose an ensemble of them on the validation
 part only, calibrate it there, and record every candidate's validation and test score beside the choice.
 
-Candidates (each one seed per run; several runs give the seeds): LightGBM trees on ECFP4 counts + RDKit descriptors,
-a LightGBM random forest on ECFP4 bits, an MLP head on MiniMol fingerprints (+ descriptors) when the ``minimol`` extra
-is installed, and a fine-tuned GNN. The ensemble is grown greedily with replacement (Caruana et al. 2004) on the
+Candidates (each with every seed of the run as a member): LightGBM trees on ECFP4 counts + RDKit descriptors, a
+LightGBM random forest on ECFP4 bits, an MLP head on MiniMol fingerprints (+ descriptors) when the ``minimol`` extra
+is installed, a fine-tuned GNN, and a descriptor hybrid (the GNN with RDKit descriptors beside its graph vector in
+the head). The ensemble is grown greedily with replacement (Caruana et al. 2004) on the
 validation score; probabilities are then Platt-calibrated and conformal calibration scores are taken on the same
 part. The test part is scored once, for the record.
 """
@@ -29,7 +30,7 @@ from gnnpt.finetune.run import LabeledData, check_split, make_split
 from gnnpt.finetune.tabular import TreeParams, fit_mlp, fit_trees
 from gnnpt.finetune.train import FinetuneConfig, finetune
 from gnnpt.models.artifact import save_model
-from gnnpt.models.calibration import apply_platt, brier, expected_calibration_error, fit_platt
+from gnnpt.models.calibration import apply_platt, brier, expected_calibration_error, fit_platt, reliability_diagram
 from gnnpt.models.conformal import Conformal
 from gnnpt.models.defaults import DEFAULT_ENCODER
 from gnnpt.models.domain import write_domain_for_model
@@ -38,7 +39,8 @@ from gnnpt.models.scoring import ensemble_scores
 from gnnpt.runtime import device_name
 from gnnpt.store.packed import PackedGraphs
 
-CANDIDATES = ("trees", "forest", "minimol", "gnn")
+CANDIDATES = ("trees", "forest", "minimol", "gnn", "hybrid")
+HYBRID_INPUTS = ["descriptors:fast"]
 COVERAGE_LEVELS = (0.8, 0.9)
 MINIMOL_NOTE = ("uses MiniMol fingerprints; MiniMol was pretrained on a mix that includes PubChem bioassays, which "
                 "contain Tox21's assays: its Tox21 test score may be optimistic for new chemistry")  # fmt: skip
@@ -49,7 +51,7 @@ class AutoConfig:
     """What ``auto`` tries: ``candidates`` (of :data:`CANDIDATES`), each trained with every one of ``seeds`` (its
     members), the GNN's fine-tuning settings and the number of ensemble-selection rounds."""
 
-    candidates: Sequence[str] = ("trees", "forest", "minimol", "gnn")
+    candidates: Sequence[str] = ("trees", "forest", "minimol", "gnn", "hybrid")
     seeds: Sequence[int] = (0,)
     gnn: FinetuneConfig = field(default_factory=lambda: FinetuneConfig(encoder=DEFAULT_ENCODER, epochs=20))
     rounds: int = 20
@@ -69,6 +71,15 @@ class AutoResult:
     candidates: dict[str, dict[str, Any]]
     record: dict[str, Any]
     wall_time_s: float
+    test: dict[str, np.ndarray] = field(default_factory=dict)  # labels, raw and calibrated scores of the test part
+
+    def reliability_diagram(self, path: str | Path, title: str) -> Path:
+        """A PNG of the test part's reliability before and after calibration (classification; needs matplotlib)."""
+        if "calibrated" not in self.test:
+            raise ValueError("a reliability diagram needs a classification model")
+        labels = self.test["labels"]
+        curves = {"before calibration": (self.test["raw"], labels), "after": (self.test["calibrated"], labels)}
+        return reliability_diagram(curves, path, title)
 
 
 def _inputs(name: str) -> list[str]:
@@ -83,8 +94,9 @@ def available_candidates(names: Sequence[str]) -> list[str]:
 
 def _train(name: str, store: PackedGraphs, targets: np.ndarray, split: Split, task_type: str,
            task_names: list[str], cfg: AutoConfig) -> Any:  # fmt: skip
-    if name == "gnn":
-        gnn = FinetuneConfig(**{**cfg.gnn.to_dict(), "seeds": list(cfg.seeds)})
+    if name in ("gnn", "hybrid"):
+        extras = HYBRID_INPUTS if name == "hybrid" else []
+        gnn = FinetuneConfig(**{**cfg.gnn.to_dict(), "seeds": list(cfg.seeds), "descriptors": extras})
         return finetune(store, targets, split, task_type, task_names, gnn).model
     inputs = _inputs(name)
     x = np.concatenate([store.features[k].numpy() for k in inputs], axis=1)
@@ -196,7 +208,10 @@ def train_auto(
     card = {"auto": {"candidates": candidates, **record, "seeds": list(cfg.seeds), "selection": selection},
             "notes": notes}  # fmt: skip
     model = EnsembleModel([models[n] for n in chosen], weights, platt=platt, conformal=conformal, card=card)
-    return AutoResult(model, candidates, record, time.perf_counter() - start)
+    test = {"labels": targets[parts["test"]], "raw": raw[parts["test"]]}
+    if platt is not None:
+        test["calibrated"] = final[parts["test"]]
+    return AutoResult(model, candidates, record, time.perf_counter() - start, test)
 
 
 def run_auto(

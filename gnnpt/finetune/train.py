@@ -13,11 +13,13 @@ from typing import Any, Literal
 
 import numpy as np
 import pytorch_lightning as pl
+import torch
 from pydantic import ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, field_validator
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pytorch_lightning.callbacks import EarlyStopping
 
 from gnnpt.datasets.splits import Split
+from gnnpt.featurization.vectors import attach_vectors, check_vector_kinds
 from gnnpt.finetune.data import FinetuneDataModule
 from gnnpt.finetune.metrics import primary_metric
 from gnnpt.finetune.module import FinetuneModule
@@ -45,6 +47,7 @@ class FinetuneConfig:
     strategy: str = "full"  # full, linear_probe, freeze:k, llrd:d, lora:r, adapter:d
     pooling: Literal[POOLINGS] = "mean"
     head: Literal[HEADS] = "linear"
+    descriptors: list[str] = Field(default_factory=list)  # molecule vectors beside the graph vector into the head
     dropout: float = Field(0.5, ge=0, lt=1)
     jk: Literal[JK_MODES] = "last"
     emb_dim: PositiveInt | None = None  # width and depth of a fresh ("none") encoder; None = Hu et al.'s 300 and 5
@@ -65,6 +68,11 @@ class FinetuneConfig:
     def _strategy(cls, value: str) -> str:
         Strategy.parse(value)  # raises with the forms it accepts
         return value
+
+    @field_validator("descriptors")
+    @classmethod
+    def _descriptors(cls, value: list[str]) -> list[str]:
+        return check_vector_kinds(value)  # raises naming the kinds it knows
 
     @field_validator("seeds")
     @classmethod
@@ -154,6 +162,19 @@ def _trainer(cfg: FinetuneConfig, metric: str, higher: bool, extra: list[pl.Call
     )  # fmt: skip
 
 
+def _extra_scaling(store: PackedGraphs, split: Split, kinds: list[str]) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """For a descriptor hybrid: attach the vectors ``kinds`` to ``store`` (cached) and return their mean and std
+    over the training part's molecules (std 1 where a value is constant there)."""
+    if not kinds:
+        return None
+    attach_vectors(store, kinds, cache=True)
+    rows = np.asarray(split.train)[store.valid[np.asarray(split.train)]]
+    x = torch.cat([store.features[k][torch.from_numpy(rows)].double() for k in kinds], dim=1).numpy()
+    center = np.nan_to_num(np.nanmean(x, 0))
+    scale = np.nan_to_num(np.nanstd(x, 0))
+    return torch.from_numpy(center).float(), torch.from_numpy(np.where(scale > 1e-6, scale, 1.0)).float()
+
+
 def finetune(
     store: PackedGraphs,
     targets: np.ndarray,
@@ -183,12 +204,17 @@ def finetune(
     standardizer = Standardizer.fit(train_targets) if task_type == "regression" else None
     pos_weight = positive_weights(train_targets) if cfg.pos_weight and task_type == "classification" else None
     strategy = Strategy.parse(cfg.strategy)
+    extras = _extra_scaling(store, split, cfg.descriptors)
     members, runs = [], []
     for seed in cfg.seeds:
         seed_start = time.perf_counter()
         pl.seed_everything(seed, verbose=False)
         encoder = resolve_encoder(cfg.encoder, gnn_type=cfg.gnn_type, jk=cfg.jk, drop_ratio=cfg.dropout, **sizes)
-        model = build_graph_model(encoder, num_outputs(task_type, targets), cfg.pooling, cfg.head)
+        model = build_graph_model(encoder, num_outputs(task_type, targets), cfg.pooling, cfg.head, cfg.descriptors,
+                                  len(extras[0]) if extras else 0)  # fmt: skip
+        if extras:
+            model.extra_center.copy_(extras[0])
+            model.extra_scale.copy_(extras[1])
         module = FinetuneModule(model, task_type, strategy, cfg.lr, cfg.weight_decay, pos_weight, standardizer)
         data = FinetuneDataModule(store, targets, split, cfg.batch_size, seed)
         with quiet_lightning():

@@ -48,6 +48,8 @@ class FinetunedCard(_Card):
     encoder_config: dict[str, Any]
     pooling: str
     head: Literal["linear", "mlp"]
+    extras: list[Literal["ecfp4", "ecfp4_counts", "descriptors:fast", "minimol"]] = []  # a descriptor hybrid's inputs
+    extra_dim: int = Field(0, ge=0)
     outputs: int = Field(ge=1)
     members: int = Field(ge=1)
     task_type: Literal["classification", "regression", "multiclass"]
@@ -70,6 +72,9 @@ class FinetunedCard(_Card):
             need = "needs" if self.task_type == "regression" else "has no"
             raise ValueError(f"a {self.task_type} model {need} standardizer (regression scores are in target units, "
                              "others are probabilities)")  # fmt: skip
+        if bool(self.extras) != (self.extra_dim > 0):
+            raise ValueError(f"extras {self.extras} with extra_dim {self.extra_dim}: a hybrid names its inputs and "
+                             "their width, a plain GNN neither")  # fmt: skip
         if self.scheme != self.architecture:
             raise ValueError(f"scheme {self.scheme!r} does not fit architecture {self.architecture!r}")
         return self

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 DEFAULT_CONFIDENCE = 0.9
+SET_SUFFIX = "_set"  # a classification task's prediction-set column: text, not a number
 SET_LABELS = {(False, False): "none", (True, False): "inactive", (False, True): "active", (True, True): "both"}
 
 
@@ -46,7 +47,7 @@ class Conformal:
     def columns(self, names: Sequence[str]) -> list[str]:
         """The columns :meth:`predict` adds for outputs ``names``."""
         if self.task_type == "classification":
-            return [f"{n}_set" for n in names]
+            return [f"{n}{SET_SUFFIX}" for n in names]
         return [c for n in names for c in (f"{n}_lo", f"{n}_hi")]
 
     def predict(self, names: Sequence[str], predictions: np.ndarray, confidence: float) -> dict[str, np.ndarray]:
@@ -65,7 +66,7 @@ class Conformal:
             keep = [self.p_values(t, c, p) > 1 - confidence for c in (0, 1)]
             labels = np.array([SET_LABELS[(bool(a), bool(b))] for a, b in zip(*keep, strict=True)], dtype=object)
             labels[np.isnan(p)] = None
-            out[f"{name}_set"] = labels
+            out[f"{name}{SET_SUFFIX}"] = labels
         return out
 
     def p_values(self, task: int, cls: int, probabilities: np.ndarray) -> np.ndarray:
@@ -92,7 +93,7 @@ class Conformal:
             if self.task_type == "regression":
                 inside = (columns[f"{name}_lo"] <= y) & (y <= columns[f"{name}_hi"])
             else:
-                sets = columns[f"{name}_set"]
+                sets = columns[f"{name}{SET_SUFFIX}"]
                 inside = np.array([s in ("both", "active" if v >= 0.5 else "inactive") for s, v in zip(sets, y,
                                    strict=True)])  # fmt: skip
             hits, total = hits + int(inside[known].sum()), total + int(known.sum())

@@ -21,6 +21,7 @@ from gnnpt.featurization.pipeline import featurize
 from gnnpt.featurization.vectors import attach_vectors
 from gnnpt.models.calibration import apply_platt
 from gnnpt.models.conformal import Conformal
+from gnnpt.models.tabular import TabularModel
 from gnnpt.store.packed import GraphBatch, PackedGraphs
 
 
@@ -52,7 +53,7 @@ class EnsembleModel(nn.Module):
         weights = np.asarray(weights, np.float64).reshape(len(components), len(self.task_names))
         if (weights < 0).any() or not np.allclose(weights.sum(0), 1):
             raise ValueError("ensemble weights are non-negative and sum to 1 for each output")
-        schemes = {c.scheme for c in components if not hasattr(c, "inputs")}
+        schemes = {c.scheme for c in components if not isinstance(c, TabularModel)}
         if len(schemes) > 1:
             raise ValueError(f"the GNN components of an ensemble read one graph scheme, not {sorted(schemes)}")
         self.scheme = schemes.pop() if schemes else "hu2020"

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from gnnpt.featurization.pipeline import featurize
+from gnnpt.featurization.vectors import attach_vectors, check_vector_kinds
 from gnnpt.models.encoders import build_encoder, encoder_architecture
 from gnnpt.models.targets import Standardizer
 from gnnpt.nn.adapters import add_adapters
@@ -26,13 +27,16 @@ from gnnpt.store.packed import GraphBatch, PackedGraphs
 HEADS = ("linear", "mlp")
 
 
-def build_graph_model(encoder: nn.Module, num_outputs: int, pooling: str = "mean", head: str = "linear") -> GraphModel:
-    """``encoder`` -> ``pooling`` -> a ``linear`` (Hu et al.) or two-layer ``mlp`` head with ``num_outputs``."""
+def build_graph_model(encoder: nn.Module, num_outputs: int, pooling: str = "mean", head: str = "linear",
+                      extras: Sequence[str] = (), extra_dim: int = 0) -> GraphModel:  # fmt: skip
+    """``encoder`` -> ``pooling`` -> a ``linear`` (Hu et al.) or two-layer ``mlp`` head with ``num_outputs``; with
+    ``extras`` (molecule vector kinds, ``extra_dim`` wide together) a descriptor hybrid whose head also reads them."""
     if head not in HEADS:
         raise ValueError(f"unknown head {head!r}; choose one of {HEADS}")
     dim = encoder.out_dim
-    out = LinearHead(dim, num_outputs) if head == "linear" else MLPHead(dim, num_outputs, hidden=dim)
-    return GraphModel(encoder, make_pooling(pooling, dim), out)
+    width = dim + (extra_dim if extras else 0)
+    out = LinearHead(width, num_outputs) if head == "linear" else MLPHead(width, num_outputs, hidden=width)
+    return GraphModel(encoder, make_pooling(pooling, dim), out, check_vector_kinds(extras), extra_dim)
 
 
 class FinetunedModel(nn.Module):
@@ -91,10 +95,16 @@ class FinetunedModel(nn.Module):
             return [f"{self.task_names[0]}={k}" for k in range(self.members[0].head_outputs)]
         return self.task_names
 
+    @property
+    def inputs(self) -> list[str]:
+        """The molecule vectors a descriptor hybrid reads beside the graphs (none for a plain GNN)."""
+        return self.members[0].extras
+
     def featurize(self, smiles: Sequence[object], max_atoms: int = 1000, fingerprints: bool = False) -> PackedGraphs:
         """The graphs this model reads for ``smiles`` (``.smiles`` canonical; errors for what cannot be read), with
-        the molecules' Morgan fingerprints when asked (for the applicability domain)."""
-        return featurize(list(smiles), self.scheme, canonical=True, max_atoms=max_atoms, fingerprints=fingerprints)
+        the molecules' Morgan fingerprints when asked (for the applicability domain) and a hybrid's vectors."""
+        store = featurize(list(smiles), self.scheme, canonical=True, max_atoms=max_atoms, fingerprints=fingerprints)
+        return attach_vectors(store, self.inputs) if self.inputs else store
 
     def state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, str]]:
         """What saving needs: the card's fields, the members' tensors, and no text models."""
@@ -109,6 +119,8 @@ class FinetunedModel(nn.Module):
             "encoder_config": first.encoder.config(),
             "pooling": first.pooling_kind,
             "head": first.head_kind,
+            "extras": first.extras,
+            "extra_dim": first.extra_dim,
             "outputs": first.head_outputs,
             "members": len(self.members),
             "task_type": self.task_type,
@@ -145,7 +157,8 @@ def finetuned_from_state(
         encoder = build_encoder(card["architecture"], card["encoder_config"])
         if strategy.get("name") == "adapter":
             add_adapters(encoder, int(strategy["adapter_dim"]))
-        members.append(build_graph_model(encoder, card["outputs"], card["pooling"], card["head"]))
+        members.append(build_graph_model(encoder, card["outputs"], card["pooling"], card["head"],
+                                         card.get("extras") or (), int(card.get("extra_dim") or 0)))  # fmt: skip
     model = FinetunedModel(
         members, card["task_type"], card["task_names"],
         Standardizer.from_dict(card["standardizer"]) if card.get("standardizer") else None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -48,11 +50,21 @@ class MLPHead(nn.Module):
 
 
 class GraphModel(nn.Module):
-    """encoder (nodes) -> pooling (graphs) -> head (tasks). ``embed`` gives the pooled graph vectors."""
+    """encoder (nodes) -> pooling (graphs) -> head (tasks). ``embed`` gives the pooled graph vectors.
 
-    def __init__(self, encoder: nn.Module, pooling: nn.Module, head: nn.Module):
+    ``extras``: names of per-molecule vectors (``batch.features``, e.g. RDKit descriptors) fed into the head beside
+    the graph vector, standardized with ``extra_center`` / ``extra_scale`` (fitted on the training part; an unknown
+    value becomes the mean): a descriptor hybrid, whose head's input width is the encoder's plus theirs.
+    """
+
+    def __init__(self, encoder: nn.Module, pooling: nn.Module, head: nn.Module, extras: Sequence[str] = (),
+                 extra_dim: int = 0):  # fmt: skip
         super().__init__()
         self.encoder, self.pooling, self.head = encoder, pooling, head
+        self.extras = list(extras)
+        if self.extras:
+            self.register_buffer("extra_center", torch.zeros(extra_dim))
+            self.register_buffer("extra_scale", torch.ones(extra_dim))
 
     @property
     def pooling_kind(self) -> str:
@@ -68,11 +80,27 @@ class GraphModel(nn.Module):
     def head_outputs(self) -> int:
         return self.head.num_tasks
 
+    @property
+    def extra_dim(self) -> int:
+        return self.extra_center.numel() if self.extras else 0
+
     def embed(self, batch) -> torch.Tensor:
         """Graph vectors [num_graphs, dim] for a ``GraphBatch`` or PyG ``Batch``."""
         h = self.encoder(batch.x, batch.edge_index, batch.edge_attr)
         return self.pooling(h, batch.batch, batch.num_graphs)
 
+    def head_input(self, batch) -> torch.Tensor:
+        """The graph vector, followed by the standardized extra vectors of a hybrid."""
+        z = self.embed(batch)
+        if not self.extras:
+            return z
+        missing = [k for k in self.extras if k not in getattr(batch, "features", {})]
+        if missing:
+            raise ValueError(f"this hybrid model reads the molecule features {missing}; featurize with its featurize")
+        e = torch.cat([batch.features[k].float() for k in self.extras], dim=1)
+        e = torch.nan_to_num((e - self.extra_center) / self.extra_scale)
+        return torch.cat([z, e.to(z.dtype)], dim=1)
+
     def forward(self, batch) -> torch.Tensor:
         """Task outputs (logits or values) [num_graphs, num_tasks]."""
-        return self.head(self.embed(batch))
+        return self.head(self.head_input(batch))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from gnnpt.models.finetuned import FinetunedModel
+from gnnpt.models.scoring import ScoringModel
 from gnnpt.models.store import model_path
 from gnnpt.nn.precision import DEFAULT_PRECISION, resolve_precision
 from gnnpt.predict.predictor import Predictor
@@ -51,12 +51,12 @@ class ScreenSummary:
         return (self.rows - self.resumed_rows) / max(self.seconds, 1e-9)
 
 
-def _predictor(model: str | Path | Predictor | FinetunedModel | None, device: str | None) -> Predictor:
+def _predictor(model: str | Path | Predictor | ScoringModel | None, device: str | None) -> Predictor:
     """What scores: a Predictor as given (from ``gnnpt.load``), a bare model (no applicability domain), or the model
     a name or directory gives, with its domain."""
     if isinstance(model, Predictor):
         return model
-    if isinstance(model, FinetunedModel):
+    if callable(getattr(model, "member_scores", None)):
         return Predictor(model)
     return Predictor.from_path(model_path(model), device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
@@ -85,7 +85,7 @@ def _selection(
 
 def screen(
     input: str | Path,
-    model: str | Path | Predictor | FinetunedModel | None,
+    model: str | Path | Predictor | ScoringModel | None,
     output: str | Path,
     *,
     smiles_col: str | None = None,

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gnnpt.models.finetuned import FinetunedModel
+from gnnpt.models.scoring import ScoringModel
 
 VERSION = 1
 
@@ -25,16 +25,22 @@ def progress_path(output: Path) -> Path:
     return Path(f"{output}.progress.json")
 
 
-def model_fingerprint(model: FinetunedModel) -> str:
-    """SHA-256 of the model's weights, outputs and feature scheme: what makes its scores what they are."""
-    digest = hashlib.sha256(json.dumps([model.task_type, model.output_names(), model.scheme]).encode())
-    for name, tensor in sorted(model.members.state_dict().items()):
+def model_fingerprint(model: ScoringModel) -> str:
+    """SHA-256 of the model's weights, trees, outputs, feature scheme and ensemble weights / calibration: what makes
+    its scores what they are (not its card's free-form record)."""
+    fields, tensors, texts = model.state()
+    what = [model.task_type, model.output_names(), model.scheme, fields.get("weights"), fields.get("platt")]
+    digest = hashlib.sha256(json.dumps(what).encode())
+    for name, tensor in sorted(tensors.items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    for name, text in sorted(texts.items()):
+        digest.update(name.encode())
+        digest.update(text.encode())
     return digest.hexdigest()
 
 
-def run_identity(input: Path, model: FinetunedModel, settings: dict[str, Any]) -> dict[str, Any]:
+def run_identity(input: Path, model: ScoringModel, settings: dict[str, Any]) -> dict[str, Any]:
     """What a resumed run must share with the interrupted one: the input file, the model and ``settings``."""
     stat = input.stat()
     return {

@@ -25,7 +25,8 @@ import torch
 
 from gnnpt.featurization.contained import ContainedFeaturizer, contained_parsing
 from gnnpt.featurization.pipeline import featurize, start_method, worker_pool
-from gnnpt.models.scored import table_columns
+from gnnpt.featurization.vectors import attach_vectors
+from gnnpt.models.scoring import score_columns
 from gnnpt.predict.predictor import Predictor
 from gnnpt.runtime import model_threads, release_free_memory, torch_threads
 from gnnpt.screening.inputs import READ_ERROR
@@ -37,22 +38,27 @@ log = logging.getLogger(__name__)
 
 def output_columns(predictor: Predictor, carried: list[str]) -> list[str]:
     """The columns of a screening output, in order: ``row``, the carried input columns, then the scoring path's."""
-    return ["row", *carried, *table_columns(predictor.model.output_names(), len(predictor.model.members) > 1)]
+    return ["row", *carried, *score_columns(predictor.model)]
 
 
-def _featurize_arrays(smiles: list[object], scheme: str, max_atoms: int, fingerprints: bool) -> tuple:
-    """Featurize in a worker process (as ``FinetunedModel.featurize`` does); numpy arrays travel between processes
-    more cheaply than tensors."""
+def _featurize_arrays(smiles: list[object], scheme: str, max_atoms: int, fingerprints: bool,
+                      inputs: tuple[str, ...] = ()) -> tuple:  # fmt: skip
+    """Featurize in a worker process (as the model's ``featurize`` does: graphs, and the molecule feature vectors
+    ``inputs`` it reads); numpy arrays travel between processes more cheaply than tensors."""
     store = featurize(smiles, scheme, canonical=True, max_atoms=max_atoms, fingerprints=fingerprints)
+    if inputs:
+        attach_vectors(store, inputs)
     tensors = (store.x, store.edge_index, store.edge_attr, store.node_ptr, store.edge_ptr)
     fps = store.fingerprints.numpy() if store.fingerprints is not None else None
-    return tuple(t.numpy() for t in tensors), store.smiles, store.errors, fps
+    vectors = {k: v.numpy() for k, v in store.features.items()}
+    return tuple(t.numpy() for t in tensors), store.smiles, store.errors, fps, vectors
 
 
 def _store_from_arrays(arrays: tuple, scheme: str) -> PackedGraphs:
-    tensors, smiles, errors, fps = arrays
+    tensors, smiles, errors, fps, vectors = arrays
     return PackedGraphs(*(torch.from_numpy(a) for a in tensors), scheme, smiles, errors,
-                        torch.from_numpy(fps) if fps is not None else None)  # fmt: skip
+                        torch.from_numpy(fps) if fps is not None else None,
+                        {k: torch.from_numpy(v) for k, v in vectors.items()})  # fmt: skip
 
 
 def score_chunk(
@@ -78,7 +84,8 @@ class _FeaturizedAhead:
 
     def __init__(self, workers: int, predictor: Predictor):
         self.workers = workers
-        self.args = (predictor.model.scheme, predictor.max_atoms, predictor.domain is not None)
+        self.args = (predictor.model.scheme, predictor.max_atoms, predictor.domain is not None,
+                     tuple(getattr(predictor.model, "inputs", ())))  # fmt: skip
         self.pool = worker_pool(workers)
         self.pending: deque[tuple[pd.DataFrame, ProcessPoolExecutor, Future]] = deque()
         self.isolation = ContainedFeaturizer(start_method=start_method())  # its process starts on first use

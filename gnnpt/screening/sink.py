@@ -14,11 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gnnpt.models.conformal import SET_SUFFIX
 from gnnpt.screening.checkpoint import Progress, progress_path
 from gnnpt.screening.selection import Filter, TopK
 from gnnpt.screening.writers import CsvOutput, ParquetOutput, arrow_schema, output_kind
 
-TEXT_COLUMNS = ("smiles", "canonical_smiles", "in_domain", "error")  # the scoring path's columns that are not numbers
+# the scoring path's columns that are not numbers (besides conformal prediction sets, ``<task>_set``)
+TEXT_COLUMNS = ("smiles", "canonical_smiles", "in_domain", "error")
 TOPK_FILES = ("topk-a.parquet", "topk-b.parquet")  # alternate, so the committed snapshot is never overwritten
 
 
@@ -40,7 +42,8 @@ class ResultSink:
         top_k: TopK | None = None,
     ):
         self.output, self.state, self.filters, self.top_k = output, state, list(filters), top_k
-        numbers = [c for c in columns if c != "row" and c not in carried and c not in TEXT_COLUMNS]
+        numbers = [c for c in columns if c != "row" and c not in carried and c not in TEXT_COLUMNS
+                   and not c.endswith(SET_SUFFIX)]  # fmt: skip
         self.dtypes = {"row": np.int64, **dict.fromkeys(numbers, np.float32)}
         self.sidecar = progress_path(output)
         self.selecting = bool(self.filters) or top_k is not None

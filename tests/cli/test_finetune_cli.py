@@ -36,6 +36,27 @@ def test_finetune_a_csv_writes_a_model(tmp_path, monkeypatch) -> None:
     assert registered["has_n"].tolist()[0] == pytest.approx(predicted["has_n"].tolist()[0])
 
 
+def test_finetune_model_auto_writes_a_calibrated_ensemble_of_regression_models(tmp_path) -> None:
+    smiles = [f"{'C' * k}{tail}" for k in range(1, 13) for tail in ("O", "N", "Cl", "C(=O)O", "c1ccccc1")]
+    frame = pd.DataFrame({"smiles": smiles, "size": [float(len(s)) for s in smiles]})
+    path = tmp_path / "sizes.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "auto"
+    args = ["finetune", "--data", str(path), "--targets", "size", "--split", "random", "--model", "auto",
+            "--candidates", "trees,forest", "--seeds", "2", "-o", str(out)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "ensemble" in result.output and "conformal coverage on test" in result.output
+    card = json.loads((out / "card.json").read_text())
+    assert card["kind"] == "ensemble" and card["task_type"] == "regression"
+    assert set(card["auto"]["candidates"]) == {"trees", "forest"} and card["components"][0]["members"] == 2
+    predicted = gnnpt.load(out).predict(["CCCCCCO", "bad("])
+    assert predicted["size_lo"][0] < predicted["size"][0] < predicted["size_hi"][0]
+    assert predicted["size"].notna().tolist() == [True, False]
+    result = CliRunner().invoke(app, [*args[:-2], "-o", str(tmp_path / "x"), "--model", "bogus"])
+    assert result.exit_code != 0 and "choose gnn or auto" in result.output
+
+
 def test_bad_options_are_clear_errors(tmp_path) -> None:
     path = tmp_path / "mine.csv"
     pd.DataFrame({"smiles": ["CCO"], "y": [1]}).to_csv(path, index=False)

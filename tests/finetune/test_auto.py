@@ -56,6 +56,8 @@ def test_auto_chooses_on_valid_only_and_saves_what_it_measured(tmp_path, bbbp) -
     np.testing.assert_allclose(frame["p_np"].to_numpy(), score_molecules(result.model, bbbp.smiles[:20]).mean[:, 0],
                                rtol=1e-5)  # fmt: skip
     assert frame["max_similarity"].notna().all() and frame["p_np_set"].notna().all()
+    png = result.reliability_diagram(tmp_path / "r.png", "bbbp")
+    assert png.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_auto_refuses_what_it_cannot_do(bbbp) -> None:

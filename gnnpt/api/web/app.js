@@ -102,8 +102,26 @@ function fromCsv(text, model) {
       index, id: get("title") || String(index + 1), smiles: get("smiles"), canonical_smiles: get("canonical_smiles") || null,
       scores: Object.fromEntries(tasks.map((t) => [t, number(get(t))])), max_similarity: number(get("max_similarity")),
       in_domain: get("in_domain") === "" ? null : get("in_domain") === "True", error: get("error") || null,
+      conformal: conformalOf(header, get, number),
     };
   }) };
+}
+
+// A calibrated model's conformal columns (<task>_set, or <task>_lo / <task>_hi) of one CSV row; null without any.
+function conformalOf(header, get, number) {
+  const names = header.filter((h) => /_(set|lo|hi)$/.test(h));
+  if (!names.length) return null;
+  return Object.fromEntries(names.map((h) => [h, h.endsWith("_set") ? get(h) || null : number(get(h))]));
+}
+
+// What the model is sure of at its confidence: the prediction set, or the interval.
+function confidenceNote(r, t) {
+  const c = r.conformal;
+  if (!c) return "";
+  if (c[`${t}_set`]) return ` · ${c[`${t}_set`]}`;
+  if (!(`${t}_lo` in c)) return "";
+  const end = (v, inf) => (v === null ? inf : v.toFixed(2));
+  return ` [${end(c[`${t}_lo`], "−∞")}, ${end(c[`${t}_hi`], "∞")}]`;
 }
 
 function csvCell(v) {
@@ -146,16 +164,17 @@ function render(data) {
     cell(r.error ?? "", "error");
     for (const t of data.tasks) {
       const v = r.scores[t];
-      const td = cell(v === null ? "—" : v.toFixed(3), "score");
+      const td = cell(v === null ? "—" : v.toFixed(3) + confidenceNote(r, t), "score");
       td.style.background = colour(v, ...range[t]);
     }
   }
 }
 
 function toCsv(data) {
-  const columns = ["id", "smiles", "canonical_smiles", ...data.tasks, "max_similarity", "in_domain", "error"];
+  const conformal = Object.keys(data.results.find((r) => r.conformal)?.conformal ?? {});
+  const columns = ["id", "smiles", "canonical_smiles", ...data.tasks, ...conformal, "max_similarity", "in_domain", "error"];
   return [columns.join(","), ...data.results.map((r) => [r.id, r.smiles, r.canonical_smiles, ...data.tasks.map((t) => r.scores[t]),
-    r.max_similarity, r.in_domain, r.error].map(csvCell).join(","))].join("\n") + "\n";
+    ...conformal.map((c) => r.conformal?.[c]), r.max_similarity, r.in_domain, r.error].map(csvCell).join(","))].join("\n") + "\n";
 }
 
 // The legend and the download link of the scores, shown only once there are results.
