@@ -47,6 +47,9 @@ def moleculenet(
     auto: Annotated[
         bool, typer.Option(help="Include gnnpt's --model auto ensemble and each candidate it tried.")
     ] = False,
+    auto_candidates: Annotated[
+        str | None, typer.Option(help="The candidates --auto tries (default: trees, forest, minimol, gnn, hybrid).")
+    ] = None,
     charts: Annotated[bool, typer.Option(help="Write one bar chart per dataset (needs matplotlib).")] = True,
     output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Where results go.")] = Path(
         "finetune/results"
@@ -62,7 +65,8 @@ def moleculenet(
     cfg = BenchmarkConfig.quick() if quick else BenchmarkConfig.cpu() if protocol == "cpu" else BenchmarkConfig()
     overrides = {"datasets": _names(datasets), "encoders": _names(encoders), "seeds": seeds, "epochs": epochs,
                  "limit": limit, "baseline": baseline, "minimol": minimol, "chemprop": chemprop or None,
-                 "auto": auto or None}  # fmt: skip
+                 "auto": auto or None,
+                 "auto_candidates": tuple(_names(auto_candidates)) if auto_candidates else None}  # fmt: skip
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     output_dir.mkdir(parents=True, exist_ok=True)
     try:

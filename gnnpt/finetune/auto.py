@@ -2,7 +2,7 @@
 part only, calibrate it there, and record every candidate's validation and test score beside the choice.
 
 Candidates (each with every seed of the run as a member): LightGBM trees on ECFP4 counts + RDKit descriptors, a
-LightGBM random forest on ECFP4 bits, an MLP head on MiniMol fingerprints (+ descriptors) when the ``minimol`` extra
+LightGBM random forest on ECFP4 bits, an MLP head on MiniMol fingerprints when the ``minimol`` extra
 is installed, a fine-tuned GNN, and a descriptor hybrid (the GNN with RDKit descriptors beside its graph vector in
 the head). The ensemble is grown greedily with replacement (Caruana et al. 2004) on the
 validation score; probabilities are then Platt-calibrated and conformal calibration scores are taken on the same
@@ -84,7 +84,7 @@ class AutoResult:
 
 def _inputs(name: str) -> list[str]:
     return {"trees": ["ecfp4_counts", "descriptors:fast"], "forest": ["ecfp4"],
-            "minimol": ["minimol", "descriptors:fast"]}.get(name, [])  # fmt: skip
+            "minimol": ["minimol"]}.get(name, [])  # fmt: skip
 
 
 def available_candidates(names: Sequence[str]) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pandas as pd
 from gnnpt.datasets import load as load_dataset
 from gnnpt.datasets.splits import scaffold_split
 from gnnpt.featurization.cache import cached_features, cached_featurize
-from gnnpt.finetune.auto import AutoConfig, train_auto
+from gnnpt.finetune.auto import CANDIDATES, AutoConfig, train_auto
 from gnnpt.finetune.baseline import fit_predict_ecfp
 from gnnpt.finetune.metrics import mean_roc_auc, worse_beyond_spread
 from gnnpt.finetune.peers import chemprop_test_predictions
@@ -53,6 +54,7 @@ class BenchmarkConfig:
     minimol: bool = False  # the MiniMol + head peer row (needs the minimol extra)
     chemprop: bool = False  # the Chemprop v2 peer row (needs chemprop)
     auto: bool = False  # gnnpt's --model auto row, and a row per candidate it tried
+    auto_candidates: tuple[str, ...] = CANDIDATES
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     limit: int | None = None  # a fixed random sample of this many rows per dataset (quick checks)
 
@@ -130,12 +132,12 @@ def _chemprop_scores(smiles: list[str], targets: np.ndarray, split, seeds: int,
 
 
 def _auto_rows(name: str, smiles: list[str], targets: np.ndarray, split, seeds: int, task_names: list[str],
-               gnn: FinetuneConfig) -> list[dict]:  # fmt: skip
+               gnn: FinetuneConfig, candidates: Sequence[str]) -> list[dict]:  # fmt: skip
     """One row for the chosen ensemble and one per candidate, each over ``seeds`` runs of ``train_auto``."""
     runs = []
     for seed in range(seeds):
         began = time.perf_counter()
-        cfg = AutoConfig(seeds=[seed], gnn=replace(gnn, seeds=[seed]))
+        cfg = AutoConfig(candidates=candidates, seeds=[seed], gnn=replace(gnn, seeds=[seed]))
         result = train_auto(smiles, targets, split, "classification", task_names, cfg)
         runs.append((result, time.perf_counter() - began))
     rows = [_row(name, AUTO, "-", "baseline", [100 * r.record["test"] for r, _ in runs], sum(t for _, t in runs),
@@ -182,7 +184,7 @@ def run_benchmark(cfg: BenchmarkConfig, progress: bool = False, partial: Path | 
             rows.append(_row(name, CHEMPROP, "-", "baseline", scores, time.perf_counter() - start, eces))
         if cfg.auto:
             gnn = replace(cfg.finetune, encoder=DEFAULT_ENCODER, epochs=cfg.epochs)
-            rows += _auto_rows(name, smiles, targets, split, cfg.seeds, list(ds.task_names), gnn)
+            rows += _auto_rows(name, smiles, targets, split, cfg.seeds, list(ds.task_names), gnn, cfg.auto_candidates)
         _keep(rows, partial)
         for spec in cfg.encoders:
             label, gnn = labels[spec]
