@@ -17,6 +17,7 @@ from gnnpt.adaptation.report import report_html
 from gnnpt.adaptation.runner import LOG_FILE
 from gnnpt.adaptation.spec import AdaptationSpec
 from gnnpt.adaptation.submit import submit_job, upload_suffix
+from gnnpt.featurization.contained import ParseLimits
 from gnnpt.models.defaults import DEFAULT_ENCODER
 
 # Encoders a request may name: none, a published checkpoint, or a model-store name; never a path on the server.
@@ -56,7 +57,8 @@ async def stored(call: Callable[..., T], *args: Any) -> T:
                             headers={"Retry-After": str(RETRY_AFTER_S)}) from None  # fmt: skip
 
 
-def adaptation_router(store: JobStore, owner: Any, default_encoder: str = DEFAULT_ENCODER) -> APIRouter:
+def adaptation_router(store: JobStore, owner: Any, default_encoder: str = DEFAULT_ENCODER,
+                      limits: ParseLimits = ParseLimits()) -> APIRouter:  # fmt: skip
     """The routes; ``owner`` is the dependency that gives the caller's identity (its API key digest)."""
     router = APIRouter(prefix="/v1/adaptations", tags=["adaptations"])
     caller = Depends(owner)
@@ -122,7 +124,7 @@ def adaptation_router(store: JobStore, owner: Any, default_encoder: str = DEFAUL
                 with paths[key].open("wb") as f:
                     await asyncio.to_thread(shutil.copyfileobj, upload.file, f)
         try:
-            job = await stored(submit_job, store, who, spec, paths["labeled"], paths.get("unlabeled"), job_id)
+            job = await stored(submit_job, store, who, spec, paths["labeled"], paths.get("unlabeled"), job_id, limits)
         except ValueError as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
         return await asyncio.to_thread(job_view, job, store)

@@ -9,6 +9,7 @@ import asyncio
 import gc
 import json
 import logging
+import re
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,12 +21,14 @@ import orjson
 import pandas as pd
 from fastapi import Body, Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.datastructures import UploadFile as StarletteUpload
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import gnnpt
 from gnnpt.adaptation.jobs import JobStore
@@ -34,19 +37,35 @@ from gnnpt.adaptation.worker import WorkerPool
 from gnnpt.api.adaptations import BUSY_TIMEOUT_S, adaptation_router
 from gnnpt.api.auth import KeyGate, check_key
 from gnnpt.api.batching import heavy_atoms
-from gnnpt.api.limits import BodyLimit, BodyTooLarge
+from gnnpt.api.limits import BodyDeadline, BodyLimit
 from gnnpt.api.metrics import Metrics
 from gnnpt.api.observe import Observe
-from gnnpt.api.schemas import ErrorBody, ModelSummary, PredictRequest, PredictResponse
+from gnnpt.api.schemas import ErrorBody, ModelSummary, PredictRequest, PredictResponse, UnprocessableBody
 from gnnpt.api.service import BadRequest, BrokenModel, ModelService, UnknownModel
 from gnnpt.api.settings import Settings
 from gnnpt.datasets.readers import read_table
+from gnnpt.featurization.contained import ParseLimits
 from gnnpt.runtime import torch_threads
 from gnnpt.screening.writers import spreadsheet_safe
 
 WEB_DIR = Path(str(resources.files("gnnpt.api") / "web"))
-ERRORS = {404: {"model": ErrorBody}, 401: {"model": ErrorBody}, 403: {"model": ErrorBody},
-          413: {"model": ErrorBody}, 503: {"model": ErrorBody}, 504: {"model": ErrorBody}}  # fmt: skip
+# Answers any operation may give (documented on every one): a body that cannot be parsed,
+# a request too slow to arrive, a body over the limit.
+TRANSPORT_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body cannot be parsed (JSON that is not UTF-8, a broken form)."},
+    408: {"model": ErrorBody, "description": "The request's headers or body did not arrive in time; the connection "
+          "is closed."},
+    413: {"model": ErrorBody, "description": "The body, or the molecules or heavy atoms in it, over the limit."},
+}  # fmt: skip
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No API key (the service has keys)."},
+    403: {"model": ErrorBody, "description": "An API key the service does not accept."},
+    404: {"model": ErrorBody, "description": "No such model or job."},
+    422: {"model": UnprocessableBody, "description": "Invalid fields (a list), or a request that cannot be served "
+          "as sent (a sentence saying why)."},
+    503: {"model": ErrorBody, "description": "A model on the server that cannot be served, or a busy job store."},
+    504: {"model": ErrorBody, "description": "Scoring took longer than the request timeout."},
+}  # fmt: skip
 CSV_EXAMPLE = "smiles,id\nCCO,ethanol\nc1ccccc1O,phenol\nnot a smiles,bad\n"
 
 log = logging.getLogger(__name__)
@@ -62,6 +81,27 @@ def read_upload(data: bytes, filename: str, smiles_col: str | None) -> tuple[pd.
             return read_table(path, smiles_col)
         except ValueError as exc:  # say the caller's file name, not the server's temporary path
             raise type(exc)(str(exc).replace(str(path), Path(filename).name)) from None
+
+
+def json_errors(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with every error answer documented as JSON, which it is: FastAPI documents a route's extra
+    answers in the route's own media type (the report page's 404 as text/html)."""
+    for operation in (op for path in document["paths"].values() for op in path.values()):
+        for code, answer in operation["responses"].items():
+            content = answer.get("content", {})
+            if code >= "400" and content and "application/json" not in content:
+                answer["content"] = {"application/json": next(iter(content.values()))}
+    return document
+
+
+def allowed_methods(document: dict[str, Any], path: str, allow: str) -> str:
+    """``allow`` (Starlette's ``Allow``, which names the first route matching ``path`` only) with every method the
+    document gives the path."""
+    methods = {m.strip() for m in allow.split(",") if m.strip()}
+    for template, operations in document["paths"].items():
+        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), path):
+            methods |= {m.upper() for m in operations}
+    return ", ".join(sorted(methods))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -90,19 +130,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Scores molecules (SMILES) with fine-tuned molecular GNNs. Invalid SMILES get a per-molecule "
         "`error`; the other molecules of the request are scored. Send `X-API-Key` when the service has keys.",
         lifespan=lifespan,
+        responses=TRANSPORT_ERRORS,
     )
+    build_openapi = app.openapi
+    app.openapi = lambda: json_errors(build_openapi())  # type: ignore[method-assign]
     app.state.service, app.state.metrics, app.state.settings = service, metrics, settings
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
                        prefixes={"/v1/adaptations": settings.max_upload_bytes})  # fmt: skip
+    app.add_middleware(BodyDeadline, timeout_s=settings.body_timeout_s)
     app.add_middleware(KeyGate, hashes=key_hashes)  # before the body is read: 401 first, then any 413 or 422
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["*"])  # fmt: skip
     app.add_middleware(Observe, metrics=metrics)  # added last: the outermost, so it sees every answer (413s too)
 
-    @app.exception_handler(BodyTooLarge)
-    async def too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status.HTTP_413_CONTENT_TOO_LARGE)
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """FastAPI's answer, with two fixes: a 405 names every method of the path in ``Allow``, and a JSON body that
+        cannot be decoded (FastAPI raises its 400 *from* the decoding error) says why and what to send."""
+        if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+            headers = exc.headers or {}
+            allow = allowed_methods(app.openapi(), request.url.path, headers.get("Allow", ""))
+            exc.headers = {**headers, "Allow": allow}
+        elif exc.status_code == status.HTTP_400_BAD_REQUEST and exc.__cause__ is not None:
+            exc.detail = f"the body cannot be read as JSON ({exc.__cause__}); send UTF-8 JSON"
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(UnknownModel)
     async def unknown(_: Request, exc: UnknownModel) -> JSONResponse:
@@ -131,7 +183,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Who is calling: the digest of their API key ("anonymous" when the service has no keys)."""
         return check_key(request, key_hashes) or "anonymous"
 
-    app.include_router(adaptation_router(jobs, owner, settings.adaptation_encoder), responses=ERRORS)
+    limits = ParseLimits(settings.parse_memory_mb, settings.parse_time_s)  # the uploads' molecules, as predict's
+    app.include_router(adaptation_router(jobs, owner, settings.adaptation_encoder, limits), responses=ERRORS)
 
     async def score(request: Request, name: str, body: PredictRequest) -> dict[str, Any]:
         """The response body (see :class:`PredictResponse`) of scoring ``body`` with model ``name``."""
@@ -163,6 +216,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(orjson.dumps(await score(request, name, body)), media_type="application/json")
 
     async def score_csv(request: Request, name: str, smiles_col: str | None) -> Response:
+        given = [key for key, _ in request.query_params.multi_items()]
+        if given not in ([], ["smiles_col"]):  # a misspelt smiles_col would otherwise be ignored without a word
+            detail = f"query parameters {given}: this endpoint takes one, smiles_col, at most once"
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
             form = await request.form()
             upload = form.get("file")
@@ -230,7 +287,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return await score_json(request, name, body)
 
     @app.post("/v1/predict/csv", tags=["predict"], openapi_extra={"requestBody": csv_body},
-              responses={**ERRORS, **csv_out}, dependencies=[Depends(authorized)])  # fmt: skip
+              response_class=Response, responses={**ERRORS, **csv_out}, dependencies=[Depends(authorized)])  # fmt: skip
     async def predict_csv_default(request: Request, smiles_col: str | None = None) -> Response:
         """Score a table with the default model: a CSV body (``Content-Type: text/csv``) or a file upload
         (``multipart/form-data``, field ``file``: CSV, TSV, SMI, SDF or Parquet). The SMILES column is found by name
@@ -239,7 +296,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return await score_csv(request, service.default, smiles_col)
 
     @app.post("/v1/models/{name}/predict/csv", tags=["predict"], openapi_extra={"requestBody": csv_body},
-              responses={**ERRORS, **csv_out}, dependencies=[Depends(authorized)])  # fmt: skip
+              response_class=Response, responses={**ERRORS, **csv_out}, dependencies=[Depends(authorized)])  # fmt: skip
     async def predict_csv(request: Request, name: str, smiles_col: str | None = None) -> Response:
         """:http:post:`/v1/predict/csv` with model ``name``."""
         return await score_csv(request, name, smiles_col)

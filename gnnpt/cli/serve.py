@@ -88,9 +88,10 @@ def serve(
         # one set of adaptation workers for the server, started here: each web worker would start its own
         os.environ[ENV_PREFIX + "ADAPTATION_WORKERS"] = "0"
         adaptation = WorkerPool(settings.adaptation_workers, settings.jobs_dir, settings.adaptation_threads).start()
-    try:
+    try:  # TimedHttpTools: uvicorn's httptools protocol with deadlines for request heads and unread bodies
         uvicorn.run("gnnpt.api.app:create_app", factory=True, host=host, port=port, workers=workers,
                     log_config=LOG_CONFIG, access_log=False, timeout_graceful_shutdown=graceful_timeout,
-                    timeout_keep_alive=30)  # fmt: skip
+                    timeout_keep_alive=settings.keep_alive_timeout_s,
+                    http="gnnpt.api.limits:TimedHttpTools")  # fmt: skip
     finally:
         adaptation.stop()
