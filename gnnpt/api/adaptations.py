@@ -87,8 +87,10 @@ def adaptation_router(store: JobStore, owner: Any, default_encoder: str = DEFAUL
         strategy: Annotated[str, Form(description="full, linear_probe, freeze:K, llrd:D, lora:R, adapter:B")] = "full",
         descriptors: Annotated[
             str,
-            Form(description="Comma-separated molecule vectors fed into the head beside the graph vector (a descriptor "
-                 "hybrid): descriptors:fast, ecfp4, ecfp4_counts, minimol. Empty: a plain GNN."),
+            Form(
+                description="Comma-separated molecule vectors fed into the head beside the graph vector (a descriptor "
+                "hybrid): descriptors:fast, ecfp4, ecfp4_counts, minimol. Empty: a plain GNN."
+            ),
         ] = "",
         epochs: Annotated[int, Form(ge=1, le=500)] = 30,
         pretrain_epochs: Annotated[int, Form(ge=0, le=100)] = 3,

@@ -48,7 +48,7 @@ def moleculenet(
         bool, typer.Option(help="Include gnnpt's --model auto ensemble and each candidate it tried.")
     ] = False,
     auto_candidates: Annotated[
-        str | None, typer.Option(help="The candidates --auto tries (default: trees, forest, minimol, gnn, hybrid).")
+        str | None, typer.Option(help="Candidates of --auto (default trees, forest, minimol; also gnn, hybrid).")
     ] = None,
     charts: Annotated[bool, typer.Option(help="Write one bar chart per dataset (needs matplotlib).")] = True,
     output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Where results go.")] = Path(

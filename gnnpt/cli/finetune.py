@@ -65,8 +65,10 @@ def finetune(
     head: Annotated[str, typer.Option(help="linear or mlp.")] = "linear",
     descriptors: Annotated[
         str,
-        typer.Option(help="Comma-separated molecule vectors fed into the head beside the graph vector (a descriptor "
-                     "hybrid): descriptors:fast, ecfp4, ecfp4_counts, minimol."),
+        typer.Option(
+            help="Comma-separated molecule vectors fed into the head beside the graph vector (a descriptor "
+            "hybrid): descriptors:fast, ecfp4, ecfp4_counts, minimol."
+        ),
     ] = "",
     patience: Annotated[int | None, typer.Option(help="Early stopping after this many epochs without gain.")] = None,
     pos_weight: Annotated[bool, typer.Option(help="Weight positives by each task's negative/positive ratio.")] = False,
@@ -84,12 +86,14 @@ def finetune(
     ] = "gnn",
     figures: Annotated[
         Path | None,
-        typer.Option(help="With --model auto (classification): write <name>_reliability.png (test part, before and "
-                     "after calibration) into this folder."),
+        typer.Option(
+            help="With --model auto (classification): write <name>_reliability.png (test part, before and "
+            "after calibration) into this folder."
+        ),
     ] = None,
     candidates: Annotated[
         str, typer.Option(help="With --model auto: comma-separated candidates (trees, forest, minimol, gnn, hybrid).")
-    ] = "trees,forest,minimol,gnn,hybrid",
+    ] = "trees,forest,minimol",
 ) -> None:
     """Fine-tune; writes the model (safetensors + card.json with lineage, split, metrics) to --output-dir."""
     from gnnpt.finetune.run import load_labeled, run_finetune

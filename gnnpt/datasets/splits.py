@@ -90,6 +90,24 @@ def _scaffold_groups(smiles: Sequence[str]) -> tuple[list[list[int]], list[int]]
     return list(groups.values()), invalid
 
 
+def scaffold_folds(
+    smiles: Sequence[str], rows: Sequence[int] | np.ndarray, k: int = 5, seed: int = 0
+) -> list[np.ndarray]:
+    """``rows`` cut into ``k`` folds that never share a Bemis-Murcko scaffold (groups shuffled with ``seed``, each
+    put into the smallest fold so far): cross-validation that, like a scaffold split, scores unseen scaffolds."""
+    if k < 2:
+        raise ValueError(f"k must be at least 2, not {k}")
+    rows = _idx(rows)
+    groups, invalid = _scaffold_groups([smiles[i] for i in rows])
+    order = np.random.default_rng(seed).permutation(len(groups))
+    folds: list[list[int]] = [[] for _ in range(k)]
+    for g in order:
+        min(folds, key=len).extend(rows[groups[g]].tolist())
+    for n, i in enumerate(invalid):
+        folds[n % k].append(int(rows[i]))
+    return [np.sort(np.asarray(f, dtype=np.int64)) for f in folds]
+
+
 def scaffold_balanced_split(smiles: Sequence[str], frac: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> Split:
     """A seeded, balanced scaffold split (Chemprop's ``scaffold_balanced``): scaffold groups too big for half of
     the valid or test part go to train first, the other groups follow in a seeded random order, each into train,

@@ -1,12 +1,14 @@
-"""``--model auto``: train every candidate kind on the training part, choose an ensemble of them on the validation
-part only, calibrate it there, and record every candidate's validation and test score beside the choice.
+"""``--model auto``: train every candidate kind on the training part, choose an ensemble of them without the test
+part, calibrate it on the validation part, and record every candidate's validation and test score beside the choice.
 
 Candidates (each with every seed of the run as a member): LightGBM trees on ECFP4 counts + RDKit descriptors, a
 LightGBM random forest on ECFP4 bits, an MLP head on MiniMol fingerprints when the ``minimol`` extra
 is installed, a fine-tuned GNN, and a descriptor hybrid (the GNN with RDKit descriptors beside its graph vector in
-the head). The ensemble is grown greedily with replacement (Caruana et al. 2004) on the
-validation score; probabilities are then Platt-calibrated and conformal calibration scores are taken on the same
-part. The test part is scored once, for the record.
+the head). The ensemble is grown greedily with replacement (Caruana et al. 2004) on a selection score: when every
+candidate is cheap to refit (no GNN), the training part's out-of-fold predictions (refits on scaffold folds that
+never saw the row's scaffold) together with the validation part, else the validation part alone; a MoleculeNet
+validation part of ~150 molecules alone picks noisily. Probabilities are then Platt-calibrated and conformal
+calibration scores are taken on the validation part. The test part is scored once, for the record.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 import numpy as np
 
 import gnnpt
-from gnnpt.datasets.splits import Split
+from gnnpt.datasets.splits import Split, scaffold_folds
 from gnnpt.featurization.cache import cached_featurize
 from gnnpt.featurization.vectors import attach_vectors
 from gnnpt.finetune.metrics import evaluate, primary_metric
@@ -51,11 +53,12 @@ class AutoConfig:
     """What ``auto`` tries: ``candidates`` (of :data:`CANDIDATES`), each trained with every one of ``seeds`` (its
     members), the GNN's fine-tuning settings and the number of ensemble-selection rounds."""
 
-    candidates: Sequence[str] = ("trees", "forest", "minimol", "gnn", "hybrid")
+    candidates: Sequence[str] = ("trees", "forest", "minimol")  # gnn, hybrid: opt in (costly on a CPU)
     seeds: Sequence[int] = (0,)
     gnn: FinetuneConfig = field(default_factory=lambda: FinetuneConfig(encoder=DEFAULT_ENCODER, epochs=20))
     rounds: int = 20
     threads: int = 2
+    folds: int = 5  # scaffold folds of the training part for out-of-fold selection scores (0: the validation part only)
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.candidates if c not in CANDIDATES]
@@ -93,7 +96,9 @@ def available_candidates(names: Sequence[str]) -> list[str]:
 
 
 def _train(name: str, store: PackedGraphs, targets: np.ndarray, split: Split, task_type: str,
-           task_names: list[str], cfg: AutoConfig) -> Any:  # fmt: skip
+           task_names: list[str], cfg: AutoConfig, like: Any = None) -> Any:  # fmt: skip
+    """Train candidate ``name`` on ``split.train``; ``like``: a fitted MLP candidate whose chosen head and weight
+    decay to reuse (out-of-fold refits choose nothing again)."""
     if name in ("gnn", "hybrid"):
         extras = HYBRID_INPUTS if name == "hybrid" else []
         gnn = FinetuneConfig(**{**cfg.gnn.to_dict(), "seeds": list(cfg.seeds), "descriptors": extras})
@@ -101,12 +106,26 @@ def _train(name: str, store: PackedGraphs, targets: np.ndarray, split: Split, ta
     inputs = _inputs(name)
     x = np.concatenate([store.features[k].numpy() for k in inputs], axis=1)
     if name == "minimol":
-        return fit_mlp(x, targets, split, task_type, task_names, inputs, seeds=cfg.seeds)
+        chosen = like.card["learner_params"] if like is not None else None
+        sizes = {"hiddens": (chosen["hidden"],), "weight_decays": (chosen["weight_decay"],)} if chosen else {}
+        return fit_mlp(x, targets, split, task_type, task_names, inputs, seeds=cfg.seeds, **sizes)
     params = TreeParams() if name == "trees" else TreeParams(boosting="rf", n_estimators=500, num_leaves=255,
                                                               min_child_samples=1, colsample_bytree=0.2,
                                                               subsample=0.632)  # fmt: skip
     return fit_trees(x, targets, split, task_type, task_names, inputs, seeds=cfg.seeds, params=params,
                      threads=cfg.threads)  # fmt: skip
+
+
+def _out_of_fold(name: str, model: Any, store: PackedGraphs, targets: np.ndarray, split: Split, smiles: Sequence[str],
+                 task_type: str, task_names: list[str], cfg: AutoConfig) -> np.ndarray:  # fmt: skip
+    """Predictions for every training row from a refit of ``name`` on the other scaffold folds (NaN elsewhere)."""
+    out = np.full((len(targets), len(task_names)), np.nan)
+    train = np.asarray(split.train)
+    for fold in scaffold_folds(smiles, train, cfg.folds, seed=cfg.seeds[0]):
+        inner = Split(np.setdiff1d(train, fold), np.asarray(split.valid), fold)
+        refit = _train(name, store, targets, inner, task_type, task_names, cfg, like=model)
+        out[fold] = ensemble_scores(refit, store.select(fold))[0]
+    return out
 
 
 def _score(task_type: str, y: np.ndarray, pred: np.ndarray) -> float:
@@ -170,19 +189,25 @@ def train_auto(
     store = store if store is not None else cached_featurize(list(smiles))
     attach_vectors(store, sorted({k for n in names for k in _inputs(n)}), cache=True)
     parts = {p: np.asarray(getattr(split, p)) for p in ("train", "valid", "test")}
+    out_of_fold = cfg.folds >= 2 and not {"gnn", "hybrid"} & set(names)  # GNN refits cost too much on a CPU
     models, preds, candidates = {}, {}, {}
     for name in names:
         began = time.perf_counter()
         models[name] = _train(name, store, targets, split, task_type, task_names, cfg)
         preds[name] = ensemble_scores(models[name], store)[0].astype(np.float64)
         candidates[name] = {p: _score(task_type, targets[parts[p]], preds[name][parts[p]]) for p in ("valid", "test")}
+        if out_of_fold:  # the training rows' scores from refits that did not see them; the test rows stay unseen
+            oof = _out_of_fold(name, models[name], store, targets, split, smiles, task_type, task_names, cfg)
+            preds[name][parts["train"]] = oof[parts["train"]]
+            candidates[name]["out_of_fold"] = _score(task_type, targets[parts["train"]], oof[parts["train"]])
         candidates[name]["wall_s"] = round(time.perf_counter() - began, 1)
         if log:
             log(f"{name}: valid {candidates[name]['valid']:.4f} test {candidates[name]['test']:.4f} "
                 f"({candidates[name]['wall_s']:.0f} s)")  # fmt: skip
     valid = parts["valid"]
-    picks = select_ensemble({n: p[valid] for n, p in preds.items()},
-                            lambda p: _score(task_type, targets[valid], p), cfg.rounds)  # fmt: skip
+    chooser = np.concatenate([parts["train"], valid]) if out_of_fold else valid
+    picks = select_ensemble({n: p[chooser] for n, p in preds.items()},
+                            lambda p: _score(task_type, targets[chooser], p), cfg.rounds)  # fmt: skip
     chosen = list(picks)
     weights = np.array([[picks[n] / sum(picks.values())] * len(task_names) for n in chosen])
     raw = sum(w[0] * preds[n] for n, w in zip(chosen, weights, strict=True))
@@ -204,7 +229,9 @@ def train_auto(
                                                                             targets[parts["test"]], level)
                            for level in COVERAGE_LEVELS}  # fmt: skip
     notes = [MINIMOL_NOTE] if "minimol" in chosen else []
-    selection = "greedy ensemble selection with replacement on the validation part"
+    selection = ("greedy ensemble selection with replacement on the training part's out-of-fold scores "
+                 f"({cfg.folds} scaffold folds) and the validation part" if out_of_fold else
+                 "greedy ensemble selection with replacement on the validation part")  # fmt: skip
     card = {"auto": {"candidates": candidates, **record, "seeds": list(cfg.seeds), "selection": selection},
             "notes": notes}  # fmt: skip
     model = EnsembleModel([models[n] for n in chosen], weights, platt=platt, conformal=conformal, card=card)

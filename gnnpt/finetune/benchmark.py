@@ -19,7 +19,7 @@ import pandas as pd
 from gnnpt.datasets import load as load_dataset
 from gnnpt.datasets.splits import scaffold_split
 from gnnpt.featurization.cache import cached_features, cached_featurize
-from gnnpt.finetune.auto import CANDIDATES, AutoConfig, train_auto
+from gnnpt.finetune.auto import AutoConfig, train_auto
 from gnnpt.finetune.baseline import fit_predict_ecfp
 from gnnpt.finetune.metrics import mean_roc_auc, worse_beyond_spread
 from gnnpt.finetune.peers import chemprop_test_predictions
@@ -54,7 +54,7 @@ class BenchmarkConfig:
     minimol: bool = False  # the MiniMol + head peer row (needs the minimol extra)
     chemprop: bool = False  # the Chemprop v2 peer row (needs chemprop)
     auto: bool = False  # gnnpt's --model auto row, and a row per candidate it tried
-    auto_candidates: tuple[str, ...] = CANDIDATES
+    auto_candidates: tuple[str, ...] = ("trees", "forest", "minimol")
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     limit: int | None = None  # a fixed random sample of this many rows per dataset (quick checks)
 

@@ -133,3 +133,20 @@ def test_single_class_parts_names_the_part_and_its_class() -> None:
     assert single_class_parts(y, split) == ["valid (2 molecules: only class 0)", "test (2 molecules: only class 1)"]
     two_tasks = np.column_stack([y[:, 0], [0, 1, 1, 0, 0, 1]])
     assert single_class_parts(two_tasks, split) == []  # the second task has both classes everywhere
+
+
+def test_scaffold_folds_cover_the_rows_once_and_never_share_a_scaffold() -> None:
+    from gnnpt.datasets.splits import scaffold_folds
+
+    smiles = [f"{tail}{ring}" for ring in ("c1ccccc1", "c1ccncc1", "C1CCCCC1", "c1ccoc1", "C1CCNCC1")
+              for tail in ("C", "CC", "O", "N")] + ["not a smiles"]  # fmt: skip
+    rows = np.arange(1, len(smiles))
+    folds = scaffold_folds(smiles, rows, k=3, seed=0)
+    assert sorted(np.concatenate(folds).tolist()) == rows.tolist()
+    scaffolds = [{MurckoScaffold.MurckoScaffoldSmiles(smiles[i]) for i in f if smiles[i] != "not a smiles"}
+                 for f in folds]  # fmt: skip
+    assert all(not (a & b) for i, a in enumerate(scaffolds) for b in scaffolds[i + 1 :])
+    assert max(map(len, folds)) - min(map(len, folds)) <= 4  # whole scaffold groups of four, balanced
+    assert [f.tolist() for f in scaffold_folds(smiles, rows, 3, 0)] == [f.tolist() for f in folds]
+    with pytest.raises(ValueError, match="at least 2"):
+        scaffold_folds(smiles, rows, k=1)

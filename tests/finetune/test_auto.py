@@ -60,6 +60,15 @@ def test_auto_chooses_on_valid_only_and_saves_what_it_measured(tmp_path, bbbp) -
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_cheap_candidates_are_chosen_on_out_of_fold_scores_too(bbbp) -> None:
+    split = scaffold_split(bbbp.smiles)
+    cfg = AutoConfig(candidates=["trees", "forest"], folds=3, rounds=3)
+    result = train_auto(bbbp.smiles, bbbp.targets, split, "classification", bbbp.task_names, cfg)
+    assert {"out_of_fold", "valid", "test"} <= set(result.candidates["trees"])
+    assert "out-of-fold" in result.model.card["auto"]["selection"]
+    assert 0.5 < result.candidates["forest"]["out_of_fold"] <= 1
+
+
 def test_auto_refuses_what_it_cannot_do(bbbp) -> None:
     with pytest.raises(ValueError, match="unknown candidates"):
         AutoConfig(candidates=["trees", "xgboost"])

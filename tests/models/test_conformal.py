@@ -56,7 +56,7 @@ def test_calibration_scores_survive_tensors() -> None:
     conformal = Conformal.fit("classification", scores, labels)
     again = Conformal.from_tensors("classification", 2, conformal.tensors())
     np.testing.assert_array_equal(again.p_values(1, 1, scores[:, 1]), conformal.p_values(1, 1, scores[:, 1]))
-    with pytest.raises(ValueError, match="conformal.t1.c0"):
+    with pytest.raises(ValueError, match=r"conformal\.t1\.c0"):
         Conformal.from_tensors("classification", 2, {"conformal.t0.c0": np.zeros(1), "conformal.t0.c1": np.zeros(1)})
     with pytest.raises(ValueError, match="between 0 and 1"):
         conformal.predict(["a", "b"], scores, 90)

@@ -120,7 +120,7 @@ def test_cards_and_files_that_lie_are_refused(tmp_path, trees, mlp) -> None:
     texts = json.loads((path / TREES_FILE).read_text())
     del texts["models"]["m1.t1"]
     (path / TREES_FILE).write_text(json.dumps(texts))
-    with pytest.raises(RegistryError, match="m1.t1"):
+    with pytest.raises(RegistryError, match=r"m1\.t1"):
         verify(path)
     path = save_model(mlp, tmp_path / "m")
     card = json.loads((path / "card.json").read_text())

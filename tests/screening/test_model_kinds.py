@@ -17,7 +17,8 @@ from gnnpt.models.scoring import score_molecules
 from gnnpt.predict import Predictor
 from gnnpt.screening.api import screen
 
-SMILES = [f"{t}{r}" for r in ("c1ccccc1", "c1ccncc1", "C1CCCCC1", "c1ccoc1") for t in ("C", "CC", "O", "N", "CCO", "Cl")]
+RINGS, TAILS = ("c1ccccc1", "c1ccncc1", "C1CCCCC1", "c1ccoc1"), ("C", "CC", "O", "N", "CCO", "Cl")
+SMILES = [f"{t}{r}" for r in RINGS for t in TAILS]
 LABELS = np.array([[float("N" in s or "n" in s)] for s in SMILES])
 
 
