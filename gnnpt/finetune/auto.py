@@ -129,8 +129,11 @@ def _out_of_fold(name: str, model: Any, store: PackedGraphs, targets: np.ndarray
 
 
 def _score(task_type: str, y: np.ndarray, pred: np.ndarray) -> float:
-    """The primary metric, signed so that higher is better (NaN when undefined)."""
+    """The primary metric over the rows that have a prediction (a molecule that could not be featurized has none),
+    signed so that higher is better (NaN when undefined)."""
     metric, higher = primary_metric(task_type)
+    y = np.where(np.isnan(pred), np.nan, y)
+    pred = np.nan_to_num(pred, nan=0.5)
     try:
         value = evaluate(task_type, y, _as_outputs(task_type, pred))[metric]
     except ValueError:
