@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from gnnpt.datasets.splits import Split
 from gnnpt.finetune.metrics import mean_roc_auc
+from gnnpt.finetune.tabular import fit_head
 from gnnpt.nn.pooling import Pool
 from gnnpt.runtime import torch_threads
 from gnnpt.store.packed import PackedGraphs
@@ -40,33 +40,6 @@ def _safe_auc(y: np.ndarray, p: np.ndarray) -> float:
         return mean_roc_auc(y, p)
     except ValueError:
         return math.nan
-
-
-def _fit(x: dict[str, torch.Tensor], y: dict[str, torch.Tensor], hidden: int | None, weight_decay: float,
-         seed: int, epochs: int = 300, lr: float = 3e-3) -> tuple[nn.Module, float]:  # fmt: skip
-    """Full-batch Adam on the training part; the state with the best validation ROC-AUC (checked every 20 epochs)."""
-    torch.manual_seed(seed)
-    d, t = x["train"].shape[1], y["train"].shape[1]
-    head = nn.Linear(d, t) if hidden is None else nn.Sequential(
-        nn.Linear(d, hidden), nn.ReLU(), nn.Dropout(0.2), nn.Linear(hidden, t))  # fmt: skip
-    opt = torch.optim.Adam(head.parameters(), lr=lr, weight_decay=weight_decay)
-    known = ~torch.isnan(y["train"])
-    target = torch.nan_to_num(y["train"])
-    best, best_state = -math.inf, None
-    for epoch in range(epochs):
-        head.train()
-        loss = F.binary_cross_entropy_with_logits(head(x["train"])[known], target[known])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if epoch % 20 == 19:
-            head.eval()
-            with torch.no_grad():
-                score = _safe_auc(y["valid"].numpy(), head(x["valid"]).numpy())
-            if score > best or best_state is None:
-                best, best_state = score, {k: v.clone() for k, v in head.state_dict().items()}
-    head.load_state_dict(best_state)
-    return head.eval(), best
 
 
 @dataclass
@@ -105,7 +78,7 @@ def probe(
     result = ProbeResult([], [], [], [])
     for seed in seeds:
         with torch_threads(1):  # heads this small gain nothing from threads, and lose a lot on a busy machine
-            fits = [(kind, wd, *_fit(x, y, None if kind == "linear" else 256, wd, seed))
+            fits = [(kind, wd, *fit_head(x, y, "classification", None if kind == "linear" else 256, wd, seed))
                     for kind in heads for wd in weight_decays]  # fmt: skip
         kind, wd, head, valid = max(fits, key=lambda f: -math.inf if math.isnan(f[3]) else f[3])
         with torch.no_grad():

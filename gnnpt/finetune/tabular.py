@@ -105,10 +105,11 @@ def fit_trees(
     return TabularModel(inputs, task_type, task_names, trees=trees, card=card)
 
 
-def _fit_head(x: dict[str, torch.Tensor], y: dict[str, torch.Tensor], task_type: str, hidden: int | None,
-              weight_decay: float, seed: int, epochs: int = 300, lr: float = 3e-3,
-              ) -> tuple[torch.nn.Module, float]:  # fmt: skip
-    """Full-batch Adam on the training part; the state with the best validation score (checked every 20 epochs)."""
+def fit_head(x: dict[str, torch.Tensor], y: dict[str, torch.Tensor], task_type: str, hidden: int | None,
+             weight_decay: float, seed: int, epochs: int = 300, lr: float = 3e-3,
+             ) -> tuple[torch.nn.Module, float]:  # fmt: skip
+    """A linear or one-hidden-layer head (:func:`build_mlp`) on fixed features: full-batch Adam on the training
+    part, the state with the best validation score (checked every 20 epochs; NaN when it is undefined)."""
     torch.manual_seed(seed)
     net = build_mlp(x["train"].shape[1], y["train"].shape[1], hidden)
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
@@ -127,9 +128,12 @@ def _fit_head(x: dict[str, torch.Tensor], y: dict[str, torch.Tensor], task_type:
         if epoch % 20 == 19:
             net.eval()
             with torch.no_grad():
-                score = evaluate(task_type, y["valid"].numpy(), net(x["valid"]).numpy()).get(metric, math.nan)
+                try:
+                    score = evaluate(task_type, y["valid"].numpy(), net(x["valid"]).numpy())[metric]
+                except ValueError:  # no validation task with both classes
+                    score = math.nan
             score = score if higher else -score
-            if best_state is None or score > best:
+            if best_state is None or score > best:  # NaN never beats a first state
                 best, best_state = score, {k: v.clone() for k, v in net.state_dict().items()}
     net.load_state_dict(best_state)
     return net.eval(), best
@@ -161,7 +165,7 @@ def fit_mlp(
     ys = {p: torch.from_numpy(np.asarray(y_fit[i], np.float32)) for p, i in (("train", train), ("valid", valid))}
     chosen = []
     with torch_threads(1):  # heads this small gain nothing from threads, and lose a lot on a busy machine
-        fits = {(h, wd): [_fit_head(xs, ys, task_type, h, wd, seed) for seed in seeds]
+        fits = {(h, wd): [fit_head(xs, ys, task_type, h, wd, seed) for seed in seeds]
                 for h in hiddens for wd in weight_decays}  # fmt: skip
     (hidden, wd), members = max(fits.items(), key=lambda kv: np.nanmean([s for _, s in kv[1]]))
     chosen = [net for net, _ in members]
