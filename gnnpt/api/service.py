@@ -86,6 +86,10 @@ class ModelService:
             ) from None
         except RegistryError as exc:
             raise BrokenModel(f"model {name!r} cannot be served: {exc}") from None
+        except ValueError as exc:  # a malformed reference, such as "name@x": no model has that name
+            raise UnknownModel(
+                f"no model {name!r} on this service ({exc}); GET /v1/models lists the models it serves"
+            ) from None
 
     def card(self, name: str) -> dict[str, Any]:
         path = self._path(name)

@@ -98,9 +98,10 @@ def test_body_size_limit() -> None:
 
 def test_unknown_and_path_like_model_names_are_404(client, tmp_path) -> None:
     gnnpt.load().model.save(tmp_path / "copy")  # a real model directory: still not servable by path
-    for name in ("nope", "..%2F..%2Fetc", str(tmp_path / "copy").replace("/", "%2F")):
+    for name in ("nope", "..%2F..%2Fetc", str(tmp_path / "copy").replace("/", "%2F"), "%40%3A", "tox21%40x"):
         response = client.post(f"/v1/models/{name}/predict", json={"smiles": ["CCO"]})
         assert response.status_code == 404, name
+        assert client.get(f"/v1/models/{name}").status_code == 404, name
     missing = client.get("/v1/models/nope")
     assert missing.status_code == 404 and "GET /v1/models lists" in missing.json()["detail"]
     assert str(tmp_path.parent) not in missing.text and ".cache" not in missing.text  # no server paths
