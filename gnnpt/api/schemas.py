@@ -100,6 +100,16 @@ class PredictResponse(BaseModel):
     results: list[MoleculeResult]
 
 
+class EndpointInfo(BaseModel):
+    """What one task's score means."""
+
+    task: str
+    meaning: str
+    units: str
+    direction: str = Field(description="Which way is which, e.g. 'higher: more likely active (a toxicity alert)'.")
+    assay: str = Field(description="The assay or source of the training labels.")
+
+
 class ModelSummary(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
@@ -110,6 +120,10 @@ class ModelSummary(BaseModel):
     shipped: bool
     default: bool
     test_metric: dict[str, Any] | None = Field(default=None, description="Primary test metric on the card.")
+    endpoints: list[EndpointInfo] = Field(
+        default_factory=list, description="What each task's score means (empty when the training data is not a "
+        "named dataset)."
+    )  # fmt: skip
 
 
 class ErrorBody(BaseModel):

@@ -11,6 +11,7 @@ from typing import Any
 from gnnpt.api.batching import MicroBatcher
 from gnnpt.api.schemas import ModelSummary, PredictRequest
 from gnnpt.api.settings import Settings
+from gnnpt.datasets.endpoints import endpoints
 from gnnpt.featurization.contained import ContainedFeaturizer, ParseLimits, contained_parsing
 from gnnpt.models.card import read_card
 from gnnpt.models.defaults import DEFAULT_MODEL
@@ -71,8 +72,8 @@ class ModelService:
 
     def summaries(self) -> list[ModelSummary]:
         return [ModelSummary(name=e.ref, version=e.version, kind=e.kind, tasks=list(e.tasks), shipped=e.shipped,
-                             default=e.ref == self.default, test_metric=_test_metric(read_card(e.path)))
-                for e in list_models()]  # fmt: skip
+                             default=e.ref == self.default, test_metric=_test_metric(card), endpoints=endpoints(card))
+                for e in list_models() for card in [read_card(e.path)]]  # fmt: skip
 
     def _path(self, name: str) -> Path:
         """Operator-configured models may be directories; names from requests are looked up in the registry only."""

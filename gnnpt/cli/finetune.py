@@ -94,6 +94,14 @@ def finetune(
     candidates: Annotated[
         str, typer.Option(help="With --model auto: comma-separated candidates (trees, forest, minimol, gnn, hybrid).")
     ] = "trees,forest,minimol",
+    folds: Annotated[
+        int,
+        typer.Option(
+            help="With --model auto and no GNN candidate: refit each candidate on this many scaffold folds of the "
+            "training part to choose and calibrate on out-of-fold scores too (0: the validation part alone; "
+            "enough when it holds hundreds of molecules, and 6x cheaper)."
+        ),
+    ] = 5,
 ) -> None:
     """Fine-tune; writes the model (safetensors + card.json with lineage, split, metrics) to --output-dir."""
     from gnnpt.finetune.run import load_labeled, run_finetune
@@ -113,7 +121,7 @@ def finetune(
             from gnnpt.finetune.auto import AutoConfig, run_auto
 
             auto = AutoConfig(candidates=[c.strip() for c in candidates.split(",") if c.strip()],
-                              seeds=cfg.seeds, gnn=replace(cfg, progress=False))  # fmt: skip
+                              seeds=cfg.seeds, gnn=replace(cfg, progress=False), folds=folds)  # fmt: skip
             out = output_dir or Path("models") / f"{labeled.name}_auto"
             path, result = run_auto(labeled, auto, out, split, split_seed, half, {"command": command}, console.print)
             show_auto(result, f"{labeled.name}: auto ({split} split)", path, register)
@@ -142,7 +150,7 @@ def show_auto(result: AutoResult, title: str, path: Path, register: str | None) 
     calibration = result.record.get("calibration")
     if calibration:
         console.print(f"test ECE {calibration['ece_before_test']:.3f} -> {calibration['ece_after_test']:.3f} "
-                      "after Platt scaling on the validation part")  # fmt: skip
+                      f"after Platt scaling on {result.record['calibrated_on']}")  # fmt: skip
     coverage = ", ".join(f"{k.rsplit('_', 1)[1]}: {v:.3f}" for k, v in result.record["conformal"].items())
     console.print(f"conformal coverage on test: {coverage}")
     _written(path, register)

@@ -8,7 +8,9 @@ the head). The ensemble is grown greedily with replacement (Caruana et al. 2004)
 candidate is cheap to refit (no GNN), the training part's out-of-fold predictions (refits on scaffold folds that
 never saw the row's scaffold) together with the validation part, else the validation part alone; a MoleculeNet
 validation part of ~150 molecules alone picks noisily. Probabilities are then Platt-calibrated and conformal
-calibration scores are taken on the validation part. The test part is scored once, for the record.
+calibration scores are taken on the same rows as the selection (out-of-fold and validation, else validation alone):
+a class-conditional quantile from the ~10 positives of a small validation part is too coarse, and scaffold folds
+carry the shift to new scaffolds that the test part has. The test part is scored once, for the record.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ class AutoConfig:
         unknown = [c for c in self.candidates if c not in CANDIDATES]
         if unknown or not self.candidates:
             raise ValueError(f"unknown candidates {unknown}; choose from {', '.join(CANDIDATES)}")
+        if self.folds < 0 or self.folds == 1:
+            raise ValueError(f"folds={self.folds}: use 0 (choose on the validation part alone) or 2 or more")
 
 
 @dataclass
@@ -218,16 +222,19 @@ def train_auto(
                               "valid": _score(task_type, targets[valid], raw[valid]),
                               "test": _score(task_type, targets[parts["test"]], raw[parts["test"]])}  # fmt: skip
     platt, final = None, raw
+    calibration_part = "the training part's out-of-fold scores and the validation part" if out_of_fold else \
+        "the validation part"  # fmt: skip
     if task_type == "classification":
-        platt = fit_platt(raw[valid], targets[valid])
+        platt = fit_platt(raw[chooser], targets[chooser])
         final = apply_platt(raw, *platt).astype(np.float64)
         record["calibration"] = {
-            "method": "platt (fitted on the validation part)",
+            "method": f"platt (fitted on {calibration_part})",
             **{f"{m}_{when}_{p}": fn(s[parts[p]], targets[parts[p]]) for m, fn in
                (("ece", expected_calibration_error), ("brier", brier))
                for when, s in (("before", raw), ("after", final)) for p in ("valid", "test")},
         }  # fmt: skip
-    conformal = Conformal.fit(task_type, final[valid], targets[valid])
+    conformal = Conformal.fit(task_type, final[chooser], targets[chooser])
+    record["calibrated_on"] = calibration_part  # Platt scaling (classification) and the conformal scores
     record["conformal"] = {f"test_coverage_{level:.2f}": conformal.coverage(task_names, final[parts["test"]],
                                                                             targets[parts["test"]], level)
                            for level in COVERAGE_LEVELS}  # fmt: skip
@@ -267,6 +274,7 @@ def run_auto(
         "split": {"kind": split, "seed": split_seed, "sizes": list(parts.sizes())},
         "hyperparameters": {"candidates": list(cfg.candidates), "seeds": list(cfg.seeds), "gnn": cfg.gnn.to_dict(),
                             "rounds": cfg.rounds},
+        "metrics": auto_metrics(result.record, data.task_type),
         "wall_time_s": round(result.wall_time_s, 1),
         "hardware": device_name("cpu"),
         "gnnpt_version": gnnpt.__version__,
@@ -275,3 +283,11 @@ def run_auto(
     path = save_model(result.model, out, half)
     write_domain_for_model(path, [data.smiles[i] for i in parts.train])
     return path, result
+
+
+def auto_metrics(record: dict[str, Any], task_type: str) -> dict[str, Any]:
+    """The ensemble's scores in the ``metrics`` layout of every fine-tuned model's card (the primary metric, unsigned),
+    so model listings, the page and ``/v1/models`` show them the same way."""
+    metric, higher = primary_metric(task_type)
+    sign = 1 if higher else -1
+    return {"primary": metric, "summary": {f"{p}_{metric}_mean": sign * record[p] for p in ("valid", "test")}}

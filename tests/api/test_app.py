@@ -211,6 +211,9 @@ def test_models_card_health_metrics_and_page(client) -> None:
     models = client.get("/v1/models").json()
     default = next(m for m in models if m["default"])
     assert default["name"] == "tox21" and default["test_metric"]["metric"] == "roc_auc"
+    meaning = {e["task"]: e for e in default["endpoints"]}
+    assert list(meaning) == default["tasks"] and "mitochondrial membrane" in meaning["SR-MMP"]["meaning"]
+    assert meaning["SR-MMP"]["units"] == "probability" and "HepG2" in meaning["SR-MMP"]["assay"]
     assert client.get("/v1/models/tox21").json()["task_names"] == default["tasks"]
     assert client.get("/readyz").json() == {"status": "ready", "default_model": "tox21"}
     client.post("/v1/predict", json={"smiles": ["CCO", "bad("]})

@@ -54,6 +54,8 @@ def test_paste_score_and_see_the_table(browser_page, tmp_path) -> None:
 
     page, elsewhere = browser_page
     assert "tox21" in page.input_value("#model")
+    page.click("#endpoints summary")  # what the scores mean, from /v1/models
+    assert page.locator("#endpoint-rows tr").count() == 12 and "mitochondrial" in page.inner_text("#endpoint-rows")
     legend = page.locator("#legend")
     assert not legend.is_visible() and not page.is_visible("#download")  # nothing to download before scoring
     assert page.get_attribute("#download", "href") is None

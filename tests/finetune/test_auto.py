@@ -69,12 +69,16 @@ def test_cheap_candidates_are_chosen_on_out_of_fold_scores_too(bbbp) -> None:
     result = train_auto(smiles, bbbp.targets, split, "classification", bbbp.task_names, cfg)
     assert {"out_of_fold", "valid", "test"} <= set(result.candidates["trees"])
     assert "out-of-fold" in result.model.card["auto"]["selection"]
+    assert "out-of-fold" in result.record["calibrated_on"] and "out-of-fold" in result.record["calibration"]["method"]
+    assert 0 < result.record["conformal"]["test_coverage_0.80"] < result.record["conformal"]["test_coverage_0.90"]
     assert 0.5 < result.candidates["forest"]["out_of_fold"] <= 1
 
 
 def test_auto_refuses_what_it_cannot_do(bbbp) -> None:
     with pytest.raises(ValueError, match="unknown candidates"):
         AutoConfig(candidates=["trees", "xgboost"])
+    with pytest.raises(ValueError, match="folds=1"):
+        AutoConfig(folds=1)
     split = scaffold_split(bbbp.smiles)
     with pytest.raises(ValueError, match="multiclass"):
         train_auto(bbbp.smiles, bbbp.targets, split, "multiclass", bbbp.task_names, AutoConfig(candidates=["trees"]))

@@ -4,6 +4,7 @@
 const $ = (id) => document.getElementById(id);
 const SERVER_READ = /\.sdf(\.gz)?$/i;  // files the page cannot read itself: uploaded for the server to read
 const tasksOf = {};
+const endpointsOf = {};
 
 function headers(json) {
   const h = json ? { "Content-Type": "application/json" } : {};
@@ -29,12 +30,29 @@ async function loadModels() {
   }
   const select = $("model");
   select.replaceChildren();
-  for (const m of (await response.json()).filter((m) => m.kind === "finetuned")) {
+  for (const m of (await response.json()).filter((m) => m.kind !== "encoder")) {
     tasksOf[m.name] = m.tasks;
+    endpointsOf[m.name] = m.endpoints || [];
     const option = new Option(`${m.name}${m.default ? " (default)" : ""} — ${m.tasks.length} tasks`, m.name);
     option.selected = m.default;
     select.add(option);
   }
+  showEndpoints();
+}
+
+// What the chosen model's scores mean (units, direction, assay), from /v1/models.
+function showEndpoints() {
+  const rows = endpointsOf[$("model").value] || [];
+  $("endpoints").hidden = rows.length === 0;
+  $("endpoint-rows").replaceChildren(...rows.map((e) => {
+    const tr = document.createElement("tr");
+    for (const text of [e.task, e.meaning, e.units, e.direction, e.assay]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.append(td);
+    }
+    return tr;
+  }));
 }
 
 // One record per non-empty line: "SMILES [name]" (SMI) or a CSV/TSV row whose header names a SMILES column.
@@ -242,4 +260,5 @@ async function score(event) {
 
 $("query").addEventListener("submit", score);
 $("apikey").addEventListener("change", loadModels);
+$("model").addEventListener("change", showEndpoints);
 loadModels();
