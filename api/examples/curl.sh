@@ -6,7 +6,7 @@ URL=${URL:-http://127.0.0.1:8000}
 
 curl -s "$URL/readyz"
 curl -s "$URL/v1/models"
-curl -s "$URL/v1/models/tox21" | head -c 400; echo
+curl -s "$URL/v1/models/tox21-fast" | head -c 400; echo
 
 # JSON: results in input order; the invalid SMILES gets an error, the others are scored.
 curl -s -X POST "$URL/v1/predict" -H 'Content-Type: application/json' \
@@ -14,7 +14,7 @@ curl -s -X POST "$URL/v1/predict" -H 'Content-Type: application/json' \
 echo
 
 # A named (and versioned) model, with atom attributions drawn as SVG.
-curl -s -X POST "$URL/v1/models/tox21/predict" -H 'Content-Type: application/json' \
+curl -s -X POST "$URL/v1/models/tox21-fast/predict" -H 'Content-Type: application/json' \
      -d '{"smiles": ["O=C(O)c1ccccc1O"], "explain": true, "explain_task": "SR-MMP"}' | head -c 300; echo
 
 # CSV upload (a SMILES column; other columns are kept) -> CSV with scores.

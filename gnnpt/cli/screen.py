@@ -18,7 +18,8 @@ def screen(
     input: Annotated[Path, typer.Argument(help="CSV/TSV/SMI/SDF/Parquet file (plain or gzipped).", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output file: .csv, .csv.gz or .parquet.")],
     model: Annotated[
-        str | None, typer.Option("--model", "-m", help="A model name or directory gnnpt.load accepts (default: tox21).")
+        str | None,
+        typer.Option("--model", "-m", help="A model name or directory gnnpt.load accepts (default: tox21-fast)."),
     ] = None,
     smiles_col: Annotated[str | None, typer.Option(help="SMILES column (auto-detected if omitted).")] = None,
     keep_columns: Annotated[
@@ -74,6 +75,8 @@ def screen(
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:  # click would print only "Aborted." for an EOFError
         _fail(f"{input} is a damaged gzip file ({exc or 'it ends too early'}); the rows before the damage are in "
               f"{output}. Download or compress it again, then run again without --resume")  # fmt: skip
+    except ConnectionError as exc:  # --engine ray: no Ray cluster where RAY_ADDRESS points
+        _fail(f"{exc}. Start one (ray start --head) or unset RAY_ADDRESS to start a local one, then run again")
     except OSError as exc:  # a read-only folder, a full disk: the progress file stays consistent
         _fail(f"cannot write {exc.filename or output}: {exc.strerror or exc}. Free space or choose a writable -o, "
               "then run the same command with --resume to continue")  # fmt: skip

@@ -33,7 +33,7 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (each loads its own models).")] = 1,
     model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Default model: a name or directory (default: tox21).")
+        str | None, typer.Option("--model", "-m", help="Default model: a name or directory (default: tox21-fast).")
     ] = None,
     preload: Annotated[list[str] | None, typer.Option(help="Also load this model at start-up (repeatable).")] = None,
     api_keys_file: Annotated[

@@ -37,7 +37,7 @@ from gnnpt.models.artifact import save_model
 from gnnpt.models.calibration import apply_platt, brier, expected_calibration_error, fit_platt, reliability_diagram
 from gnnpt.models.conformal import Conformal
 from gnnpt.models.defaults import DEFAULT_ENCODER
-from gnnpt.models.domain import write_domain_for_model
+from gnnpt.models.domain import TrainingDomain, write_domain_for_model
 from gnnpt.models.ensemble import EnsembleModel
 from gnnpt.models.scoring import ensemble_scores
 from gnnpt.runtime import device_name
@@ -61,6 +61,7 @@ class AutoConfig:
     rounds: int = 20
     threads: int = 2
     folds: int = 5  # scaffold folds of the training part for out-of-fold selection scores (0: the validation part only)
+    similarity_bins: int = 3  # conformal calibration within bins of similarity to the training set (1: none)
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.candidates if c not in CANDIDATES]
@@ -120,12 +121,13 @@ def _train(name: str, store: PackedGraphs, targets: np.ndarray, split: Split, ta
                      threads=cfg.threads)  # fmt: skip
 
 
-def _out_of_fold(name: str, model: Any, store: PackedGraphs, targets: np.ndarray, split: Split, smiles: Sequence[str],
-                 task_type: str, task_names: list[str], cfg: AutoConfig) -> np.ndarray:  # fmt: skip
-    """Predictions for every training row from a refit of ``name`` on the other scaffold folds (NaN elsewhere)."""
+def _out_of_fold(name: str, model: Any, store: PackedGraphs, targets: np.ndarray, split: Split,
+                 folds: list[np.ndarray], task_type: str, task_names: list[str],
+                 cfg: AutoConfig) -> np.ndarray:  # fmt: skip
+    """Predictions for every training row from a refit of ``name`` on the other scaffold ``folds`` (NaN elsewhere)."""
     out = np.full((len(targets), len(task_names)), np.nan)
     train = np.asarray(split.train)
-    for fold in scaffold_folds(smiles, train, cfg.folds, seed=cfg.seeds[0]):
+    for fold in folds:
         inner = Split(np.setdiff1d(train, fold), np.asarray(split.valid), fold)
         refit = _train(name, store, targets, inner, task_type, task_names, cfg, like=model)
         out[fold] = ensemble_scores(refit, store.select(fold))[0]
@@ -151,6 +153,20 @@ def _as_outputs(task_type: str, pred: np.ndarray) -> np.ndarray:
         return pred
     p = np.clip(pred, 1e-6, 1 - 1e-6)
     return np.log(p) - np.log1p(-p)
+
+
+def _similarity_to_training(smiles: Sequence[str], parts: dict[str, np.ndarray], folds: list[np.ndarray]) -> np.ndarray:
+    """Each row's max Tanimoto similarity to the molecules its score's model trained on: the training part for the
+    validation and test rows (what the saved domain gives new molecules), the other folds for out-of-fold rows."""
+    out = np.full(len(smiles), np.nan, np.float32)
+    train = parts["train"]
+    domain = TrainingDomain.from_smiles([smiles[i] for i in train])
+    rest = np.concatenate([parts["valid"], parts["test"]])
+    out[rest] = domain.max_similarity([smiles[i] for i in rest])
+    for fold in folds:
+        seen = np.setdiff1d(train, fold)
+        out[fold] = TrainingDomain.from_smiles([smiles[i] for i in seen]).max_similarity([smiles[i] for i in fold])
+    return out
 
 
 def select_ensemble(preds: dict[str, np.ndarray], score: Callable[[np.ndarray], float], rounds: int) -> dict[str, int]:
@@ -197,6 +213,7 @@ def train_auto(
     attach_vectors(store, sorted({k for n in names for k in _inputs(n)}), cache=True)
     parts = {p: np.asarray(getattr(split, p)) for p in ("train", "valid", "test")}
     out_of_fold = cfg.folds >= 2 and not {"gnn", "hybrid"} & set(names)  # GNN refits cost too much on a CPU
+    folds = scaffold_folds(smiles, parts["train"], cfg.folds, seed=cfg.seeds[0]) if out_of_fold else []
     models, preds, candidates = {}, {}, {}
     for name in names:
         began = time.perf_counter()
@@ -204,7 +221,7 @@ def train_auto(
         preds[name] = ensemble_scores(models[name], store)[0].astype(np.float64)
         candidates[name] = {p: _score(task_type, targets[parts[p]], preds[name][parts[p]]) for p in ("valid", "test")}
         if out_of_fold:  # the training rows' scores from refits that did not see them; the test rows stay unseen
-            oof = _out_of_fold(name, models[name], store, targets, split, smiles, task_type, task_names, cfg)
+            oof = _out_of_fold(name, models[name], store, targets, split, folds, task_type, task_names, cfg)
             preds[name][parts["train"]] = oof[parts["train"]]
             candidates[name]["out_of_fold"] = _score(task_type, targets[parts["train"]], oof[parts["train"]])
         candidates[name]["wall_s"] = round(time.perf_counter() - began, 1)
@@ -233,11 +250,13 @@ def train_auto(
                (("ece", expected_calibration_error), ("brier", brier))
                for when, s in (("before", raw), ("after", final)) for p in ("valid", "test")},
         }  # fmt: skip
-    conformal = Conformal.fit(task_type, final[chooser], targets[chooser])
+    similarity = _similarity_to_training(smiles, parts, folds)
+    conformal = Conformal.fit(task_type, final[chooser], targets[chooser], similarity[chooser], cfg.similarity_bins)
     record["calibrated_on"] = calibration_part  # Platt scaling (classification) and the conformal scores
-    record["conformal"] = {f"test_coverage_{level:.2f}": conformal.coverage(task_names, final[parts["test"]],
-                                                                            targets[parts["test"]], level)
-                           for level in COVERAGE_LEVELS}  # fmt: skip
+    record["conformal"] = {f"test_coverage_{level:.2f}": conformal.coverage(
+        task_names, final[parts["test"]], targets[parts["test"]], level, similarity[parts["test"]])
+        for level in COVERAGE_LEVELS}  # fmt: skip
+    record["conformal_similarity_edges"] = conformal.edges.round(4).tolist()
     notes = [MINIMOL_NOTE] if "minimol" in chosen else []
     selection = ("greedy ensemble selection with replacement on the training part's out-of-fold scores "
                  f"({cfg.folds} scaffold folds) and the validation part" if out_of_fold else

@@ -123,7 +123,7 @@ def score_molecules(
     mean, std = ensemble_scores(model, store, batch_size, precision)
     similarity = pending.result() if pending is not None else np.full(len(store), np.nan, np.float32)
     conformal = getattr(model, "conformal", None)
-    extra = conformal.predict(model.output_names(), mean, confidence) if conformal is not None else {}
+    extra = conformal.predict(model.output_names(), mean, confidence, similarity) if conformal is not None else {}
     return ScoredMolecules(model.output_names(), canonical, mean, std, similarity, row_errors, threshold, extra)
 
 

@@ -136,7 +136,8 @@ class Predictor:
             if isinstance(model, FinetunedModel):
                 return model
         raise ValueError(f"{self.card.get('name') or 'this model'} has no graph neural network (it scores "
-                         "fingerprints / descriptors); embed and explain need a GNN model such as tox21")  # fmt: skip
+                         "fingerprints / descriptors); embed and explain need a GNN model such as "
+                         "tox21-fast")  # fmt: skip
 
     def show(
         self, x: MoleculeInput, max_mols: int = 24, task: str | int | None = None, smiles_col: str | None = None

@@ -125,7 +125,7 @@ def test_invalid_uploads_are_refused_with_the_reason(settings, files) -> None:
         response = submit(client, files, encoder="hu2020:nonexistent")
         detail = response.json()["detail"]
         assert response.status_code == 422 and "not available here" in detail and "/" not in detail.split("'")[2]
-        response = submit(client, files, name="tox21")
+        response = submit(client, files, name="tox21-gnn")
         assert response.status_code == 422 and "taken by a shipped model" in response.json()["detail"]
         same = {**files, "labeled": ("smiles,p_np\n" + "CCO,1\nCCO,0\n" * 25).encode()}
         response = submit(client, same, unlabeled=False)

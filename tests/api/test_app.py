@@ -14,6 +14,7 @@ import gnnpt
 from gnnpt.api import Settings, create_app
 from gnnpt.api.schemas import PredictResponse
 from gnnpt.api.settings import hash_key
+from gnnpt.models.defaults import DEFAULT_MODEL
 
 SMILES = ["CCO", "not a smiles(", "c1ccccc1O", "", "CC(=O)Oc1ccccc1C(=O)O", "C1CC"]
 
@@ -42,7 +43,7 @@ def test_results_in_order_with_per_molecule_errors(client, expected) -> None:
     response = client.post("/v1/predict", json={"smiles": SMILES, "ids": list(range(len(SMILES)))})
     assert response.status_code == 200
     body = response.json()
-    assert body["model"] == "tox21" and len(body["tasks"]) == 12
+    assert body["model"] == DEFAULT_MODEL and len(body["tasks"]) == 12
     results = body["results"]
     assert [r["index"] for r in results] == list(range(len(SMILES))) and [r["id"] for r in results] == list(range(6))
     assert [r["smiles"] for r in results] == SMILES
@@ -69,7 +70,7 @@ def test_the_body_is_the_documented_response_model_and_requests_carry_an_id(clie
 
 def test_named_model_route_equals_default_route(client) -> None:
     a = client.post("/v1/predict", json={"smiles": ["CCO"]}).json()
-    b = client.post("/v1/models/tox21/predict", json={"smiles": ["CCO"]}).json()
+    b = client.post(f"/v1/models/{DEFAULT_MODEL}/predict", json={"smiles": ["CCO"]}).json()
     assert a["results"] == b["results"]
 
 
@@ -132,7 +133,7 @@ def test_api_keys(tmp_path) -> None:
 
 def test_concurrent_requests_get_their_own_molecules_in_shared_batches(client) -> None:
     pool = [f"C{'C' * k}O" for k in range(24)]
-    batches_before = client.app.state.service._batchers["tox21"].batches
+    batches_before = client.app.state.service._batchers[DEFAULT_MODEL].batches
 
     def ask(k: int) -> tuple[int, dict]:
         mine = [pool[k], pool[(k + 5) % 24]]
@@ -146,7 +147,7 @@ def test_concurrent_requests_get_their_own_molecules_in_shared_batches(client) -
         assert [r["id"] for r in body["results"]] == [k, k]
         for r in body["results"]:
             assert r["scores"]["NR-AR"] == pytest.approx(float(single[r["smiles"]]["NR-AR"]), abs=1e-6)
-    batches = client.app.state.service._batchers["tox21"].batches - batches_before
+    batches = client.app.state.service._batchers[DEFAULT_MODEL].batches - batches_before
     assert batches < 24  # requests were scored together
 
 
@@ -210,15 +211,18 @@ def test_depictions_attributions_and_their_limit(client) -> None:
 def test_models_card_health_metrics_and_page(client) -> None:
     models = client.get("/v1/models").json()
     default = next(m for m in models if m["default"])
-    assert default["name"] == "tox21" and default["test_metric"]["metric"] == "roc_auc"
+    assert default["name"] == DEFAULT_MODEL and default["test_metric"]["metric"] == "roc_auc"
     meaning = {e["task"]: e for e in default["endpoints"]}
     assert list(meaning) == default["tasks"] and "mitochondrial membrane" in meaning["SR-MMP"]["meaning"]
     assert meaning["SR-MMP"]["units"] == "probability" and "HepG2" in meaning["SR-MMP"]["assay"]
-    assert client.get("/v1/models/tox21").json()["task_names"] == default["tasks"]
-    assert client.get("/readyz").json() == {"status": "ready", "default_model": "tox21"}
+    assert client.get(f"/v1/models/{DEFAULT_MODEL}").json()["task_names"] == default["tasks"]
+    assert client.get("/readyz").json() == {"status": "ready", "default_model": DEFAULT_MODEL}
     client.post("/v1/predict", json={"smiles": ["CCO", "bad("]})
     text = client.get("/metrics").text
-    assert 'gnnpt_molecules_scored_total{model="tox21"}' in text and 'gnnpt_errors_total{kind="unparsable"}' in text
+    assert (
+        f'gnnpt_molecules_scored_total{{model="{DEFAULT_MODEL}"}}' in text
+        and 'gnnpt_errors_total{kind="unparsable"}' in text
+    )
     assert 'gnnpt_request_latency_seconds_bucket{le="0.05",route="/v1/predict"}' in text
     assert "gnnpt_batch_molecules_count" in text
     page = client.get("/")
@@ -245,7 +249,7 @@ def test_a_broken_model_is_a_server_fault_that_hides_no_other_model(tmp_path, mo
         listing = c.get("/v1/models")
         assert listing.status_code == 200
         names = {m["name"] for m in listing.json()}
-        assert {"good@v1", "tox21", "tox21-fast"} <= names and not any(n.startswith("broken") for n in names)
+        assert {"good@v1", "tox21-gnn", "tox21-fast"} <= names and not any(n.startswith("broken") for n in names)
         for response in (c.get("/v1/models/broken"), c.post("/v1/models/broken/predict", json={"smiles": ["CCO"]})):
             assert response.status_code == 503 and "broken" in response.json()["detail"]
         assert c.post("/v1/models/good/predict", json={"smiles": ["CCO"]}).status_code == 200
@@ -306,4 +310,4 @@ def test_the_work_of_a_request_is_bounded_by_its_atoms() -> None:
         whole = gnnpt.load().predict(smiles)
         assert [r["canonical_smiles"] for r in split] == [None if pd.isna(v) else v for v in whole["canonical_smiles"]]
         np.testing.assert_allclose([r["scores"]["SR-MMP"] or np.nan for r in split], whole["SR-MMP"], atol=2e-3)
-        assert c.app.state.service._batchers["tox21"].batches > 1
+        assert c.app.state.service._batchers[DEFAULT_MODEL].batches > 1

@@ -56,5 +56,5 @@ def test_errors_are_one_clean_line(saved) -> None:
     assert "neither a saved model directory" in _fails(["models", "show", "nope"])
     torch.save({"w": torch.zeros(1)}, saved / "model.pt")
     assert "pickle-like file" in _fails(["models", "import", str(saved)])
-    assert "shipped model" in _fails(["models", "rm", "tox21", "--yes"])
-    assert "not an empty directory" in _fails(["models", "export", "tox21", str(saved)])
+    assert "shipped model" in _fails(["models", "rm", "tox21-gnn", "--yes"])
+    assert "not an empty directory" in _fails(["models", "export", "tox21-gnn", str(saved)])

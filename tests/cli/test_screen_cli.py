@@ -31,7 +31,7 @@ def test_screen_writes_scores_and_a_summary(tmp_path) -> None:
 
     hits = tmp_path / "hits.csv"
     args = ["screen", str(path), "-o", str(hits), "--smiles-col", "mol", "--top-k", "1", "--sort-by", "NR-AhR",
-            "--filter", "NR-AhR>=0", "--filter", "SR-MMP<1", "--model", "tox21"]  # fmt: skip
+            "--filter", "NR-AhR>=0", "--filter", "SR-MMP<1", "--model", "tox21-gnn"]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert len(pd.read_csv(hits)) == 1 and pd.read_csv(f"{hits}.errors.csv")["row"].tolist() == [1]

@@ -60,3 +60,47 @@ def test_calibration_scores_survive_tensors() -> None:
         Conformal.from_tensors("classification", 2, {"conformal.t0.c0": np.zeros(1), "conformal.t0.c1": np.zeros(1)})
     with pytest.raises(ValueError, match="between 0 and 1"):
         conformal.predict(["a", "b"], scores, 90)
+
+
+def _shifted(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Values whose errors grow as the similarity to the training set falls (new scaffolds are harder)."""
+    rng = np.random.default_rng(seed)
+    similarity = rng.random(n)
+    labels = rng.normal(size=(n, 1)) * (0.2 + 2 * (1 - similarity))[:, None]
+    return np.zeros((n, 1)), labels, similarity
+
+
+def test_similarity_bins_keep_the_promise_for_molecules_unlike_the_training_set() -> None:
+    pred, labels, similarity = _shifted(6000, 0)
+    pooled = Conformal.fit("regression", pred, labels)
+    binned = Conformal.fit("regression", pred, labels, similarity, bins=3)
+    assert len(binned.edges) == 2
+    new_pred, new_labels, new_similarity = _shifted(6000, 1)
+    far = new_similarity < binned.edges[0]  # a test part of new scaffolds: the least similar bin
+    assert pooled.coverage(["y"], new_pred[far], new_labels[far], 0.8) < 0.72  # the pooled interval is too narrow
+    assert binned.coverage(["y"], new_pred[far], new_labels[far], 0.8, new_similarity[far]) == pytest.approx(
+        0.8, abs=0.03
+    )
+    assert binned.coverage(["y"], new_pred, new_labels, 0.8, new_similarity) == pytest.approx(0.8, abs=0.02)
+    near = binned.predict(["y"], np.zeros((2, 1)), 0.8, np.array([0.95, np.nan]))  # unknown similarity: pooled
+    assert near["y_hi"][0] < near["y_hi"][1] == pytest.approx(binned.quantile(0, 0.8, -1))
+    again = Conformal.from_tensors("regression", 1, binned.tensors())
+    np.testing.assert_array_equal(again.edges, binned.edges)
+    assert again.coverage(["y"], new_pred, new_labels, 0.8, new_similarity) == binned.coverage(
+        ["y"], new_pred, new_labels, 0.8, new_similarity
+    )
+
+
+def test_similarity_bins_are_class_conditional_too() -> None:
+    scores, labels = _classification(3000, 4)
+    similarity = np.random.default_rng(5).random(3000)
+    binned = Conformal.fit("classification", scores, labels, similarity, bins=2)
+    assert len(binned.scores[0]) == 2 and len(binned.scores[0][1]) == 2  # classes x bins
+    new_scores, new_labels = _classification(3000, 6)
+    new_similarity = np.random.default_rng(7).random(3000)
+    coverage = binned.coverage(["a", "b"], new_scores, new_labels, 0.9, new_similarity)
+    assert coverage == pytest.approx(0.9, abs=0.02)
+    again = Conformal.from_tensors("classification", 2, binned.tensors())
+    np.testing.assert_array_equal(
+        again.p_values(0, 1, new_scores[:, 0], new_similarity), binned.p_values(0, 1, new_scores[:, 0], new_similarity)
+    )

@@ -57,7 +57,7 @@ def test_imports_add_versions_listed_and_shown(saved, root) -> None:
     assert not entries["tiny@v1"].latest and entries["tiny@v2"].latest
     assert entries["tiny@v2"].kind == "finetuned" and entries["tiny@v2"].tasks == ("a", "b")
     assert entries["tiny@v2"].architecture == "hu2020 gin 2x16" and entries["tiny@v2"].created
-    assert entries["tox21"].shipped and entries["tox21"].version is None
+    assert entries["tox21-gnn"].shipped and entries["tox21-gnn"].version is None
     assert show("tiny", root=root)["registry"]["version"] == "v2"
     assert show("tiny@v1", root=root)["registry"]["imported_from"] == str(saved.resolve())
     assert show("tiny", version="1", root=root)["task_names"] == ["a", "b"]
@@ -68,7 +68,7 @@ def test_resolve_and_load_by_name(saved, root, monkeypatch) -> None:
     import_model(saved, root=root)
     assert resolve("tiny@v1", root=root) == root / "tiny" / "v1"
     assert resolve("tiny", root=root) == root / "tiny" / "v2"
-    assert resolve(saved, root=root) == saved and resolve("tox21", root=root).name == "tox21"
+    assert resolve(saved, root=root) == saved and resolve("tox21-gnn", root=root).name == "tox21-gnn"
     monkeypatch.setenv("GNNPT_MODEL_DIR", str(root))
     graphs = gnnpt.featurize(["CCO", "c1ccccc1O"]).gather([0, 1])
     expected = load_finetuned(saved).predict_graphs(graphs)
@@ -100,7 +100,7 @@ def test_export_and_remove(saved, root, tmp_path) -> None:
     assert import_model(saved, root=root).ref == "tiny@v3"
     assert len(remove("tiny", root=root)) == 2 and not (root / "tiny").exists()
     with pytest.raises(RegistryError, match="shipped model"):
-        remove("tox21", root=root)
+        remove("tox21-gnn", root=root)
 
 
 def test_encoder_directory_import(tmp_path, root) -> None:
@@ -128,7 +128,7 @@ def test_half_precision_encoder_exports_in_the_published_layout(tmp_path, root) 
     with pytest.raises(FileExistsError):
         export_model("half-gin", pth, root=root, fmt="pth")
     with pytest.raises(RegistryError, match=r"not a Hu et al\. encoder"):
-        export_model("tox21", tmp_path / "tox21.pth", root=root, fmt="pth")
+        export_model("tox21-gnn", tmp_path / "tox21.pth", root=root, fmt="pth")
 
 
 @pytest.mark.parametrize("pickled", ["model.pt", "extra/state"])
@@ -164,7 +164,7 @@ def test_refuses_a_card_that_does_not_match_its_weights(saved, root, monkeypatch
 
 def test_refuses_bad_names(saved, root) -> None:
     with pytest.raises(RegistryError, match="shipped model"):
-        import_model(saved, name="tox21", root=root)
+        import_model(saved, name="tox21-gnn", root=root)
     with pytest.raises(RegistryError, match="pass a name"):
         import_model(saved, name="../up", root=root)
     with pytest.raises(FileNotFoundError, match=r"neither a model directory nor a .pth file"):
