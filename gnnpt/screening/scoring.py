@@ -2,8 +2,8 @@
 :class:`~gnnpt.predict.Predictor`): featurize (in worker processes when asked) and run the model, one output row per
 input row.
 
-Featurization of later chunks overlaps with scoring of the current one when ``workers > 1``; results come back in
-input order. The model then gets the cores the featurization workers leave (at least one thread; see
+Featurization runs in worker processes (one at least) and overlaps with scoring of the current chunk; results come
+back in input order. The model then gets the cores the featurization workers leave (at least one thread; see
 :mod:`gnnpt.runtime`). Scores depend (in the last float32 bit) on how molecules are batched, so the same
 ``chunk_size`` and ``batch_size`` give bit-identical output.
 
@@ -132,12 +132,9 @@ class _FeaturizedAhead:
 def local_scored_chunks(
     chunks: Iterator[pd.DataFrame], predictor: Predictor, batch_size: int, workers: int = 1
 ) -> Iterator[pd.DataFrame]:
-    """Score ``chunks`` in this process; ``workers > 1`` featurizes up to ``workers + 1`` chunks ahead in processes."""
-    if workers <= 1:
-        for chunk in chunks:
-            yield score_chunk(predictor, chunk, batch_size)
-            release_free_memory()
-        return
+    """Score ``chunks`` in this process, featurizing up to ``workers + 1`` chunks ahead in ``workers`` processes (at
+    least one: a molecule that crashes RDKit must not end the run)."""
+    workers = max(workers, 1)
     ahead = _FeaturizedAhead(workers, predictor)
 
     def next_scored() -> pd.DataFrame:

@@ -62,10 +62,13 @@ def poison(monkeypatch) -> None:
     monkeypatch.setattr(chunk, "_parse", parse)
 
 
-def test_a_row_that_kills_its_worker_is_an_error_row_and_the_run_goes_on(tmp_path, library, monkeypatch, model):
-    screen(library, model, tmp_path / "normal.csv", **OPTIONS)
+@pytest.mark.parametrize("workers", [1, 2])  # one worker still parses outside the screening process
+def test_a_row_that_kills_its_worker_is_an_error_row_and_the_run_goes_on(tmp_path, library, monkeypatch, model,
+                                                                         workers):  # fmt: skip
+    options = {**OPTIONS, "workers": workers}
+    screen(library, model, tmp_path / "normal.csv", **options)
     poison(monkeypatch)
-    summary = screen(library, model, tmp_path / "out.csv", **OPTIONS)
+    summary = screen(library, model, tmp_path / "out.csv", **options)
     normal, out = pd.read_csv(tmp_path / "normal.csv"), pd.read_csv(tmp_path / "out.csv")
     assert out["row"].tolist() == list(range(len(SMILES))) and summary.rows == len(SMILES) and summary.invalid == 2
     poisoned = out.loc[POISONED_ROW]
