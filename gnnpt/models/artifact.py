@@ -1,5 +1,6 @@
 """Save and load every kind of model that scores: ``model.safetensors`` (tensors) + ``card.json`` (what they are)
-+ ``trees.json`` (LightGBM text models, when a model has trees).
++ ``trees.json.gz`` (LightGBM text models, gzip-compressed: a forest is mostly repeated text, when a model has
+trees).
 
 A kind gives ``state()`` -> (card fields, tensors, tree texts) and a ``from_state(card, tensors, texts)``; the
 files, the float16 option and the dtype check live here once for all of them, so a saved model is always the same
@@ -8,6 +9,7 @@ three plain files and loading never unpickles anything.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from gnnpt.models.card import WEIGHTS_FILE, CardError, read_card, write_card
 
-TREES_FILE = "trees.json"
+TREES_FILE = "trees.json.gz"
 
 
 def _from_state_of(kind: str) -> Callable[[dict[str, Any], dict[str, torch.Tensor], dict[str, str]], Any]:
@@ -46,7 +48,8 @@ def save_model(model: Any, directory: str | Path, half: bool = False) -> Path:
     save_file(tensors, str(directory / WEIGHTS_FILE))
     trees = directory / TREES_FILE
     if texts:
-        trees.write_text(json.dumps({"format": "lightgbm-text", "models": texts}), encoding="utf-8")
+        payload = json.dumps({"format": "lightgbm-text", "models": texts}).encode()
+        trees.write_bytes(gzip.compress(payload, compresslevel=9, mtime=0))  # mtime 0: the same model, the same bytes
     elif trees.exists():
         trees.unlink()
     write_card(directory, {**fields, "dtype": "float16" if half else "float32"})
@@ -59,9 +62,9 @@ def read_texts(directory: str | Path) -> dict[str, str]:
     if not path.is_file():
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CardError(f"{path} is not valid JSON ({exc})") from None
+        data = json.loads(gzip.decompress(path.read_bytes()).decode("utf-8"))
+    except (OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CardError(f"{path} is not gzip-compressed JSON ({exc})") from None
     models = data.get("models") if isinstance(data, dict) else None
     if data.get("format") != "lightgbm-text" or not isinstance(models, dict):
         raise CardError(f"{path} is not a gnnpt tree file (format lightgbm-text with a models object)")
