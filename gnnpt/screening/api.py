@@ -122,8 +122,8 @@ def screen(
     from the beginning when there is none); with the same chunk and batch sizes the result equals an uninterrupted
     run's. A progress file of another input, model or selection is refused. ``workers``: featurization processes (local
     engine) or scoring actors (``engine="ray"``, see :mod:`gnnpt.screening.ray_engine`); 0 (the default): one per
-    core, or none beside this process for an input of one chunk. ``device``: where the
-    local engine runs a model it loads by name (default: CUDA when available). ``precision``: ``auto`` (bfloat16
+    core (Ray: one per CPU of the cluster), or none beside this process for an input of one chunk. ``device``: where
+    the local engine runs a model it loads by name (default: CUDA when available). ``precision``: ``auto`` (bfloat16
     where the hardware computes it natively, about 3x faster on such CPUs, scores within a few thousandths),
     ``bf16`` or ``fp32`` (see :mod:`gnnpt.nn.precision`).
     """
@@ -168,13 +168,13 @@ def screen(
                       filters_, top)  # fmt: skip
     chunks = numbered_chunks(input, smiles_col, chunk_size, skip=resumed_rows, carry=carry)
     rows = estimate_rows(input) if progress or workers == 0 else None
-    if workers == 0:
-        workers = available_cores() if engine == "ray" or rows is None or rows > chunk_size else 1
     if engine == "ray":
         from gnnpt.screening.ray_engine import ray_scored_chunks
 
-        scored = ray_scored_chunks(chunks, predictor, batch_size, chunk_size, workers)
+        scored = ray_scored_chunks(chunks, predictor, batch_size, workers)  # 0: one actor per CPU of the cluster
     else:
+        if workers == 0:
+            workers = available_cores() if rows is None or rows > chunk_size else 1
         scored = local_scored_chunks(chunks, predictor, batch_size, workers)
     try:
         with screening_bar(rows if progress else None, resumed_rows, progress) as advance:

@@ -403,30 +403,6 @@ def test_bad_options_are_clear_errors(tmp_path, model, tasks) -> None:
     assert Filter.parse(" NR-AR <= 1e-2 ", tasks) == Filter("NR-AR", "<=", 0.01)
 
 
-def test_ray_engine_without_ray_says_how_to_install(monkeypatch) -> None:
-    from gnnpt.screening.ray_engine import import_ray
-
-    monkeypatch.setitem(sys.modules, "ray", None)
-    with pytest.raises(ImportError, match=r"pip install 'ray\[data\]'"):
-        import_ray()
-
-
-@pytest.mark.slow
-def test_ray_engine_matches_the_local_engine(tmp_path, model, tasks) -> None:
-    ray = pytest.importorskip("ray")
-    smiles = [*VALID[:4], "bad(", *VALID[4:9], "", VALID[9]]
-    write_csv(tmp_path / "in.csv", smiles)
-    screen(tmp_path / "in.csv", model, tmp_path / "local.csv", chunk_size=3, progress=False)
-    ray.init(num_cpus=2, include_dashboard=False)
-    try:
-        summary = screen(tmp_path / "in.csv", model, tmp_path / "ray.csv", chunk_size=3, workers=2, engine="ray",
-                         progress=False)  # fmt: skip
-    finally:
-        ray.shutdown()
-    assert summary.engine == "ray" and summary.rows == len(smiles)
-    scores_equal(pd.read_csv(tmp_path / "ray.csv"), pd.read_csv(tmp_path / "local.csv"), tasks)
-
-
 def test_csv_outputs_neutralize_spreadsheet_formulas(tmp_path, model) -> None:
     pd.DataFrame({"smiles": ["CCO", "CCN"], "id": ["=1+2", "-7"]}).to_csv(tmp_path / "in.csv", index=False)
     screen(tmp_path / "in.csv", model, tmp_path / "out.csv", progress=False)
