@@ -114,7 +114,7 @@ class TrainingDomain:
         if self._bits is None:
             self._bits = torch.from_numpy(np.unpackbits(self.fingerprints, axis=1).T.copy()).to(torch.float16)
         best = np.zeros(len(queries), np.float32)
-        t_counts = torch.as_tensor(np.array(self._counts))  # a copy: arrays Ray or a memory map hands over are read-only
+        t_counts = torch.as_tensor(np.array(self._counts))  # a copy: arrays from Ray or a memory map are read-only
         for q in range(0, len(queries), _MATMUL_QUERY_BLOCK):
             block = torch.from_numpy(np.unpackbits(queries[q : q + _MATMUL_QUERY_BLOCK], axis=1))
             rows, bits = block.nonzero(as_tuple=True)
