@@ -233,7 +233,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         else:
             data, filename = await request.body(), "upload.csv"
         try:
-            frame, column = await asyncio.to_thread(read_upload, data, filename, smiles_col)
+            frame, column = await asyncio.to_thread(service.contained, read_upload, data, filename, smiles_col)
         except (ValueError, pd.errors.ParserError) as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the upload cannot be read: {exc}") from None
         smiles = [s if isinstance(s, str) else "" for s in frame[column]]

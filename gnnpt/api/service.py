@@ -6,7 +6,7 @@ import asyncio
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gnnpt.api.batching import MicroBatcher
 from gnnpt.api.schemas import ModelSummary, PredictRequest
@@ -20,6 +20,8 @@ from gnnpt.models.store import RegistryError, list_models, model_path, resolve_n
 from gnnpt.nn.precision import resolve_precision
 from gnnpt.predict import Predictor
 from gnnpt.predict.display import depiction_svg
+
+T = TypeVar("T")
 
 TOO_LONG = "too long"
 
@@ -114,6 +116,11 @@ class ModelService:
                 batcher.start()
                 self._batchers[name] = batcher
         return self._batchers[name]
+
+    def contained(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` with any molecule it parses (an uploaded SDF's records) parsed in the parse process."""
+        with contained_parsing(self.parser):
+            return fn(*args)
 
     def _score(self, predictor: Predictor, smiles: list[str]) -> ScoredMolecules:
         """``predictor.score`` with the molecules parsed in the parse process (whatever the model's featurization)."""

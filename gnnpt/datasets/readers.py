@@ -15,6 +15,7 @@ import gzip
 import io
 import warnings
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import overload
 
@@ -169,25 +170,22 @@ def _sdf_frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def _read_sdf(path: Path, chunk_size: int, text: bool = False) -> Iterator[pd.DataFrame]:
-    """Canonical SMILES, title and properties per record; an unreadable record is a row with an error."""
-    from rdkit import Chem, rdBase
+    """Canonical SMILES, title and properties per record; an unreadable record is a row with an error. The records
+    are split here as text and read by RDKit in a supervised child process (the active one of
+    :func:`~gnnpt.featurization.contained.contained_parsing`, else one of its own), so a record that crashes RDKit
+    or reads for too long costs that record, never the caller."""
+    from gnnpt.featurization.contained import ContainedFeaturizer, active_featurizer
+    from gnnpt.featurization.sdf import sdf_records
 
-    rows: list[dict] = []
-    stream = gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")
-    with stream, rdBase.BlockLogs():
-        for number, mol in enumerate(Chem.ForwardSDMolSupplier(stream)):
-            if mol is None:
-                rows.append({"smiles": None, "error": f"SDF record {number} (0-based) could not be read by RDKit"})
-            else:
-                title = mol.GetProp("_Name") if mol.HasProp("_Name") else None
-                props = mol.GetPropsAsDict()
-                if text:
-                    props = {k: str(v) for k, v in props.items()}
-                rows.append({"smiles": Chem.MolToSmiles(mol), "error": None, "title": title, **props})
-            if len(rows) == chunk_size:
-                yield _sdf_frame(rows)
-                rows = []
-    yield _sdf_frame(rows)
+    start, empty = 0, True
+    with ExitStack() as stack:
+        parser = active_featurizer() or stack.enter_context(ContainedFeaturizer())
+        stream = stack.enter_context(gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb"))
+        for records in sdf_records(stream, chunk_size):
+            yield _sdf_frame(parser.sdf_rows(records, start, text))
+            start, empty = start + len(records), False
+    if empty:
+        yield _sdf_frame([])
 
 
 def _read_parquet(path: Path, smiles_col: str | None, chunk_size: int) -> Iterator[pd.DataFrame]:

@@ -20,7 +20,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -30,6 +30,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from gnnpt.featurization.chunk import ChunkResult, FeaturizeOptions, failed_item, featurize_chunk
+from gnnpt.featurization.sdf import sdf_rows, unreadable
 from gnnpt.runtime import die_with_parent
 from gnnpt.store.errors import ErrorReason, ItemError
 
@@ -74,19 +75,19 @@ def _limit_memory(memory_mb: int) -> None:
 
 
 def _serve(conn: Connection, done: Any, memory_mb: int, parent: int | None) -> None:
-    """The child: featurize each chunk sent, reporting progress in ``done``; exit on a MemoryError (the supervisor
-    starts a fresh child) and when the supervisor closes the pipe."""
+    """The child: run each call sent (``fn(*args, progress)``: featurize a chunk, read SDF records), reporting progress
+    in ``done``; exit on a MemoryError (the supervisor starts a fresh child) and when the supervisor closes the pipe."""
     die_with_parent(os.getppid() if parent is None else parent)
     _limit_memory(memory_mb)
     conn.send(("ready", None))
     progress = functools.partial(setattr, done, "value")
     while True:
         try:
-            items, start, options = conn.recv()
+            fn, args = conn.recv()
         except EOFError:
             return
         try:
-            reply = ("done", featurize_chunk(items, start, options, progress))
+            reply = ("done", fn(*args, progress))
         except MemoryError:
             os._exit(_OUT_OF_MEMORY)
         except Exception as exc:  # a bug, not a molecule: the supervisor raises it
@@ -145,12 +146,13 @@ class _Child:
             self.conn.close()
         self.process = self.conn = None
 
-    def run(self, items: list[object], start: int, options: FeaturizeOptions) -> ChunkResult | _Failure:
-        """Featurize ``items`` in the child; a :class:`_Failure` (the child is then gone) when it died or stalled."""
+    def run(self, fn: Callable[..., Any], args: tuple) -> Any:
+        """``fn(*args, progress)`` in the child (``fn`` importable there); a :class:`_Failure` (the child is then gone)
+        when it died or stalled."""
         self.start()
         self.done.value = -1
         try:
-            self.conn.send((items, start, options))
+            self.conn.send((fn, args))
             return self._wait()
         except (EOFError, OSError):  # the pipe broke: the child died
             return self._ended()
@@ -158,7 +160,7 @@ class _Child:
             self.stop()
             raise
 
-    def _wait(self) -> ChunkResult | _Failure:
+    def _wait(self) -> Any:
         seen, since = -1, time.monotonic()
         while True:
             ready = wait([self.conn, self.process.sentinel], _POLL_S)
@@ -235,8 +237,8 @@ class ContainedFeaturizer:
         pos = 0
         while pos < len(items):
             rest = items[pos:]
-            outcome = self._child.run(rest, start + pos, options)
-            if isinstance(outcome, ChunkResult):
+            outcome = self._child.run(featurize_chunk, (rest, start + pos, options))
+            if not isinstance(outcome, _Failure):
                 parts.append(outcome)
                 break
             k = outcome.done
@@ -257,11 +259,37 @@ class ContainedFeaturizer:
         crash came from before it, e.g. memory other items left), else its error. A stall is not retried: the clock
         ran on this item alone."""
         if failure.error.reason is ErrorReason.PARSE_CRASHED:
-            again = self._child.run([item], index, options)
-            if isinstance(again, ChunkResult):
+            again = self._child.run(featurize_chunk, ([item], index, options))
+            if not isinstance(again, _Failure):
                 return again
             failure = again
         return failed_item(item, index, options, failure.error)
+
+    def sdf_rows(self, records: list[bytes], start: int, text: bool) -> list[dict[str, Any]]:
+        """:func:`gnnpt.featurization.sdf.sdf_rows` of ``records`` in the child: a record that crashes RDKit or reads
+        past the time limit is that record's error row (tried once more alone after a crash)."""
+        with self._lock:
+            return self._sdf(records, start, text)
+
+    def _sdf(self, records: list[bytes], start: int, text: bool) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        pos = 0
+        while pos < len(records):
+            rest = records[pos:]
+            outcome = self._child.run(sdf_rows, (rest, start + pos, text))
+            if not isinstance(outcome, _Failure):
+                return rows + outcome
+            k = max(0, min(outcome.done, len(rest) - 1))
+            if k:  # the records it had finished: their rows died with it
+                rows += self._sdf(rest[:k], start + pos, text)
+            if outcome.error.reason is ErrorReason.PARSE_CRASHED:
+                again = self._child.run(sdf_rows, ([rest[k]], start + pos + k, text))
+                outcome = again if isinstance(again, _Failure) else None
+                rows += again if outcome is None else []
+            if outcome is not None:
+                rows.append(unreadable(start + pos + k, f"{outcome.error.reason}: {outcome.error.message}"))
+            pos += k + 1
+        return rows
 
 
 _ACTIVE: ContextVar[ContainedFeaturizer | None] = ContextVar("gnnpt_contained_featurizer", default=None)

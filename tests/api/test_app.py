@@ -166,8 +166,15 @@ def test_csv_upload_keeps_rows_and_columns(client) -> None:
     assert "smiles_col in Python and REST" in response.json()["detail"]
 
 
-def test_csv_endpoint_takes_file_uploads_a_named_column_and_real_world_files(client) -> None:
+def test_csv_endpoint_takes_file_uploads_a_named_column_and_real_world_files(client, monkeypatch) -> None:
     from rdkit import Chem
+
+    from gnnpt.featurization import sdf as sdf_reading
+
+    def in_the_server(*args):
+        raise AssertionError("an uploaded SDF record was read by RDKit in the server process")
+
+    monkeypatch.setattr(sdf_reading, "_row", in_the_server)  # the parse process (forkserver) reads the real one
 
     latin1 = "Structure;Name;pIC50\nCCO;éthanol;5,1\nc1ccccc1O;phénol;6,0\n".encode("latin-1")
     response = client.post("/v1/predict/csv?smiles_col=Structure", content=latin1,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 
+import pandas as pd
 import pytest
 import torch
 
@@ -109,3 +110,45 @@ def test_a_death_outside_any_row_is_narrowed_down_by_halves() -> None:
 def test_limits_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         ParseLimits(memory_mb=0)
+
+
+def _sdf_file(path, titles: list[str]) -> None:
+    from rdkit import Chem
+
+    blocks = []
+    for title, smiles in zip(titles, ["CCO", "c1ccccc1O", "CCN", "CC(=O)O", "ClCCl"], strict=False):
+        mol = Chem.MolFromSmiles(smiles)
+        mol.SetProp("_Name", title)
+        blocks.append(Chem.MolToMolBlock(mol) + f">  <id>\n{title}-id\n\n$$$$\n")
+    path.write_text("".join(blocks))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the poisoned reader reaches the child by fork")
+def test_an_sdf_record_that_crashes_rdkit_is_that_records_error_row(monkeypatch, tmp_path) -> None:
+    """SDF records are read by RDKit in the supervised process too (service uploads, `gnnpt screen`): a record that
+    kills it is that record's row error; the records around it are read as before."""
+    from gnnpt.datasets import read_molecules
+    from gnnpt.featurization import sdf
+
+    _sdf_file(tmp_path / "in.sdf", ["a", "b", "poison", "d", "e"])
+    expected = read_molecules(tmp_path / "in.sdf")
+    real = sdf._row
+
+    def row(mol, number, text):
+        if mol is not None and mol.GetProp("_Name") == "poison":
+            if os.getpid() == TEST_PROCESS:
+                raise AssertionError("the SDF record was read in the calling process")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(mol, number, text)
+
+    monkeypatch.setattr(sdf, "_row", row)
+    with ContainedFeaturizer(start_method="fork") as parser, contained_parsing(parser):
+        frame = read_molecules(tmp_path / "in.sdf")
+    assert frame["error"].iloc[2] == ("SDF record 2 (0-based) parse crashed: the process parsing it died of SIGKILL "
+                                      "(RDKit crashed)")  # fmt: skip
+    assert pd.isna(frame["smiles"].iloc[2]) and frame["smiles"].tolist()[3:] == expected["smiles"].tolist()[3:]
+    keep = [0, 1, 3, 4]
+    assert frame["error"].isna().tolist() == [True, True, False, True, True]
+    pd.testing.assert_frame_equal(frame.drop(columns="error").iloc[keep].reset_index(drop=True),
+                                  expected.drop(columns="error").iloc[keep].reset_index(drop=True))  # fmt: skip
+    assert frame["id"].tolist()[:2] == ["a-id", "b-id"]

@@ -1,0 +1,65 @@
+"""SDF records to rows (canonical SMILES, title, properties), one record at a time: the RDKit work of reading an SDF,
+kept apart so that it can run where a crash costs one record (:mod:`gnnpt.featurization.contained`)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
+
+TERMINATOR = b"$$$$"
+
+
+def sdf_records(stream: BinaryIO, chunk_size: int) -> Iterator[list[bytes]]:
+    """The raw records of an SDF stream (each up to and including its ``$$$$`` line), ``chunk_size`` at a time; a last
+    record without a terminator counts when it holds anything. Plain text splitting: no RDKit in the caller."""
+    records: list[bytes] = []
+    lines: list[bytes] = []
+    for line in stream:
+        lines.append(line)
+        if line.rstrip(b"\r\n ").startswith(TERMINATOR):
+            records.append(b"".join(lines))
+            lines = []
+            if len(records) == chunk_size:
+                yield records
+                records = []
+    if b"".join(lines).strip():
+        records.append(b"".join(lines))
+    if records:
+        yield records
+
+
+def sdf_rows(records: list[bytes], start: int, text: bool, progress: Callable[[int], None] | None = None
+             ) -> list[dict[str, Any]]:  # fmt: skip
+    """One row per record (``start``: the first record's number in the file): canonical SMILES, title and properties
+    (as text with ``text``), or an error naming the record. ``progress(done)`` before each record and after the
+    last, as :func:`gnnpt.featurization.chunk.featurize_chunk` reports it."""
+    from rdkit import Chem, rdBase
+
+    rows = []
+    with rdBase.BlockLogs():
+        for k, record in enumerate(records):
+            if progress is not None:
+                progress(k)
+            mol = next(iter(Chem.ForwardSDMolSupplier(io.BytesIO(record))), None)
+            rows.append(_row(mol, start + k, text))
+    if progress is not None:
+        progress(len(records))
+    return rows
+
+
+def _row(mol: Any, number: int, text: bool) -> dict[str, Any]:
+    if mol is None:
+        return unreadable(number, "could not be read by RDKit")
+    from rdkit import Chem
+
+    title = mol.GetProp("_Name") if mol.HasProp("_Name") else None
+    props = mol.GetPropsAsDict()
+    if text:
+        props = {k: str(v) for k, v in props.items()}
+    return {"smiles": Chem.MolToSmiles(mol), "error": None, "title": title, **props}
+
+
+def unreadable(number: int, why: str) -> dict[str, Any]:
+    """The row of a record that gave no molecule."""
+    return {"smiles": None, "error": f"SDF record {number} (0-based) {why}"}
