@@ -39,7 +39,7 @@ CPU_ENCODERS = ("none", "hu2020:gcn_supervised_contextpred")
 ECFP = "ECFP4 + random forest"
 MINIMOL = "MiniMol fingerprints + head (linear or MLP, chosen on valid)"
 CHEMPROP = "Chemprop v2 from scratch (chemprop train, defaults, CPU)"
-AUTO = "gnnpt auto (ensemble chosen and calibrated on valid)"
+AUTO = "gnnpt auto (ensemble chosen and calibrated without the test part)"
 
 
 @dataclass
