@@ -211,6 +211,8 @@ def train_auto(
     names = available_candidates(cfg.candidates)
     store = store if store is not None else cached_featurize(list(smiles))
     attach_vectors(store, sorted({k for n in names for k in _inputs(n)}), cache=True)
+    train = np.asarray(split.train)
+    split = Split(train[store.valid[train]], np.asarray(split.valid), np.asarray(split.test))  # no features: no lesson
     parts = {p: np.asarray(getattr(split, p)) for p in ("train", "valid", "test")}
     out_of_fold = cfg.folds >= 2 and not {"gnn", "hybrid"} & set(names)  # GNN refits cost too much on a CPU
     folds = scaffold_folds(smiles, parts["train"], cfg.folds, seed=cfg.seeds[0]) if out_of_fold else []

@@ -60,13 +60,21 @@ def test_auto_chooses_on_valid_only_and_saves_what_it_measured(tmp_path, bbbp) -
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_cheap_candidates_are_chosen_on_out_of_fold_scores_too(bbbp) -> None:
+def test_cheap_candidates_are_chosen_on_out_of_fold_scores_too(bbbp, monkeypatch) -> None:
+    import gnnpt.finetune.auto as auto
+
     split = scaffold_split(bbbp.smiles)
     smiles = list(bbbp.smiles)
     for i in split.train[:3]:  # molecules that cannot be featurized have no out-of-fold score, and spoil nothing
         smiles[i] = "not a smiles"
+    trained_on = []
+    real = auto.fit_trees
+    monkeypatch.setattr(auto, "fit_trees", lambda x, targets, part, *a, **k: trained_on.append(part.train) or real(
+        x, targets, part, *a, **k))  # fmt: skip
     cfg = AutoConfig(candidates=["trees", "forest"], folds=3, rounds=3)
     result = train_auto(smiles, bbbp.targets, split, "classification", bbbp.task_names, cfg)
+    assert len(trained_on) == 2 * (1 + 3)  # each candidate, then its refit on each fold
+    assert not set(np.concatenate(trained_on)) & set(split.train[:3])  # no lesson from rows without features
     assert {"out_of_fold", "valid", "test"} <= set(result.candidates["trees"])
     assert "out-of-fold" in result.model.card["auto"]["selection"]
     assert "out-of-fold" in result.record["calibrated_on"] and "out-of-fold" in result.record["calibration"]["method"]
