@@ -16,7 +16,10 @@ once, through the object store) and featurizing and scoring a whole chunk in its
 At most ``WINDOW`` chunks per actor are in flight: the driver reads the next chunk only when the oldest has come
 back, so the driver's memory and the object store hold a few chunks whatever the input size. Results come back in
 input order into the same writers as the local engine, so the output files, ``--resume``, ``--top-k`` and
-``--filter`` behave identically, and with the same chunk and batch sizes the scores are the same.
+``--filter`` behave identically, and with the same chunk and batch sizes the scores are the same. An actor that dies
+on a chunk (a molecule crashed RDKit in it) costs one row: the driver scores that chunk with parsing contained
+(:mod:`gnnpt.featurization.contained`), the molecule becomes its row's error, and a fresh actor takes the dead one's
+place.
 
 Each CPU actor takes one CPU of the cluster and runs the model on one torch thread (Ray sets its ``OMP_NUM_THREADS``
 to 1), with the oneDNN kernel caches ``gnnpt screen`` gives the local engine (:func:`gnnpt.runtime.runtime_defaults`):
@@ -35,6 +38,7 @@ from types import ModuleType
 import pandas as pd
 import torch
 
+from gnnpt.featurization.contained import ContainedFeaturizer, contained_parsing
 from gnnpt.predict.predictor import Predictor
 from gnnpt.runtime import KERNEL_CACHES, release_free_memory
 from gnnpt.screening.scoring import score_chunk
@@ -102,12 +106,27 @@ def ray_scored_chunks(
         shipped = ray.put(_cpu_copy(predictor))  # once, not once per actor or chunk
         actors = [scorer.remote(shipped, batch_size, 1, actor_env()) for _ in range(count)]
         in_flight: deque = deque()
+
+        def take() -> pd.DataFrame:
+            """The oldest chunk's scores; when its actor died on it (RDKit crashed in the actor), the chunk is
+            scored here with parsing contained, so the molecule that crashes is that row's error, and a fresh
+            actor takes the dead one's place."""
+            slot, actor, chunk, ref = in_flight.popleft()
+            try:
+                return ray.get(ref)
+            except ray.exceptions.RayActorError:
+                if actors[slot] is actor:
+                    actors[slot] = scorer.remote(shipped, batch_size, 1, actor_env())
+                with ContainedFeaturizer() as parser, contained_parsing(parser):
+                    return score_chunk(predictor, chunk, batch_size)
+
         for i, chunk in enumerate(chunks):
             if len(in_flight) >= WINDOW * count:
-                yield ray.get(in_flight.popleft())
-            in_flight.append(actors[i % count].score.remote(chunk))
+                yield take()
+            slot = i % count
+            in_flight.append((slot, actors[slot], chunk, actors[slot].score.remote(chunk)))
         while in_flight:
-            yield ray.get(in_flight.popleft())
+            yield take()
     finally:
         for actor in actors:
             ray.kill(actor)

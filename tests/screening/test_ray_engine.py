@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pandas as pd
@@ -89,3 +90,25 @@ def test_an_actor_runs_the_local_engine_thread_settings(ray, model) -> None:
     finally:
         ray.kill(actor)
     assert settings == {"torch_threads": 1, "OMP_NUM_THREADS": "1", **actor_env()}
+
+
+class Exits:
+    """An input whose unpickling ends the process that receives it, as a molecule that crashes RDKit would."""
+
+    def __reduce__(self):
+        return (os._exit, (3,))
+
+
+def test_an_actor_that_dies_on_a_chunk_costs_one_row(ray, model) -> None:
+    """The actor that receives the poisoned chunk dies; the driver scores that chunk with parsing contained (the
+    poisoned row becomes its error) and a fresh actor takes the dead one's place for the chunks after it."""
+    chunks = [pd.DataFrame({"row": range(3 * i, 3 * i + 3), "smiles": VALID[3 * i : 3 * i + 3]}) for i in range(4)]
+    poisoned = chunks[1].astype({"smiles": object})
+    poisoned.at[1, "smiles"] = Exits()
+    scored = list(ray_scored_chunks(iter([chunks[0], poisoned, *chunks[2:]]), model, batch_size=1024, workers=2))
+    expected = [score_chunk(model, chunk, 1024) for chunk in chunks]
+    assert [len(frame) for frame in scored] == [3, 3, 3, 3]
+    assert scored[1]["error"].iloc[1] == "parse crashed: the process parsing it ended unexpectedly (exit code 3)"
+    for got, want in zip(scored, expected, strict=True):
+        keep = got["error"].isna()
+        pd.testing.assert_frame_equal(got[keep].drop(columns="smiles"), want[keep].drop(columns="smiles"))
