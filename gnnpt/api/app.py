@@ -243,8 +243,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sdf = upload_suffix(filename).startswith((".sdf", ".sd"))
         unread = frame["error"].tolist() if sdf else [None] * len(frame)
         out = frame.drop(columns="error") if sdf else frame.copy()
-        ours = ["canonical_smiles", *result["tasks"], *(f"{t}_std" for t in result["tasks"]), "max_similarity",
-                "in_domain", "error"]  # fmt: skip
+        conformal = list((rows[0]["conformal"] or {}) if rows else ())  # prediction sets / intervals
+        ours = ["canonical_smiles", *result["tasks"], *(f"{t}_std" for t in result["tasks"]), *conformal,
+                "max_similarity", "in_domain", "error"]  # fmt: skip
         out = out.rename(columns={c: f"input_{c}" for c in out.columns if c in ours})  # the caller's column stays
         out["canonical_smiles"] = [r["canonical_smiles"] for r in rows]
         for task in result["tasks"]:
@@ -252,6 +253,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if rows and rows[0]["std"] is not None:
             for task in result["tasks"]:
                 out[f"{task}_std"] = [r["std"][task] for r in rows]
+        for column in conformal:  # as in a notebook
+            out[column] = [r["conformal"][column] for r in rows]
         for field in ("max_similarity", "in_domain"):
             out[field] = [r[field] for r in rows]
         out["error"] = [f"unparsable: {note}" if isinstance(note, str) and not s else r["error"]

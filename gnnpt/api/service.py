@@ -170,6 +170,10 @@ class ModelService:
     ) -> None:
         if task is not None and task not in predictor.model.output_names():
             raise BadRequest(f"explain_task {task!r} is not a task of this model: {predictor.model.output_names()}")
+        try:
+            predictor.gnn()
+        except ValueError as exc:  # a fingerprint or ensemble model: nothing to attribute to atoms
+            raise BadRequest(str(exc)) from None
         valid = [r for r in results if r["error"] is None]
         if len(valid) > self.settings.max_explain:
             raise BadRequest(f"attributions are limited to {self.settings.max_explain} molecules per request; "

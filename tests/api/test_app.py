@@ -333,6 +333,12 @@ def test_a_shipped_auto_model_scores_over_rest_as_in_the_notebook(client) -> Non
             continue
         assert result["scores"]["CT_TOX"] == pytest.approx(row.CT_TOX, abs=1e-6)
         assert result["conformal"]["CT_TOX_set"] == row.CT_TOX_set
+    table = client.post("/v1/models/clintox/predict/csv", content="smiles\n" + "\n".join(smiles) + "\n",
+                        headers={"content-type": "text/csv"})  # fmt: skip
+    table = pd.read_csv(io.StringIO(table.text))
+    assert table["CT_TOX_set"].tolist()[::2] == frame["CT_TOX_set"].tolist()[::2]  # the sets in the CSV too
+    explain = client.post("/v1/models/clintox/predict", json={"smiles": ["CCO"], "explain": True})
+    assert explain.status_code == 422 and "explain need a GNN model" in explain.json()["detail"]
 
 
 def test_a_model_whose_optional_extra_is_missing_is_a_server_fault(client, monkeypatch) -> None:
