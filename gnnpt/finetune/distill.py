@@ -8,6 +8,8 @@ that are also validation or test molecules are left out of its training.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,9 +20,10 @@ from gnnpt.datasets.splits import Split
 from gnnpt.featurization.pipeline import featurize
 from gnnpt.finetune.run import LabeledData, load_labeled, make_split, save_finetuned
 from gnnpt.finetune.train import FinetuneConfig, FinetuneResult, finetune
-from gnnpt.models.finetuned import FinetunedModel
-from gnnpt.models.scoring import ensemble_scores, load_model
+from gnnpt.models.scoring import ScoringModel, ensemble_scores, load_model
 from gnnpt.store.packed import PackedGraphs
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -34,16 +37,26 @@ class DistillData:
     corpus_overlap: int
 
 
-def teacher_scores(teacher: FinetunedModel, store: PackedGraphs, batch_size: int = 1024) -> np.ndarray:
-    """The teacher's ensemble scores [graphs, outputs] in target units (NaN for molecules it cannot read), from the
-    scoring path every interface uses, at the default precision."""
-    return ensemble_scores(teacher, store, batch_size)[0]
+def teacher_scores(
+    teacher: ScoringModel, smiles: Sequence[str], batch_size: int = 1024, chunk: int = 10_000
+) -> np.ndarray:
+    """The teacher's scores [molecules, outputs] in target units (calibrated probabilities for a calibrated
+    ensemble; NaN for molecules it cannot read), from the scoring path every interface uses, at the default
+    precision. Any model kind teaches (GNN, tabular, ensemble): it featurizes with its own inputs (e.g. MiniMol
+    fingerprints), ``chunk`` molecules at a time so a large corpus stays in bounded memory."""
+    parts = []
+    for start in range(0, len(smiles), chunk):
+        part = list(smiles[start : start + chunk])
+        parts.append(ensemble_scores(teacher, teacher.featurize(part), batch_size)[0])
+        log.info("teacher scored %d / %d molecules", start + len(part), len(smiles))
+    return np.concatenate(parts) if parts else np.zeros((0, len(teacher.output_names())), np.float32)
 
 
 def distillation_set(
-    teacher: FinetunedModel, data: LabeledData, split: Split, corpus: list[str], batch_size: int = 1024
+    teacher: ScoringModel, data: LabeledData, split: Split, corpus: list[str], batch_size: int = 1024
 ) -> DistillData:
-    """Targets: the teacher's scores for training and corpus molecules, the true labels for validation and test."""
+    """Targets: the teacher's scores for training and corpus molecules, the true labels for validation and test.
+    The student's graphs use the default scheme (the teacher's when it is a GNN)."""
     labeled = featurize(data.smiles, teacher.scheme, canonical=True)
     held_out = {labeled.smiles[i] for i in (*split.valid, *split.test) if labeled.smiles[i]}
     pool = featurize(corpus, teacher.scheme, canonical=True)
@@ -52,8 +65,8 @@ def distillation_set(
     pool = pool.select(np.flatnonzero(keep))
     targets = np.asarray(data.targets, dtype=np.float32).copy()
     train = np.asarray(split.train, dtype=np.int64)
-    targets[train] = teacher_scores(teacher, labeled.select(train), batch_size)
-    corpus_targets = teacher_scores(teacher, pool, batch_size)
+    targets[train] = teacher_scores(teacher, [data.smiles[i] for i in train], batch_size)
+    corpus_targets = teacher_scores(teacher, [pool.smiles[i] for i in range(len(pool))], batch_size)
     store = PackedGraphs.concat([labeled, pool])
     corpus_rows = np.arange(len(labeled), len(store), dtype=np.int64)
     parts = Split(np.concatenate([train, corpus_rows]), np.asarray(split.valid), np.asarray(split.test))
@@ -61,7 +74,7 @@ def distillation_set(
 
 
 def distill(
-    teacher: FinetunedModel, data: LabeledData, split: Split, corpus: list[str], cfg: FinetuneConfig
+    teacher: ScoringModel, data: LabeledData, split: Split, corpus: list[str], cfg: FinetuneConfig
 ) -> tuple[FinetuneResult, DistillData]:
     """Train ``cfg``'s student on the teacher's scores; returns it with the data it was trained on."""
     if teacher.task_type == "multiclass":
@@ -97,7 +110,9 @@ def run_distill(
     frame = read_molecules(path) if path.exists() else load_corpus(str(corpus), limit=corpus_limit)
     smiles = frame["smiles"].fillna("").astype(str).tolist()[:corpus_limit]
     result, prepared = distill(net, labeled, split, smiles, cfg)
-    teacher_card: dict[str, Any] = {k: card.get(k) for k in ("name", "architecture", "encoder_config", "members")}
+    teacher_card: dict[str, Any] = {
+        k: card.get(k) for k in ("name", "kind", "architecture", "encoder_config", "members", "notes")
+    }
     teacher_card["test"] = card.get("metrics", {}).get("summary")
     distillation = {
         "teacher": teacher_card,
@@ -108,7 +123,9 @@ def run_distill(
         },
         "labeled_train_molecules": len(split.train),
     }
-    extra = {"split": {**split_card, "sizes": list(split.sizes())}, "distillation": distillation, **(extra_card or {})}
+    notes = [f"learned from teacher {card.get('name') or teacher}, whose card says: {n}" for n in card.get("notes") or []]
+    extra = {"split": {**split_card, "sizes": list(split.sizes())}, "distillation": distillation, "notes": notes,
+             **(extra_card or {})}  # fmt: skip
     train_smiles = [labeled.smiles[i] for i in split.train]
     invalid = int((~prepared.store.valid[: len(labeled.smiles)]).sum())
     return save_finetuned(result, labeled, invalid, cfg, out, train_smiles, half, extra), result

@@ -75,3 +75,26 @@ def test_students_are_fresh_encoders_only() -> None:
 
     with pytest.raises(ValueError, match="fresh encoder"):
         finetune(None, np.zeros((1, 1)), None, "classification", ["t"], _cfg(encoder="hu2020:gin_supervised"))
+
+
+def test_any_model_kind_teaches_and_its_notes_follow_the_student(teacher, tmp_path) -> None:
+    from gnnpt.finetune.auto import AutoConfig, run_auto
+    from gnnpt.models.scoring import load_model
+
+    _, data, corpus = teacher
+    note = "uses third-party fingerprints"
+    path, _ = run_auto(data, AutoConfig(candidates=["forest"], folds=0), tmp_path / "forest",
+                       extra_card={"notes": [note]})  # fmt: skip
+    forest = load_model(path)
+    split = scaffold_split(data.smiles)
+    prepared = distillation_set(forest, data, split, corpus)
+    train = np.asarray(split.train)
+    expected = Predictor(forest).predict([data.smiles[i] for i in train])[forest.task_names].to_numpy()
+    np.testing.assert_allclose(prepared.targets[train], expected, atol=1e-6)
+    labels = pd.DataFrame({"smiles": data.smiles, data.task_names[0]: data.targets[:, 0]})
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    pd.DataFrame({"smiles": corpus}).to_csv(tmp_path / "corpus.csv", index=False)
+    out, _ = run_distill(path, tmp_path / "corpus.csv", tmp_path / "student", _cfg(), data=tmp_path / "labels.csv")
+    card = load_finetuned(out).card
+    assert card["distillation"]["teacher"]["kind"] == "ensemble"
+    assert any(note in n and "forest" in n for n in card["notes"])
