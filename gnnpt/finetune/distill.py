@@ -123,7 +123,8 @@ def run_distill(
         },
         "labeled_train_molecules": len(split.train),
     }
-    notes = [f"learned from teacher {card.get('name') or teacher}, whose card says: {n}" for n in card.get("notes") or []]
+    source = card.get("name") or teacher
+    notes = [f"learned from teacher {source}, whose card says: {n}" for n in card.get("notes") or []]
     extra = {"split": {**split_card, "sizes": list(split.sizes())}, "distillation": distillation, "notes": notes,
              **(extra_card or {})}  # fmt: skip
     train_smiles = [labeled.smiles[i] for i in split.train]
