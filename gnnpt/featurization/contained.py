@@ -230,66 +230,50 @@ class ContainedFeaturizer:
         """:func:`featurize_chunk` of ``items`` in the child, as consecutive parts covering every item in order; an
         item whose parse crashed the child or ran past the time limit is that item's error."""
         with self._lock:
-            return self._contained(items, start, options)
-
-    def _contained(self, items: list[object], start: int, options: FeaturizeOptions) -> list[ChunkResult]:
-        parts: list[ChunkResult] = []
-        pos = 0
-        while pos < len(items):
-            rest = items[pos:]
-            outcome = self._child.run(featurize_chunk, (rest, start + pos, options))
-            if not isinstance(outcome, _Failure):
-                parts.append(outcome)
-                break
-            k = outcome.done
-            if not 0 <= k < len(rest) and len(rest) > 1:  # it failed outside any one item: halve the rows
-                half = len(rest) // 2
-                parts += self._contained(rest[:half], start + pos, options)
-                pos += half
-                continue
-            k = max(0, min(k, len(rest) - 1))
-            if k:  # the items it had finished: their results died with it
-                parts += self._contained(rest[:k], start + pos, options)
-            parts.append(self._alone(rest[k], start + pos + k, options, outcome))
-            pos += k + 1
-        return parts
-
-    def _alone(self, item: object, index: int, options: FeaturizeOptions, failure: _Failure) -> ChunkResult:
-        """The item a child crashed on, once more by itself in a fresh child: its result if it goes through there (the
-        crash came from before it, e.g. memory other items left), else its error. A stall is not retried: the clock
-        ran on this item alone."""
-        if failure.error.reason is ErrorReason.PARSE_CRASHED:
-            again = self._child.run(featurize_chunk, ([item], index, options))
-            if not isinstance(again, _Failure):
-                return again
-            failure = again
-        return failed_item(item, index, options, failure.error)
+            return self._narrowed(featurize_chunk, items, start, (options,),
+                                  lambda item, index, error: failed_item(item, index, options, error))  # fmt: skip
 
     def sdf_rows(self, records: list[bytes], start: int, text: bool) -> list[dict[str, Any]]:
         """:func:`gnnpt.featurization.sdf.sdf_rows` of ``records`` in the child: a record that crashes RDKit or reads
-        past the time limit is that record's error row (tried once more alone after a crash)."""
-        with self._lock:
-            return self._sdf(records, start, text)
+        past the time limit is that record's error row."""
 
-    def _sdf(self, records: list[bytes], start: int, text: bool) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
+        def failed(_: object, index: int, error: ItemError) -> list[dict[str, Any]]:
+            return [unreadable(index, f"{error.reason}: {error.message}")]
+
+        with self._lock:
+            parts = self._narrowed(sdf_rows, records, start, (text,), failed)
+        return [row for part in parts for row in part]
+
+    def _narrowed(self, fn: Callable[..., Any], items: list[Any], start: int, args: tuple,
+                  failed: Callable[[Any, int, ItemError], Any]) -> list[Any]:  # fmt: skip
+        """``fn(items, start, *args)`` in the child, as consecutive outcomes covering every item in order. When the
+        child dies or stalls on an item, the items it had finished run again (their results died with it), the item
+        runs once more alone after a crash (the crash may have come from before it, e.g. memory other items left; a
+        stall is not retried: the clock ran on that item alone), and failing that it is ``failed(item, index,
+        error)``; a failure outside any one item halves the items."""
+        outcomes: list[Any] = []
         pos = 0
-        while pos < len(records):
-            rest = records[pos:]
-            outcome = self._child.run(sdf_rows, (rest, start + pos, text))
+        while pos < len(items):
+            rest = items[pos:]
+            outcome = self._child.run(fn, (rest, start + pos, *args))
             if not isinstance(outcome, _Failure):
-                return rows + outcome
-            k = max(0, min(outcome.done, len(rest) - 1))
-            if k:  # the records it had finished: their rows died with it
-                rows += self._sdf(rest[:k], start + pos, text)
+                outcomes.append(outcome)
+                break
+            k = outcome.done
+            if not 0 <= k < len(rest) and len(rest) > 1:
+                half = len(rest) // 2
+                outcomes += self._narrowed(fn, rest[:half], start + pos, args, failed)
+                pos += half
+                continue
+            k = max(0, min(k, len(rest) - 1))
+            if k:
+                outcomes += self._narrowed(fn, rest[:k], start + pos, args, failed)
+            index = start + pos + k
             if outcome.error.reason is ErrorReason.PARSE_CRASHED:
-                again = self._child.run(sdf_rows, ([rest[k]], start + pos + k, text))
-                outcome = again if isinstance(again, _Failure) else None
-                rows += again if outcome is None else []
-            if outcome is not None:
-                rows.append(unreadable(start + pos + k, f"{outcome.error.reason}: {outcome.error.message}"))
+                outcome = self._child.run(fn, ([rest[k]], index, *args))
+            outcomes.append(failed(rest[k], index, outcome.error) if isinstance(outcome, _Failure) else outcome)
             pos += k + 1
-        return rows
+        return outcomes
 
 
 _ACTIVE: ContextVar[ContainedFeaturizer | None] = ContextVar("gnnpt_contained_featurizer", default=None)

@@ -66,9 +66,11 @@ class Predictor:
         device: str | torch.device = "cpu",
         threshold: float = IN_DOMAIN_THRESHOLD,
         confidence: float = DEFAULT_CONFIDENCE,
+        precision: str = DEFAULT_PRECISION,
     ) -> Predictor:
         """The model saved in ``path``, with the ``domain.safetensors`` saved next to it when there is one."""
-        return cls(load_model_dir(path, device), TrainingDomain.load(path), threshold, confidence=confidence)
+        return cls(load_model_dir(path, device), TrainingDomain.load(path), threshold, precision=precision,
+                   confidence=confidence)  # fmt: skip
 
     @property
     def card(self) -> dict[str, Any]:
@@ -168,9 +170,13 @@ class Predictor:
 
 
 def load(
-    name: str | Path | None = None, device: str | torch.device = "cpu", confidence: float = DEFAULT_CONFIDENCE
+    name: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    confidence: float = DEFAULT_CONFIDENCE,
+    precision: str = DEFAULT_PRECISION,
 ) -> Predictor:
     """The notebook entry point (``gnnpt.load``): the default Tox21 model when ``name`` is None, else a saved model
     directory, a model store name (``name`` / ``name@v2``) or a shipped model, as a :class:`Predictor`
-    (``confidence``: of its conformal prediction sets / intervals, when it has them)."""
-    return Predictor.from_path(model_path(name), device, confidence=confidence)
+    (``confidence``: of its conformal prediction sets / intervals, when it has them; ``precision``: ``auto``,
+    ``fp32`` or ``bf16``, see :mod:`gnnpt.nn.precision`)."""
+    return Predictor.from_path(model_path(name), device, confidence=confidence, precision=precision)

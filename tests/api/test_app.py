@@ -36,7 +36,7 @@ def client():
 
 @pytest.fixture(scope="module")
 def expected():
-    return gnnpt.load().predict(SMILES)
+    return gnnpt.load(precision="fp32").predict(SMILES)
 
 
 def test_results_in_order_with_per_molecule_errors(client, expected) -> None:
@@ -141,7 +141,7 @@ def test_concurrent_requests_get_their_own_molecules_in_shared_batches(client) -
 
     with ThreadPoolExecutor(16) as ex:
         answers = list(ex.map(ask, range(24)))
-    single = {s: gnnpt.load().predict([s]).iloc[0] for s in pool}
+    single = {s: gnnpt.load(precision="fp32").predict([s]).iloc[0] for s in pool}
     for k, body in answers:
         assert [r["smiles"] for r in body["results"]] == [pool[k], pool[(k + 5) % 24]]
         assert [r["id"] for r in body["results"]] == [k, k]
@@ -314,7 +314,7 @@ def test_the_work_of_a_request_is_bounded_by_its_atoms() -> None:
         assert response.status_code == 413 and "about 1,200 heavy atoms" in response.json()["detail"]
         smiles = ["CCO", "c1ccccc1O", "bad(", "CC(=O)Oc1ccccc1C(=O)O"] * 5  # pieces of at most 64 atoms
         split = c.post("/v1/predict", json={"smiles": smiles}).json()["results"]
-        whole = gnnpt.load().predict(smiles)
+        whole = gnnpt.load(precision="fp32").predict(smiles)
         assert [r["canonical_smiles"] for r in split] == [None if pd.isna(v) else v for v in whole["canonical_smiles"]]
         np.testing.assert_allclose([r["scores"]["SR-MMP"] or np.nan for r in split], whole["SR-MMP"], atol=2e-3)
         assert c.app.state.service._batchers[DEFAULT_MODEL].batches > 1

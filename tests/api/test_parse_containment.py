@@ -49,7 +49,7 @@ def poisoned(monkeypatch) -> None:
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the poisoned parser reaches the parse process by fork")
 def test_a_molecule_that_crashes_rdkit_is_that_rows_error_and_the_server_lives_on(poisoned, tmp_path) -> None:
     settings = Settings(adaptation_workers=0, jobs_dir=str(tmp_path / "jobs"), precision="fp32")
-    expected = gnnpt.load().predict(["CCO", "c1ccccc1O"])
+    expected = gnnpt.load(precision="fp32").predict(["CCO", "c1ccccc1O"])
     with TestClient(create_app(settings)) as client:
         response = client.post("/v1/predict", json={"smiles": ["CCO", MARKER, "c1ccccc1O"]})
         assert response.status_code == 200, response.text
