@@ -10,10 +10,12 @@ Same model (Hu GIN 5x300 + linear atom head, Adam 1e-3), same initial weights, s
 Prints graphs/s per batch size and the mean loss over the first and last steps of each pipeline. The PyG row is
 fp32 (what the plain pipeline gives); gnnpt rows run at each ``--precisions`` value: ``auto`` is bf16 autocast where
 the device computes bf16 natively (GPU, AVX512-BF16/AMX CPU; what ``gnnpt pretrain`` uses), else fp32. A bf16 row
-on a CPU without native bf16 is skipped (emulated bf16 is slower than fp32) unless ``--force-bf16``.
+on a CPU without native bf16 is skipped (emulated bf16 is slower than fp32) unless ``--force-bf16``. ``--compile``
+adds each gnnpt row again with ``torch.compile`` on the encoder. The gnnpt rows of one batch size start from the same
+weights and see the same batches and masks, so their loss curves (printed per 10 steps) compare step for step.
 
-    python benchmarks/pretrain_throughput.py --n 20000 --batch-sizes 256 1024 --steps 30 --workers 2 \
-        --precisions fp32 auto
+    python benchmarks/pretrain_throughput.py --n 20000 --batch-sizes 256 1024 --steps 60 --workers 2 \
+        --precisions fp32 auto --compile
 """
 
 from __future__ import annotations
@@ -71,14 +73,16 @@ def _model(device: torch.device) -> tuple[HuEncoder, torch.nn.Linear]:
     return HuEncoder().to(device), torch.nn.Linear(300, HU_MASK_ATOM).to(device)
 
 
-def _train(batches, encoder, head, steps: int, device, bf16: bool = False) -> tuple[float, list[float]]:
+def _train(
+    batches, encoder, head, steps: int, device, bf16: bool = False, warmup: int = 3
+) -> tuple[float, list[float]]:
     opt = torch.optim.Adam([*encoder.parameters(), *head.parameters()], lr=1e-3)
     losses: list[float] = []
     it = iter(batches)
     start = None
     graphs = 0
-    for step in range(steps + 3):
-        if step == 3:  # warm-up steps are not timed
+    for step in range(steps + warmup):
+        if step == warmup:  # warm-up steps (and torch.compile's compilation) are not timed
             if device.type == "cuda":
                 torch.cuda.synchronize()
             start, graphs = time.perf_counter(), 0
@@ -126,6 +130,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--precisions", nargs="+", default=["fp32", "auto"], choices=["fp32", "bf16", "auto"])
     ap.add_argument("--force-bf16", action="store_true", help="time bf16 even where the CPU only emulates it")
+    ap.add_argument("--compile", action="store_true",
+                    help="also time each gnnpt row with torch.compile(dynamic=True) on the encoder (gnnpt pretrain "
+                         "compile=true); compilation is in the untimed warm-up")  # fmt: skip
     args = ap.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     smiles = load_corpus("moses")["smiles"].sample(args.n, random_state=0).tolist()
@@ -143,23 +150,39 @@ def main() -> None:
     def mean(xs: list[float]) -> float:
         return sum(xs) / len(xs)
 
+    curves: dict[tuple[int, str], list[float]] = {}
     for bs in args.batch_sizes:
         random.seed(0)
         encoder, head = _model(device)
         start_state = copy.deepcopy((encoder.state_dict(), head.state_dict()))
         pyg_rate, pyg_losses = _train(_pyg_batches(graphs, bs, args.workers, device), encoder, head, args.steps, device)
-        for precision in args.precisions:
+        for precision, compiled in [(p, c) for c in (False, True)[: 1 + args.compile] for p in args.precisions]:
             resolved = resolve_precision(precision, device)
             if resolved == "bf16" and not native and not args.force_bf16:
                 print(f"| {bs} | {pyg_rate:,.0f} | {precision} | skipped: this CPU has no native bf16 | | | |")
                 continue
+            encoder, head = _model(device)
             encoder.load_state_dict(start_state[0])
             head.load_state_dict(start_state[1])
+            if compiled:
+                encoder.forward = torch.compile(encoder.forward, dynamic=True)
             batches = _gnnpt_batches(store, bs, device)
-            rate, losses = _train(batches, encoder, head, args.steps, device, bf16=resolved == "bf16")
-            print(f"| {bs} | {pyg_rate:,.0f} | {precision} ({resolved}) | {rate:,.0f} | {rate / pyg_rate:.2f}x "
+            rate, losses = _train(batches, encoder, head, args.steps, device, bf16=resolved == "bf16",
+                                  warmup=5 if compiled else 3)  # fmt: skip
+            label = f"{precision} ({resolved}){' + compile' if compiled else ''}"
+            if not compiled:
+                curves[bs, resolved] = losses
+            print(f"| {bs} | {pyg_rate:,.0f} | {label} | {rate:,.0f} | {rate / pyg_rate:.2f}x "
                   f"| {mean(pyg_losses[:5]):.3f} / {mean(losses[:5]):.3f} "
                   f"| {mean(pyg_losses[-5:]):.3f} / {mean(losses[-5:]):.3f} |", flush=True)  # fmt: skip
+    # the gnnpt rows of one batch size see the same batches and masks from the same weights: their curves compare
+    # step for step, so a precision's effect on training shows as the gap between them
+    for bs in args.batch_sizes:
+        if (bs, "fp32") in curves and (bs, "bf16") in curves:
+            windows = [(k, min(k + 10, args.steps + 3)) for k in range(0, args.steps + 3, 10)]  # warm-up included
+            fp32, bf16 = curves[bs, "fp32"], curves[bs, "bf16"]
+            pairs = " ".join(f"{mean(fp32[a:b]):.3f}/{mean(bf16[a:b]):.3f}" for a, b in windows)
+            print(f"batch {bs}, gnnpt loss per 10 steps, fp32/bf16: {pairs}")
 
 
 if __name__ == "__main__":

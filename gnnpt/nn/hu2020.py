@@ -10,6 +10,7 @@ from torch import nn
 
 from gnnpt.featurization.schemes import HU_NUM_ATOM_TYPES, HU_NUM_CHIRALITY
 from gnnpt.nn.conv import CONVS, bond_counts
+from gnnpt.nn.dropout import dropout
 from gnnpt.nn.jk import check_jk, jumping_knowledge
 
 JK = Literal["last", "concat", "max", "sum"]
@@ -66,6 +67,6 @@ class HuEncoder(nn.Module):
             h = norm(conv(h, edge_index, edge_attr, **extra))
             if layer < self.num_layer - 1:
                 h = F.relu(h)
-            h = F.dropout(h, self.drop_ratio, training=self.training)
+            h = dropout(h, self.drop_ratio, self.training)
             hs.append(h)
         return jumping_knowledge(hs, self.jk)

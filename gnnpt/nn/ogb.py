@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gnnpt.nn.dropout import dropout
 from gnnpt.nn.jk import check_jk, jumping_knowledge
 
 
@@ -66,6 +67,6 @@ class OgbEncoder(nn.Module):
             h = self.batch_norms[layer](out)
             if layer < self.num_layer - 1:
                 h = F.relu(h)
-            h = F.dropout(h, self.drop_ratio, training=self.training)
+            h = dropout(h, self.drop_ratio, self.training)
             hs.append(h)
         return jumping_knowledge(hs, self.jk)

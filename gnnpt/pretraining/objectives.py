@@ -33,7 +33,7 @@ class AttributeMasking(nn.Module):
         """``loss`` plus ``atom_acc`` (and ``bond_loss`` / ``bond_acc`` when bonds are masked)."""
         m = mask_atoms(gb, self.mask_rate, self.mask_edges, generator)
         h = self.encoder(m.batch.x, m.batch.edge_index, m.batch.edge_attr)
-        logits = self.atom_head(h[m.atom_index])
+        logits = self.atom_head(h.index_select(0, m.atom_index))
         loss = F.cross_entropy(logits, m.atom_target)
         out = {"atom_loss": loss.detach(), "atom_acc": (logits.argmax(-1) == m.atom_target).float().mean()}
         if self.bond_head is not None and m.bond_target.numel():
@@ -102,7 +102,7 @@ class GraphMAE(nn.Module):
         b = m.batch
         z = self.activation(self.enc_to_dec(self.encoder(b.x, b.edge_index, b.edge_attr)))
         z = z.index_fill(0, m.atom_index, 0.0)
-        pred = self.decoder(z, b.edge_index, b.edge_attr)[m.atom_index]
+        pred = self.decoder(z, b.edge_index, b.edge_attr).index_select(0, m.atom_index)
         loss = scaled_cosine_error(pred, F.one_hot(m.atom_target, HU_MASK_ATOM).to(pred.dtype), self.alpha)
         acc = (pred.argmax(-1) == m.atom_target).float().mean()
         return {"loss": loss, "sce_loss": loss.detach(), "atom_acc": acc}
