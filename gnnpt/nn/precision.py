@@ -1,7 +1,8 @@
 """Inference precision: bfloat16 autocast where the hardware computes it natively, float32 otherwise.
 
-bfloat16 matrix products run about 3x faster than float32 on CPUs with AVX512-BF16 (and on recent GPUs); the
-scores of the Tox21 default model move by at most 0.003 (``benchmarks/screen_throughput.py`` prints the deviation).
+bfloat16 matrix products run about 2x faster than float32 on CPUs with AVX512-BF16, more with AMX (and on recent
+GPUs); a probability of the default Tox21 model moves by up to 0.026 over 100,000 molecules
+(``benchmarks/screen_throughput.py`` prints the deviation): ask for ``fp32`` where the third decimal matters.
 bfloat16 results are reproducible for the same batching, but two copies of a molecule in one batch may differ in the
 third decimal (the kernels block rows); float32 gives them equal scores.
 """

@@ -151,7 +151,8 @@ class Predictor:
 
     def explain(self, smiles: str, task: str | int | None = None, method: str = "gradient_x_input") -> Explanation:
         """Atom attributions of ``smiles`` for ``task`` (None: the first task), drawn (``gradient_x_input`` or
-        ``occlusion``; see :mod:`gnnpt.predict.attribution`)."""
+        ``occlusion``; see :mod:`gnnpt.predict.attribution`). Computed in float32 whatever this predictor's precision
+        (gradients want it): its score is :meth:`predict`'s at ``fp32``."""
         return explain(self.gnn(), smiles, task, method)
 
     def __repr__(self) -> str:
