@@ -1,4 +1,5 @@
-"""Distil a fine-tuned model into a smaller, faster student for screening large libraries.
+"""Distil a model of any kind (a GNN, or an ensemble reading MiniMol fingerprints) into a small, fast GIN student
+for screening large libraries.
 
 The student (a fresh, narrower GIN) learns the teacher's scores (probabilities, or values for regression) on the
 teacher's training molecules and on an unlabeled corpus; it is selected on the validation part and tested on the
