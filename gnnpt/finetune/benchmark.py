@@ -174,18 +174,21 @@ def run_benchmark(cfg: BenchmarkConfig, progress: bool = False, partial: Path | 
             start = time.perf_counter()
             scores, eces = _ecfp_scores(smiles, targets, split, cfg.seeds)
             rows.append(_row(name, ECFP, "-", "baseline", scores, time.perf_counter() - start, eces))
+            _keep(rows, partial)
         if cfg.minimol:
             start = time.perf_counter()
             rows.append(_row(name, MINIMOL, "-", "baseline", _minimol_scores(smiles, targets, split, cfg.seeds),
                              time.perf_counter() - start))  # fmt: skip
+            _keep(rows, partial)
         if cfg.chemprop:
             start = time.perf_counter()
             scores, eces = _chemprop_scores(smiles, targets, split, cfg.seeds, store.valid)
             rows.append(_row(name, CHEMPROP, "-", "baseline", scores, time.perf_counter() - start, eces))
+            _keep(rows, partial)
         if cfg.auto:
             gnn = replace(cfg.finetune, encoder=DEFAULT_ENCODER, epochs=cfg.epochs)
             rows += _auto_rows(name, smiles, targets, split, cfg.seeds, list(ds.task_names), gnn, cfg.auto_candidates)
-        _keep(rows, partial)
+            _keep(rows, partial)
         for spec in cfg.encoders:
             label, gnn = labels[spec]
             ft = replace(cfg.finetune, encoder=spec, epochs=cfg.epochs, seeds=list(range(cfg.seeds)))

@@ -95,3 +95,16 @@ def test_minimol_peer_row_and_merged_report(moleculenet_dir, tmp_path) -> None:
     merged = pd.read_csv(tmp_path / "merged" / "results.csv")
     assert {ECFP, MINIMOL, "GIN x (gnnpt)"} <= set(merged.method)
     assert "GIN x (gnnpt)" in (tmp_path / "merged" / "tables.md").read_text()
+
+
+def test_rows_are_kept_as_each_method_finishes(moleculenet_dir, tmp_path, monkeypatch) -> None:
+    import gnnpt.finetune.benchmark as benchmark
+
+    def chemprop_fails(*args, **kwargs):
+        raise RuntimeError("chemprop stopped")
+
+    monkeypatch.setattr(benchmark, "_chemprop_scores", chemprop_fails)
+    cfg = BenchmarkConfig(datasets=["bbbp"], encoders=[], seeds=1, epochs=1, limit=200, chemprop=True)
+    with pytest.raises(RuntimeError, match="chemprop stopped"):
+        run_benchmark(cfg, partial=tmp_path / "partial.csv")
+    assert pd.read_csv(tmp_path / "partial.csv").method.tolist() == [ECFP]  # the forest's row outlived the failure
