@@ -111,9 +111,8 @@ def run_distill(
     frame = read_molecules(path) if path.exists() else load_corpus(str(corpus), limit=corpus_limit)
     smiles = frame["smiles"].fillna("").astype(str).tolist()[:corpus_limit]
     result, prepared = distill(net, labeled, split, smiles, cfg)
-    teacher_card: dict[str, Any] = {
-        k: card.get(k) for k in ("name", "kind", "architecture", "encoder_config", "members", "notes")
-    }
+    fields = ("name", "kind", "architecture", "encoder_config", "members", "notes")  # those the teacher's card has
+    teacher_card: dict[str, Any] = {k: card[k] for k in fields if card.get(k) is not None}
     teacher_card["test"] = card.get("metrics", {}).get("summary")
     distillation = {
         "teacher": teacher_card,
