@@ -97,9 +97,9 @@ def finetune(
     folds: Annotated[
         int,
         typer.Option(
-            help="With --model auto and no GNN candidate: refit each candidate on this many scaffold folds of the "
-            "training part to choose and calibrate on out-of-fold scores too (0: the validation part alone; "
-            "enough when it holds hundreds of molecules, and 6x cheaper)."
+            help="With --model auto, no GNN candidate and a validation part under 500 molecules: refit each "
+            "candidate on this many scaffold folds of the training part to choose and calibrate on out-of-fold "
+            "scores too (0: the validation part alone, 6x cheaper)."
         ),
     ] = 5,
 ) -> None:

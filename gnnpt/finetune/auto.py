@@ -5,12 +5,14 @@ Candidates (each with every seed of the run as a member): LightGBM trees on ECFP
 LightGBM random forest on ECFP4 bits, an MLP head on MiniMol fingerprints when the ``minimol`` extra
 is installed, a fine-tuned GNN, and a descriptor hybrid (the GNN with RDKit descriptors beside its graph vector in
 the head). The ensemble is grown greedily with replacement (Caruana et al. 2004) on a selection score: when every
-candidate is cheap to refit (no GNN), the training part's out-of-fold predictions (refits on scaffold folds that
-never saw the row's scaffold) together with the validation part, else the validation part alone; a MoleculeNet
-validation part of ~150 molecules alone picks noisily. Probabilities are then Platt-calibrated and conformal
-calibration scores are taken on the same rows as the selection (out-of-fold and validation, else validation alone):
-a class-conditional quantile from the ~10 positives of a small validation part is too coarse, and scaffold folds
-carry the shift to new scaffolds that the test part has. The test part is scored once, for the record.
+candidate is cheap to refit (no GNN) and the validation part is small, the training part's out-of-fold predictions
+(refits on scaffold folds that never saw the row's scaffold) together with the validation part (``selection``:
+pooled, or the mean of the two parts' scores), else the validation part alone; a MoleculeNet validation part of
+~150 molecules alone picks noisily, one of ~800 does not.
+Probabilities are then Platt-calibrated and conformal calibration scores are taken on the same rows as the selection
+(out-of-fold and validation, else validation alone): a class-conditional quantile from the ~10 positives of a small
+validation part is too coarse, and scaffold folds carry the shift to new scaffolds that the test part has. The test
+part is scored once, for the record.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from gnnpt.runtime import device_name
 from gnnpt.store.packed import PackedGraphs
 
 CANDIDATES = ("trees", "forest", "minimol", "gnn", "hybrid")
+SELECTIONS = ("balanced", "pooled")
 HYBRID_INPUTS = ["descriptors:fast"]
 COVERAGE_LEVELS = (0.8, 0.9)
 MINIMOL_NOTE = ("uses MiniMol fingerprints; MiniMol was pretrained on a mix that includes PubChem bioassays, which "
@@ -61,6 +64,8 @@ class AutoConfig:
     rounds: int = 20
     threads: int = 2
     folds: int = 5  # scaffold folds of the training part for out-of-fold selection scores (0: the validation part only)
+    selection: str = "pooled"  # one score over out-of-fold and validation rows; "balanced": the two parts' mean
+    valid_enough: int = 500  # a validation part this large chooses alone: out-of-fold refits would cost 6x for little
     similarity_bins: int = 3  # conformal calibration within bins of similarity to the training set (1: none)
 
     def __post_init__(self) -> None:
@@ -69,6 +74,8 @@ class AutoConfig:
             raise ValueError(f"unknown candidates {unknown}; choose from {', '.join(CANDIDATES)}")
         if self.folds < 0 or self.folds == 1:
             raise ValueError(f"folds={self.folds}: use 0 (choose on the validation part alone) or 2 or more")
+        if self.selection not in SELECTIONS:
+            raise ValueError(f"selection={self.selection!r}: choose from {', '.join(SELECTIONS)}")
 
 
 @dataclass
@@ -169,6 +176,15 @@ def _similarity_to_training(smiles: Sequence[str], parts: dict[str, np.ndarray],
     return out
 
 
+def selection_score(task_type: str, y: np.ndarray, out_of_fold_rows: int = 0) -> Callable[[np.ndarray], float]:
+    """The score an ensemble is chosen on, over the rows of ``y``: with ``out_of_fold_rows`` (the first rows, then
+    the validation rows) the mean of the two parts' scores, so that ~150 validation molecules weigh as much as the
+    ~1,000 out-of-fold ones, whose large training-set scaffold families resemble the test part less; else one score
+    over all rows."""
+    groups = [slice(0, out_of_fold_rows), slice(out_of_fold_rows, None)] if out_of_fold_rows else [slice(None)]
+    return lambda pred: float(np.mean([_score(task_type, y[g], pred[g]) for g in groups]))
+
+
 def select_ensemble(preds: dict[str, np.ndarray], score: Callable[[np.ndarray], float], rounds: int) -> dict[str, int]:
     """Greedy ensemble selection with replacement: start from the best single candidate, add the one that most
     improves ``score`` of the mean, stop when nothing improves it; returns how often each was picked."""
@@ -214,7 +230,8 @@ def train_auto(
     train = np.asarray(split.train)
     split = Split(train[store.valid[train]], np.asarray(split.valid), np.asarray(split.test))  # no features: no lesson
     parts = {p: np.asarray(getattr(split, p)) for p in ("train", "valid", "test")}
-    out_of_fold = cfg.folds >= 2 and not {"gnn", "hybrid"} & set(names)  # GNN refits cost too much on a CPU
+    out_of_fold = (cfg.folds >= 2 and not {"gnn", "hybrid"} & set(names)  # GNN refits cost too much on a CPU
+                   and len(parts["valid"]) < cfg.valid_enough)  # fmt: skip
     folds = scaffold_folds(smiles, parts["train"], cfg.folds, seed=cfg.seeds[0]) if out_of_fold else []
     models, preds, candidates = {}, {}, {}
     for name in names:
@@ -232,8 +249,9 @@ def train_auto(
                 f"({candidates[name]['wall_s']:.0f} s)")  # fmt: skip
     valid = parts["valid"]
     chooser = np.concatenate([parts["train"], valid]) if out_of_fold else valid
+    balanced = len(parts["train"]) if out_of_fold and cfg.selection == "balanced" else 0
     picks = select_ensemble({n: p[chooser] for n, p in preds.items()},
-                            lambda p: _score(task_type, targets[chooser], p), cfg.rounds)  # fmt: skip
+                            selection_score(task_type, targets[chooser], balanced), cfg.rounds)  # fmt: skip
     chosen = list(picks)
     weights = np.array([[picks[n] / sum(picks.values())] * len(task_names) for n in chosen])
     raw = sum(w[0] * preds[n] for n, w in zip(chosen, weights, strict=True))
@@ -260,8 +278,11 @@ def train_auto(
         for level in COVERAGE_LEVELS}  # fmt: skip
     record["conformal_similarity_edges"] = conformal.edges.round(4).tolist()
     notes = [MINIMOL_NOTE] if "minimol" in chosen else []
-    selection = ("greedy ensemble selection with replacement on the training part's out-of-fold scores "
-                 f"({cfg.folds} scaffold folds) and the validation part" if out_of_fold else
+    selection = ("greedy ensemble selection with replacement on the mean of the training part's out-of-fold score "
+                 f"({cfg.folds} scaffold folds) and the validation part's score" if out_of_fold and
+                 cfg.selection == "balanced" else
+                 "greedy ensemble selection with replacement on the training part's out-of-fold scores "
+                 f"({cfg.folds} scaffold folds) and the validation part, pooled" if out_of_fold else
                  "greedy ensemble selection with replacement on the validation part")  # fmt: skip
     card = {"auto": {"candidates": candidates, **record, "seeds": list(cfg.seeds), "selection": selection},
             "notes": notes}  # fmt: skip

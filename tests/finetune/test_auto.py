@@ -8,7 +8,7 @@ import pytest
 
 from gnnpt.datasets import load
 from gnnpt.datasets.splits import scaffold_split
-from gnnpt.finetune.auto import AutoConfig, run_auto, select_ensemble, train_auto
+from gnnpt.finetune.auto import AutoConfig, run_auto, select_ensemble, selection_score, train_auto
 from gnnpt.finetune.run import LabeledData
 from gnnpt.finetune.train import FinetuneConfig
 from gnnpt.models.scoring import score_molecules
@@ -32,6 +32,18 @@ def test_selection_adds_what_helps_and_stops() -> None:
     picks = select_ensemble({"good": good, "other": other, "noise": noise},
                             lambda p: float(np.mean(p[y == 1][:, None] > p[y == 0][None, :])), rounds=5)  # fmt: skip
     assert picks == {"good": 1, "other": 1}
+
+
+def test_balanced_selection_weighs_the_few_validation_rows_as_much_as_the_many_out_of_fold_rows() -> None:
+    rng = np.random.default_rng(0)
+    y = np.r_[np.tile([0.0, 1.0], 100), np.tile([0.0, 1.0], 10)][:, None]  # 200 out-of-fold rows, then 20 valid
+    fits_folds = np.r_[y[:200, 0], 1 - y[200:, 0]][:, None]  # perfect out of fold, inverted on valid
+    steady = 0.2 + 0.2 * y + rng.uniform(0, 0.5, y.shape)  # about 0.82 on both parts
+    preds = {"fits_folds": fits_folds, "steady": steady}
+    assert select_ensemble(preds, selection_score("classification", y), rounds=0) == {"fits_folds": 1}
+    assert select_ensemble(preds, selection_score("classification", y, 200), rounds=0) == {"steady": 1}
+    with pytest.raises(ValueError, match="selection="):
+        AutoConfig(selection="valid")
 
 
 def test_auto_chooses_on_valid_only_and_saves_what_it_measured(tmp_path, bbbp) -> None:
@@ -80,6 +92,12 @@ def test_cheap_candidates_are_chosen_on_out_of_fold_scores_too(bbbp, monkeypatch
     assert "out-of-fold" in result.record["calibrated_on"] and "out-of-fold" in result.record["calibration"]["method"]
     assert 0 < result.record["conformal"]["test_coverage_0.80"] < result.record["conformal"]["test_coverage_0.90"]
     assert 0.5 < result.candidates["forest"]["out_of_fold"] <= 1
+    # a validation part large enough to choose on alone spares the refits
+    trained_on.clear()
+    cfg = AutoConfig(candidates=["trees", "forest"], folds=3, rounds=3, valid_enough=len(split.valid))
+    alone = train_auto(smiles, bbbp.targets, split, "classification", bbbp.task_names, cfg)
+    assert len(trained_on) == 2 and "out_of_fold" not in alone.candidates["trees"]
+    assert alone.record["calibrated_on"] == "the validation part"
 
 
 def test_auto_refuses_what_it_cannot_do(bbbp) -> None:
