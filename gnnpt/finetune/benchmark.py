@@ -1,8 +1,9 @@
 """The MoleculeNet transfer benchmark of Hu et al. (2020): every encoder fine-tuned on the same scaffold splits.
 
-Rows per (dataset, encoder): test ROC-AUC mean ± std over seeds, at the best-validation epoch (what Hu et al.'s
-result parser reads) and at the last epoch (what GraphCL and GraphMAE report), kept in separate tables. The
-ECFP4 random forest runs on the same splits; published numbers go beside ours as labelled reference rows.
+Rows per (dataset, encoder): test ROC-AUC (classification sets; RMSE for regression sets such as ESOL) mean ± std
+over seeds, at the best-validation epoch (what Hu et al.'s result parser reads) and at the last epoch (what GraphCL
+and GraphMAE report), kept in separate tables. The ECFP4 random forest runs on the same splits; published numbers
+go beside ours as labelled reference rows.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from gnnpt.datasets.splits import scaffold_split
 from gnnpt.featurization.cache import cached_features, cached_featurize
 from gnnpt.finetune.auto import AutoConfig, train_auto
 from gnnpt.finetune.baseline import fit_predict_ecfp
-from gnnpt.finetune.metrics import mean_roc_auc, worse_beyond_spread
+from gnnpt.finetune.metrics import mean_roc_auc, primary_metric, rmse, worse_beyond_spread
 from gnnpt.finetune.peers import chemprop_test_predictions
 from gnnpt.finetune.probe import probe
 from gnnpt.finetune.train import FinetuneConfig, finetune
@@ -96,65 +97,82 @@ def encoder_label(spec: str) -> tuple[str, str]:
     return f"{gnn.upper()} {card.get('name', Path(spec).name)} (gnnpt)", gnn
 
 
-def _test_score(y: np.ndarray, pred: np.ndarray) -> float:
+def table_value(task_type: str, value: float) -> float:
+    """A primary-metric value as the tables show it: ROC-AUC in %, RMSE in target units (``value`` unsigned)."""
+    return 100 * value if task_type == "classification" else value
+
+
+def _test_score(task_type: str, y: np.ndarray, pred: np.ndarray) -> float:
+    """The test part's primary metric as the tables show it; ``pred``: probabilities or values (NaN: no score)."""
     try:
-        return 100 * mean_roc_auc(y, pred)
-    except ValueError:  # no task with both classes in this test part
+        if task_type == "classification":
+            return 100 * mean_roc_auc(y, pred)
+        return rmse(np.where(np.isnan(pred), np.nan, y), np.nan_to_num(pred))
+    except ValueError:  # no task with both classes (or no label) in this test part
         return math.nan
 
 
-def _ecfp_scores(smiles: list[str], targets: np.ndarray, split, seeds: int) -> tuple[list[float], list[float]]:
+def _ece(task_type: str, pred: np.ndarray, y: np.ndarray) -> list[float]:
+    """The test part's calibration error (a list of one), or none for regression."""
+    return [expected_calibration_error(pred, y)] if task_type == "classification" else []
+
+
+def _ecfp_scores(smiles: list[str], targets: np.ndarray, split, seeds: int,
+                 task_type: str) -> tuple[list[float], list[float]]:  # fmt: skip
     train, test = np.asarray(split.train), np.asarray(split.test)
     scores, eces = [], []
     for seed in range(seeds):
-        pred = fit_predict_ecfp([smiles[i] for i in train], targets[train], [smiles[i] for i in test],
-                                "classification", seed=seed)  # fmt: skip
-        scores.append(_test_score(targets[test], pred))
-        eces.append(expected_calibration_error(pred, targets[test]))
+        pred = fit_predict_ecfp([smiles[i] for i in train], targets[train], [smiles[i] for i in test], task_type,
+                                seed=seed)  # fmt: skip
+        scores.append(_test_score(task_type, targets[test], pred))
+        eces += _ece(task_type, pred, targets[test])
     return scores, eces
 
 
-def _minimol_scores(smiles: list[str], targets: np.ndarray, split, seeds: int) -> list[float]:
+def _minimol_scores(smiles: list[str], targets: np.ndarray, split, seeds: int, task_type: str) -> list[float]:
     features = np.asarray(cached_features(smiles, "minimol"))
     rows = np.isfinite(features).all(axis=1)
-    return probe(np.nan_to_num(features), targets, split, seeds=range(seeds), rows=rows).test
+    return probe(np.nan_to_num(features), targets, split, seeds=range(seeds), rows=rows, task_type=task_type).test
 
 
-def _chemprop_scores(smiles: list[str], targets: np.ndarray, split, seeds: int,
-                     valid: np.ndarray) -> tuple[list[float], list[float]]:  # fmt: skip
+def _chemprop_scores(smiles: list[str], targets: np.ndarray, split, seeds: int, valid: np.ndarray,
+                     task_type: str) -> tuple[list[float], list[float]]:  # fmt: skip
     test = np.asarray(split.test)
     scores, eces = [], []
     for seed in range(seeds):
-        pred = chemprop_test_predictions(smiles, targets, split, "classification", seed, valid=valid)
-        scores.append(_test_score(targets[test], pred))
-        eces.append(expected_calibration_error(pred, targets[test]))
+        pred = chemprop_test_predictions(smiles, targets, split, task_type, seed, valid=valid)
+        scores.append(_test_score(task_type, targets[test], pred))
+        eces += _ece(task_type, pred, targets[test])
     return scores, eces
 
 
 def _auto_rows(name: str, smiles: list[str], targets: np.ndarray, split, seeds: int, task_names: list[str],
-               gnn: FinetuneConfig, candidates: Sequence[str]) -> list[dict]:  # fmt: skip
+               gnn: FinetuneConfig, candidates: Sequence[str], task_type: str) -> list[dict]:  # fmt: skip
     """One row for the chosen ensemble and one per candidate, each over ``seeds`` runs of ``train_auto``."""
     runs = []
     for seed in range(seeds):
         began = time.perf_counter()
         cfg = AutoConfig(candidates=candidates, seeds=[seed], gnn=replace(gnn, seeds=[seed]))
-        result = train_auto(smiles, targets, split, "classification", task_names, cfg)
+        result = train_auto(smiles, targets, split, task_type, task_names, cfg)
         runs.append((result, time.perf_counter() - began))
-    rows = [_row(name, AUTO, "-", "baseline", [100 * r.record["test"] for r, _ in runs], sum(t for _, t in runs),
-                 [r.record["calibration"]["ece_after_test"] for r, _ in runs])]  # fmt: skip
+    sign = 1 if primary_metric(task_type)[1] else -1  # auto's scores are signed so that higher is better
+    eces = [r.record["calibration"]["ece_after_test"] for r, _ in runs if "calibration" in r.record]
+    rows = [_row(name, AUTO, "-", "baseline", [table_value(task_type, sign * r.record["test"]) for r, _ in runs],
+                 sum(t for _, t in runs), eces, task_type)]  # fmt: skip
     for candidate in runs[0][0].candidates:
         rows.append(_row(name, f"gnnpt candidate: {candidate}", "-", "baseline",
-                         [100 * r.candidates[candidate]["test"] for r, _ in runs],
-                         sum(r.candidates[candidate]["wall_s"] for r, _ in runs)))  # fmt: skip
+                         [table_value(task_type, sign * r.candidates[candidate]["test"]) for r, _ in runs],
+                         sum(r.candidates[candidate]["wall_s"] for r, _ in runs), task_type=task_type))  # fmt: skip
     return rows
 
 
 def _row(dataset: str, method: str, gnn: str, protocol: str, scores: list[float], seconds: float,
-         eces: list[float] | None = None) -> dict:  # fmt: skip
+         eces: list[float] | None = None, task_type: str = "classification") -> dict:  # fmt: skip
     arr = np.asarray(scores, dtype=float)
     return {"dataset": dataset, "method": method, "gnn_type": gnn, "protocol": protocol,
             "mean": float(np.nanmean(arr)), "std": float(np.nanstd(arr)), "seeds": int(np.isfinite(arr).sum()),
-            "wall_s": round(seconds, 1), "ece": float(np.nanmean(eces)) if eces else math.nan}  # fmt: skip
+            "wall_s": round(seconds, 1), "ece": float(np.nanmean(eces)) if eces else math.nan,
+            "metric": primary_metric(task_type)[0]}  # fmt: skip
 
 
 def run_benchmark(cfg: BenchmarkConfig, progress: bool = False, partial: Path | None = None) -> pd.DataFrame:
@@ -170,32 +188,35 @@ def run_benchmark(cfg: BenchmarkConfig, progress: bool = False, partial: Path | 
         smiles, targets = [ds.smiles[i] for i in rows_used], ds.targets[rows_used]
         store = cached_featurize(smiles)
         split = scaffold_split(smiles)
+        task = ds.task_type
         if cfg.baseline:
             start = time.perf_counter()
-            scores, eces = _ecfp_scores(smiles, targets, split, cfg.seeds)
-            rows.append(_row(name, ECFP, "-", "baseline", scores, time.perf_counter() - start, eces))
+            scores, eces = _ecfp_scores(smiles, targets, split, cfg.seeds, task)
+            rows.append(_row(name, ECFP, "-", "baseline", scores, time.perf_counter() - start, eces, task))
             _keep(rows, partial)
         if cfg.minimol:
             start = time.perf_counter()
-            rows.append(_row(name, MINIMOL, "-", "baseline", _minimol_scores(smiles, targets, split, cfg.seeds),
-                             time.perf_counter() - start))  # fmt: skip
+            rows.append(_row(name, MINIMOL, "-", "baseline", _minimol_scores(smiles, targets, split, cfg.seeds, task),
+                             time.perf_counter() - start, task_type=task))  # fmt: skip
             _keep(rows, partial)
         if cfg.chemprop:
             start = time.perf_counter()
-            scores, eces = _chemprop_scores(smiles, targets, split, cfg.seeds, store.valid)
-            rows.append(_row(name, CHEMPROP, "-", "baseline", scores, time.perf_counter() - start, eces))
+            scores, eces = _chemprop_scores(smiles, targets, split, cfg.seeds, store.valid, task)
+            rows.append(_row(name, CHEMPROP, "-", "baseline", scores, time.perf_counter() - start, eces, task))
             _keep(rows, partial)
         if cfg.auto:
             gnn = replace(cfg.finetune, encoder=DEFAULT_ENCODER, epochs=cfg.epochs)
-            rows += _auto_rows(name, smiles, targets, split, cfg.seeds, list(ds.task_names), gnn, cfg.auto_candidates)
+            rows += _auto_rows(name, smiles, targets, split, cfg.seeds, list(ds.task_names), gnn, cfg.auto_candidates,
+                               task)  # fmt: skip
             _keep(rows, partial)
+        metric, _ = primary_metric(task)
         for spec in cfg.encoders:
             label, gnn = labels[spec]
             ft = replace(cfg.finetune, encoder=spec, epochs=cfg.epochs, seeds=list(range(cfg.seeds)))
-            result = finetune(store, targets, split, "classification", ds.task_names, ft)
+            result = finetune(store, targets, split, task, ds.task_names, ft)
             for protocol, pick in (("best_valid", "test"), ("last_epoch", "test_last")):
-                scores = [100 * getattr(r, pick).get("roc_auc", math.nan) for r in result.runs]
-                rows.append(_row(name, label, gnn, protocol, scores, result.wall_time_s))
+                scores = [table_value(task, getattr(r, pick).get(metric, math.nan)) for r in result.runs]
+                rows.append(_row(name, label, gnn, protocol, scores, result.wall_time_s, task_type=task))
             if progress:
                 print(f"{name:8s} {label:55s} {rows[-2]['mean']:.1f} ± {rows[-2]['std']:.1f} "
                       f"(last epoch {rows[-1]['mean']:.1f}) in {result.wall_time_s:.0f} s", flush=True)  # fmt: skip
@@ -218,8 +239,9 @@ def negative_transfer(results: pd.DataFrame) -> pd.DataFrame:
         if base.empty:
             continue
         ref = base.iloc[0]
+        higher = ref.get("metric", "roc_auc") != "rmse"  # tables before regression rows have no metric column
         for _, row in group.drop(base.index).iterrows():
-            if worse_beyond_spread(row["mean"], ref["mean"], ref["std"]):
+            if worse_beyond_spread(row["mean"], ref["mean"], ref["std"], higher):
                 flags.append({"dataset": dataset, "protocol": protocol, "method": row["method"],
                               "mean": row["mean"], "no_pretraining": ref["mean"], "std": ref["std"]})  # fmt: skip
     return pd.DataFrame(flags, columns=["dataset", "protocol", "method", "mean", "no_pretraining", "std"])

@@ -16,8 +16,9 @@ import torch
 from torch import nn
 
 from gnnpt.datasets.splits import Split
-from gnnpt.finetune.metrics import mean_roc_auc
+from gnnpt.finetune.metrics import mean_roc_auc, rmse
 from gnnpt.finetune.tabular import fit_head
+from gnnpt.models.targets import Standardizer
 from gnnpt.nn.pooling import Pool
 from gnnpt.runtime import torch_threads
 from gnnpt.store.packed import PackedGraphs
@@ -35,16 +36,18 @@ def encoder_features(encoder: nn.Module, store: PackedGraphs, batch_size: int = 
     return out
 
 
-def _safe_auc(y: np.ndarray, p: np.ndarray) -> float:
+def _table_score(task_type: str, y: np.ndarray, out: np.ndarray) -> float:
+    """Test ROC-AUC (%) of logits, or RMSE of values in target units (NaN when undefined)."""
     try:
-        return mean_roc_auc(y, p)
+        return 100 * mean_roc_auc(y, out) if task_type == "classification" else rmse(y, out)
     except ValueError:
         return math.nan
 
 
 @dataclass
 class ProbeResult:
-    """Per seed: the chosen head (``linear`` or ``mlp``), its weight decay, validation and test ROC-AUC (%)."""
+    """Per seed: the chosen head (``linear`` or ``mlp``), its weight decay, validation and test score: ROC-AUC (%)
+    for classification, RMSE in target units for regression."""
 
     head: list[str]
     weight_decay: list[float]
@@ -60,31 +63,38 @@ def probe(
     heads: Sequence[str] = ("linear", "mlp"),
     weight_decays: Sequence[float] = (1e-5, 1e-3, 1e-2),
     rows: np.ndarray | None = None,
+    task_type: str = "classification",
 ) -> ProbeResult:
-    """Binary-classification heads on ``features`` [n, d] for ``targets`` [n, tasks] (NaN = missing label).
+    """Heads on ``features`` [n, d] for binary-classification or regression ``targets`` [n, tasks] (NaN = missing).
 
-    Features are standardized with the training part's statistics. For each seed every (head, weight decay) is
-    fitted and the one with the best validation ROC-AUC is scored on test. ``rows`` (bool [n]) leaves out rows
-    without features (e.g. invalid molecules) from every part.
+    Features (and regression targets) are standardized with the training part's statistics. For each seed every
+    (head, weight decay) is fitted and the one with the best validation score is scored on test. ``rows`` (bool [n])
+    leaves out rows without features (e.g. invalid molecules) from every part.
     """
+    if task_type not in ("classification", "regression"):
+        raise ValueError(f"a probe fits classification or regression heads, not {task_type!r}")
     features = np.asarray(features, dtype=np.float32)
     targets = np.asarray(targets, dtype=np.float32).reshape(len(features), -1)
     keep = np.ones(len(features), bool) if rows is None else np.asarray(rows, bool)
     parts = {p: np.asarray(idx)[keep[np.asarray(idx)]] for p, idx in
              (("train", split.train), ("valid", split.valid), ("test", split.test))}  # fmt: skip
     mean, std = features[parts["train"]].mean(0), features[parts["train"]].std(0) + 1e-6
+    scaler = Standardizer.fit(targets[parts["train"]]) if task_type == "regression" else None
+    fitted = scaler.transform(targets) if scaler is not None else targets
     x = {p: torch.from_numpy((features[i] - mean) / std) for p, i in parts.items()}
-    y = {p: torch.from_numpy(targets[i]) for p, i in parts.items()}
+    y = {p: torch.from_numpy(np.asarray(fitted[i], np.float32)) for p, i in parts.items()}
     result = ProbeResult([], [], [], [])
     for seed in seeds:
         with torch_threads(1):  # heads this small gain nothing from threads, and lose a lot on a busy machine
-            fits = [(kind, wd, *fit_head(x, y, "classification", None if kind == "linear" else 256, wd, seed))
+            fits = [(kind, wd, *fit_head(x, y, task_type, None if kind == "linear" else 256, wd, seed))
                     for kind in heads for wd in weight_decays]  # fmt: skip
-        kind, wd, head, valid = max(fits, key=lambda f: -math.inf if math.isnan(f[3]) else f[3])
+        kind, wd, head, _ = max(fits, key=lambda f: -math.inf if math.isnan(f[3]) else f[3])
         with torch.no_grad():
-            test = _safe_auc(y["test"].numpy(), head(x["test"]).numpy())
+            out = {p: head(x[p]).numpy() for p in ("valid", "test")}
+        if scaler is not None:
+            out = {p: scaler.inverse(o) for p, o in out.items()}
         result.head.append(kind)
         result.weight_decay.append(wd)
-        result.valid.append(100 * valid)
-        result.test.append(100 * test)
+        result.valid.append(_table_score(task_type, targets[parts["valid"]], out["valid"]))
+        result.test.append(_table_score(task_type, targets[parts["test"]], out["test"]))
     return result

@@ -10,9 +10,21 @@ from gnnpt.finetune.benchmark import negative_transfer
 from gnnpt.finetune.reference import DATASETS, references
 
 PROTOCOL_TITLES = {
-    "best_valid": "Test ROC-AUC (%) at the best-validation epoch (Hu et al.'s protocol)",
-    "last_epoch": "Test ROC-AUC (%) at the last epoch (GraphCL / GraphMAE protocol)",
+    "best_valid": "at the best-validation epoch (Hu et al.'s protocol)",
+    "last_epoch": "at the last epoch (GraphCL / GraphMAE protocol)",
 }
+METRIC_TITLES = {"roc_auc": "Test ROC-AUC (%)", "rmse": "Test RMSE (target units; lower is better)"}
+
+
+def _metrics(results: pd.DataFrame) -> pd.Series:
+    """Each row's primary metric (rows written before regression sets had no ``metric`` column: ROC-AUC)."""
+    return results["metric"].fillna("roc_auc") if "metric" in results else pd.Series("roc_auc", results.index)
+
+
+def _datasets(results: pd.DataFrame) -> list[str]:
+    """Hu et al.'s datasets in their order, then any other dataset of ``results``."""
+    present = set(results.dataset)
+    return [d for d in DATASETS if d in present] + sorted(present - set(DATASETS))
 
 
 def _cell(mean: float, std: float) -> str:
@@ -21,18 +33,25 @@ def _cell(mean: float, std: float) -> str:
     return f"{mean:.1f}" if pd.isna(std) else f"{mean:.1f} ± {std:.1f}"
 
 
-def protocol_table(results: pd.DataFrame, protocol: str) -> str:
-    """Markdown: our rows (ECFP baseline first) with an average column, then the published rows of ``protocol``."""
-    datasets = [d for d in DATASETS if d in set(results.dataset)]
+def protocol_table(results: pd.DataFrame, protocol: str, metric: str = "roc_auc") -> str:
+    """Markdown: our rows of the datasets scored by ``metric`` (ECFP baseline first), then the published rows of
+    ``protocol``; ROC-AUC tables get an average column (RMSE tables do not: their datasets' units differ)."""
+    results = results[_metrics(results) == metric]
+    datasets = _datasets(results)
     ours = results[results.protocol.isin([protocol, "baseline"])]
-    lines = ["| method | " + " | ".join(datasets) + " | average |", "|---|" + "---:|" * (len(datasets) + 1)]
+    average = metric == "roc_auc"
+    lines = ["| method | " + " | ".join(datasets) + (" | average |" if average else " |"),
+             "|---|" + "---:|" * (len(datasets) + average)]  # fmt: skip
     order = [m for m in dict.fromkeys(ours.sort_values("protocol").method)]
     for method in order:
         rows = ours[ours.method == method].set_index("dataset")
         cells = [_cell(rows.at[d, "mean"], rows.at[d, "std"]) if d in rows.index else "—" for d in datasets]
+        if not average:
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+            continue
         avg = rows.reindex(datasets)["mean"].mean() if set(datasets) <= set(rows.index) else float("nan")
         lines.append(f"| {method} | " + " | ".join(cells) + f" | {'—' if pd.isna(avg) else f'{avg:.1f}'} |")
-    for ref in references(protocol):
+    for ref in references(protocol) if average else []:
         cells = [_cell(*ref.scores[d]) if ref.scores.get(d) else "—" for d in datasets]
         means = [ref.scores[d][0] for d in datasets if ref.scores.get(d)]
         avg = f"{sum(means) / len(means):.1f}" if len(means) == len(datasets) else "—"
@@ -43,7 +62,7 @@ def protocol_table(results: pd.DataFrame, protocol: str) -> str:
 def ece_table(results: pd.DataFrame) -> str:
     """Markdown: the methods with a calibration error, one column per dataset."""
     rows = results[results["ece"].notna()]
-    datasets = [d for d in DATASETS if d in set(rows.dataset)]
+    datasets = _datasets(rows)
     lines = ["| method | " + " | ".join(datasets) + " |", "|---|" + "---:|" * len(datasets)]
     for method, group in rows.groupby("method", sort=False):
         by = group.set_index("dataset")["ece"]
@@ -52,10 +71,11 @@ def ece_table(results: pd.DataFrame) -> str:
 
 
 def markdown_report(results: pd.DataFrame) -> str:
-    """Both protocol tables and the negative-transfer list."""
+    """Both protocol tables per metric (ROC-AUC, RMSE) and the negative-transfer list."""
     parts = []
-    for protocol, title in PROTOCOL_TITLES.items():
-        parts += [f"### {title}", "", protocol_table(results, protocol), ""]
+    for metric in [m for m in METRIC_TITLES if m in set(_metrics(results))]:
+        for protocol, title in PROTOCOL_TITLES.items():
+            parts += [f"### {METRIC_TITLES[metric]} {title}", "", protocol_table(results, protocol, metric), ""]
     if "ece" in results and results["ece"].notna().any():
         parts += ["### Expected calibration error on test (10 bins; lower is better)", "", ece_table(results), ""]
     flags = negative_transfer(results)
@@ -72,7 +92,7 @@ def markdown_report(results: pd.DataFrame) -> str:
 
 
 def bar_charts(results: pd.DataFrame, directory: str | Path) -> list[Path]:
-    """One PNG per dataset: mean ± std test ROC-AUC per method and protocol (needs matplotlib)."""
+    """One PNG per dataset: mean ± std test ROC-AUC (or RMSE) per method and protocol (needs matplotlib)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -87,8 +107,11 @@ def bar_charts(results: pd.DataFrame, directory: str | Path) -> list[Path]:
         fig, ax = plt.subplots(figsize=(8, 0.45 * len(group) + 1.2))
         ax.barh(labels, group["mean"], xerr=group["std"], color=["#888" if p == "baseline" else "#3b7dd8"
                                                                    for p in group.protocol])  # fmt: skip
-        ax.set_xlim(max(0, group["mean"].min() - 15), min(100, group["mean"].max() + 8))
-        ax.set_xlabel("test ROC-AUC (%)")
+        if _metrics(group).iloc[0] == "rmse":
+            ax.set_xlabel("test RMSE (lower is better)")
+        else:
+            ax.set_xlim(max(0, group["mean"].min() - 15), min(100, group["mean"].max() + 8))
+            ax.set_xlabel("test ROC-AUC (%)")
         ax.set_title(f"{dataset}: scaffold split, mean ± std over seeds")
         ax.tick_params(axis="y", labelsize=7)
         fig.tight_layout()

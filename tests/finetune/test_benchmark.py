@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gnnpt.cli.main import app
-from gnnpt.finetune.benchmark import ECFP, MINIMOL, BenchmarkConfig, negative_transfer, run_benchmark
+from gnnpt.finetune.benchmark import AUTO, ECFP, MINIMOL, BenchmarkConfig, negative_transfer, run_benchmark
 from gnnpt.finetune.reference import references
 from gnnpt.models.packaged import packaged_encoders
 
@@ -108,3 +108,20 @@ def test_rows_are_kept_as_each_method_finishes(moleculenet_dir, tmp_path, monkey
     with pytest.raises(RuntimeError, match="chemprop stopped"):
         run_benchmark(cfg, partial=tmp_path / "partial.csv")
     assert pd.read_csv(tmp_path / "partial.csv").method.tolist() == [ECFP]  # the forest's row outlived the failure
+
+
+def test_a_regression_set_gets_rmse_rows_and_its_own_table(moleculenet_dir, tmp_path) -> None:
+    cfg = BenchmarkConfig(datasets=["esol", "bbbp"], encoders=[], seeds=1, epochs=1, limit=200, auto=True,
+                          auto_candidates=("trees",))  # fmt: skip
+    frame = run_benchmark(cfg)
+    esol = frame[frame.dataset == "esol"].set_index("method")
+    assert (esol.metric == "rmse").all() and esol.ece.isna().all()
+    assert 0.3 < esol.at[ECFP, "mean"] < 3  # log mol/L: ESOL's values span about 13 units, their std about 2
+    assert esol.at[AUTO, "mean"] == pytest.approx(esol.at["gnnpt candidate: trees", "mean"])  # one candidate
+    assert (frame[frame.dataset == "bbbp"].metric == "roc_auc").all()
+    from gnnpt.finetune.report import markdown_report
+
+    markdown = markdown_report(frame)
+    rmse_rows = _table_rows(markdown, "Test RMSE (target units; lower is better) at the best-validation epoch")
+    assert rmse_rows[0][1:] == ["esol"]  # no average across units
+    assert _table_rows(markdown, "Test ROC-AUC (%) at the best-validation epoch")[0][1:] == ["bbbp", "average"]

@@ -31,6 +31,18 @@ def test_a_head_reads_what_the_features_hold() -> None:
     assert 25 < noise.test[0] < 75
 
 
+def test_a_regression_head_reports_rmse_in_target_units() -> None:
+    x, _, split = _data()
+    y = (10 + 3 * x[:, :1] + np.random.default_rng(1).normal(0, 0.1, (len(x), 1))).astype(np.float32)
+    fitted = probe(x, y, split, seeds=[0], task_type="regression")
+    spread = float(y[split.test].std())  # the RMSE of predicting the mean
+    assert fitted.test[0] < 0.2 * spread and fitted.valid[0] < 0.2 * spread
+    shuffled = probe(x, np.random.default_rng(2).permutation(y), split, seeds=[0], task_type="regression")
+    assert shuffled.test[0] > 0.8 * spread
+    with pytest.raises(ValueError, match="multiclass"):
+        probe(x, y, split, task_type="multiclass")
+
+
 def test_the_choice_never_looks_at_the_test_part() -> None:
     x, y, split = _data()
     shuffled = y.copy()
