@@ -27,10 +27,10 @@ def _datasets(results: pd.DataFrame) -> list[str]:
     return [d for d in DATASETS if d in present] + sorted(present - set(DATASETS))
 
 
-def _cell(mean: float, std: float) -> str:
+def _cell(mean: float, std: float, digits: int = 1) -> str:
     if pd.isna(mean):
         return "—"
-    return f"{mean:.1f}" if pd.isna(std) else f"{mean:.1f} ± {std:.1f}"
+    return f"{mean:.{digits}f}" if pd.isna(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
 def protocol_table(results: pd.DataFrame, protocol: str, metric: str = "roc_auc") -> str:
@@ -40,12 +40,13 @@ def protocol_table(results: pd.DataFrame, protocol: str, metric: str = "roc_auc"
     datasets = _datasets(results)
     ours = results[results.protocol.isin([protocol, "baseline"])]
     average = metric == "roc_auc"
+    digits = 1 if average else 3  # ROC-AUC in %, RMSE in target units
     lines = ["| method | " + " | ".join(datasets) + (" | average |" if average else " |"),
              "|---|" + "---:|" * (len(datasets) + average)]  # fmt: skip
     order = [m for m in dict.fromkeys(ours.sort_values("protocol").method)]
     for method in order:
         rows = ours[ours.method == method].set_index("dataset")
-        cells = [_cell(rows.at[d, "mean"], rows.at[d, "std"]) if d in rows.index else "—" for d in datasets]
+        cells = [_cell(rows.at[d, "mean"], rows.at[d, "std"], digits) if d in rows.index else "—" for d in datasets]
         if not average:
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
             continue

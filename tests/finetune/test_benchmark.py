@@ -124,4 +124,5 @@ def test_a_regression_set_gets_rmse_rows_and_its_own_table(moleculenet_dir, tmp_
     markdown = markdown_report(frame)
     rmse_rows = _table_rows(markdown, "Test RMSE (target units; lower is better) at the best-validation epoch")
     assert rmse_rows[0][1:] == ["esol"]  # no average across units
+    assert all(len(row[1].split(" ± ")[0].split(".")[1]) == 3 for row in rmse_rows[2:])  # RMSE to 3 decimals
     assert _table_rows(markdown, "Test ROC-AUC (%) at the best-validation epoch")[0][1:] == ["bbbp", "average"]
