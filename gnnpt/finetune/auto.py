@@ -278,12 +278,11 @@ def train_auto(
         for level in COVERAGE_LEVELS}  # fmt: skip
     record["conformal_similarity_edges"] = conformal.edges.round(4).tolist()
     notes = [MINIMOL_NOTE] if "minimol" in chosen else []
-    selection = ("greedy ensemble selection with replacement on the mean of the training part's out-of-fold score "
-                 f"({cfg.folds} scaffold folds) and the validation part's score" if out_of_fold and
-                 cfg.selection == "balanced" else
-                 "greedy ensemble selection with replacement on the training part's out-of-fold scores "
-                 f"({cfg.folds} scaffold folds) and the validation part, pooled" if out_of_fold else
-                 "greedy ensemble selection with replacement on the validation part")  # fmt: skip
+    selection = "greedy ensemble selection with replacement on the validation part"
+    if out_of_fold:
+        selection = (f"greedy ensemble selection with replacement on the training part's out-of-fold scores "
+                     f"({cfg.folds} scaffold folds) and the validation part, "
+                     + ("each part's score weighing half" if balanced else "pooled"))  # fmt: skip
     card = {"auto": {"candidates": candidates, **record, "seeds": list(cfg.seeds), "selection": selection},
             "notes": notes}  # fmt: skip
     model = EnsembleModel([models[n] for n in chosen], weights, platt=platt, conformal=conformal, card=card)

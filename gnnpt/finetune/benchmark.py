@@ -22,7 +22,7 @@ from gnnpt.datasets.splits import scaffold_split
 from gnnpt.featurization.cache import cached_features, cached_featurize
 from gnnpt.finetune.auto import AutoConfig, train_auto
 from gnnpt.finetune.baseline import fit_predict_ecfp
-from gnnpt.finetune.metrics import mean_roc_auc, primary_metric, rmse, worse_beyond_spread
+from gnnpt.finetune.metrics import primary_metric, table_score, table_value, worse_beyond_spread
 from gnnpt.finetune.peers import chemprop_test_predictions
 from gnnpt.finetune.probe import probe
 from gnnpt.finetune.train import FinetuneConfig, finetune
@@ -97,21 +97,6 @@ def encoder_label(spec: str) -> tuple[str, str]:
     return f"{gnn.upper()} {card.get('name', Path(spec).name)} (gnnpt)", gnn
 
 
-def table_value(task_type: str, value: float) -> float:
-    """A primary-metric value as the tables show it: ROC-AUC in %, RMSE in target units (``value`` unsigned)."""
-    return 100 * value if task_type == "classification" else value
-
-
-def _test_score(task_type: str, y: np.ndarray, pred: np.ndarray) -> float:
-    """The test part's primary metric as the tables show it; ``pred``: probabilities or values (NaN: no score)."""
-    try:
-        if task_type == "classification":
-            return 100 * mean_roc_auc(y, pred)
-        return rmse(np.where(np.isnan(pred), np.nan, y), np.nan_to_num(pred))
-    except ValueError:  # no task with both classes (or no label) in this test part
-        return math.nan
-
-
 def _ece(task_type: str, pred: np.ndarray, y: np.ndarray) -> list[float]:
     """The test part's calibration error (a list of one), or none for regression."""
     return [expected_calibration_error(pred, y)] if task_type == "classification" else []
@@ -124,7 +109,7 @@ def _ecfp_scores(smiles: list[str], targets: np.ndarray, split, seeds: int,
     for seed in range(seeds):
         pred = fit_predict_ecfp([smiles[i] for i in train], targets[train], [smiles[i] for i in test], task_type,
                                 seed=seed)  # fmt: skip
-        scores.append(_test_score(task_type, targets[test], pred))
+        scores.append(table_score(task_type, targets[test], pred))
         eces += _ece(task_type, pred, targets[test])
     return scores, eces
 
@@ -141,7 +126,7 @@ def _chemprop_scores(smiles: list[str], targets: np.ndarray, split, seeds: int, 
     scores, eces = [], []
     for seed in range(seeds):
         pred = chemprop_test_predictions(smiles, targets, split, task_type, seed, valid=valid)
-        scores.append(_test_score(task_type, targets[test], pred))
+        scores.append(table_score(task_type, targets[test], pred))
         eces += _ece(task_type, pred, targets[test])
     return scores, eces
 

@@ -173,6 +173,22 @@ def primary_metric(task_type: str) -> tuple[str, bool]:
     ]
 
 
+def table_value(task_type: str, value: float) -> float:
+    """A primary-metric value as result tables show it: ROC-AUC in %, RMSE in target units (``value`` unsigned)."""
+    return 100 * value if task_type == "classification" else value
+
+
+def table_score(task_type: str, y: np.ndarray, pred: np.ndarray) -> float:
+    """The primary metric of ``pred`` (probabilities, logits or values; NaN: no prediction, the row is skipped) as
+    result tables show it, NaN when undefined (no task with both classes, or no label)."""
+    try:
+        if task_type == "classification":
+            return 100 * mean_roc_auc(y, pred)
+        return rmse(np.where(np.isnan(pred), np.nan, y), np.nan_to_num(pred))
+    except ValueError:
+        return float("nan")
+
+
 def worse_beyond_spread(score: float, baseline_mean: float, baseline_std: float, higher_is_better: bool = True) -> bool:
     """Negative transfer as the benchmark flags it: ``score`` is worse than the baseline's mean by more than the
     baseline's standard deviation over seeds (a difference inside the seeds' spread is not called)."""

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from gnnpt.datasets.splits import Split
-from gnnpt.finetune.metrics import mean_roc_auc, rmse
+from gnnpt.finetune.metrics import table_score
 from gnnpt.finetune.tabular import fit_head
 from gnnpt.models.targets import Standardizer
 from gnnpt.nn.pooling import Pool
@@ -34,14 +34,6 @@ def encoder_features(encoder: nn.Module, store: PackedGraphs, batch_size: int = 
         h = encoder(gb.x, gb.edge_index, gb.edge_attr)
         out[ids] = pool(h, gb.batch, gb.num_graphs).float().cpu().numpy()
     return out
-
-
-def _table_score(task_type: str, y: np.ndarray, out: np.ndarray) -> float:
-    """Test ROC-AUC (%) of logits, or RMSE of values in target units (NaN when undefined)."""
-    try:
-        return 100 * mean_roc_auc(y, out) if task_type == "classification" else rmse(y, out)
-    except ValueError:
-        return math.nan
 
 
 @dataclass
@@ -95,6 +87,6 @@ def probe(
             out = {p: scaler.inverse(o) for p, o in out.items()}
         result.head.append(kind)
         result.weight_decay.append(wd)
-        result.valid.append(_table_score(task_type, targets[parts["valid"]], out["valid"]))
-        result.test.append(_table_score(task_type, targets[parts["test"]], out["test"]))
+        result.valid.append(table_score(task_type, targets[parts["valid"]], out["valid"]))
+        result.test.append(table_score(task_type, targets[parts["test"]], out["test"]))
     return result
