@@ -20,7 +20,7 @@ import pandas as pd
 from gnnpt.datasets import load as load_dataset
 from gnnpt.datasets.splits import scaffold_split
 from gnnpt.featurization.cache import cached_features, cached_featurize
-from gnnpt.finetune.auto import AutoConfig, train_auto
+from gnnpt.finetune.auto import COVERAGE_LEVELS, AutoConfig, train_auto
 from gnnpt.finetune.baseline import fit_predict_ecfp
 from gnnpt.finetune.metrics import primary_metric, table_score, table_value, worse_beyond_spread
 from gnnpt.finetune.peers import chemprop_test_predictions
@@ -142,13 +142,24 @@ def _auto_rows(name: str, smiles: list[str], targets: np.ndarray, split, seeds: 
         runs.append((result, time.perf_counter() - began))
     sign = 1 if primary_metric(task_type)[1] else -1  # auto's scores are signed so that higher is better
     eces = [r.record["calibration"]["ece_after_test"] for r, _ in runs if "calibration" in r.record]
-    rows = [_row(name, AUTO, "-", "baseline", [table_value(task_type, sign * r.record["test"]) for r, _ in runs],
-                 sum(t for _, t in runs), eces, task_type)]  # fmt: skip
+    chosen = _row(name, AUTO, "-", "baseline", [table_value(task_type, sign * r.record["test"]) for r, _ in runs],
+                  sum(t for _, t in runs), eces, task_type)  # fmt: skip
+    rows = [{**chosen, **_auto_trust(task_type, [r.record for r, _ in runs])}]
     for candidate in runs[0][0].candidates:
         rows.append(_row(name, f"gnnpt candidate: {candidate}", "-", "baseline",
                          [table_value(task_type, sign * r.candidates[candidate]["test"]) for r, _ in runs],
                          sum(r.candidates[candidate]["wall_s"] for r, _ in runs), task_type=task_type))  # fmt: skip
     return rows
+
+
+def _auto_trust(task_type: str, records: list[dict]) -> dict[str, float]:
+    """The chosen ensemble's test ECE before calibration and conformal coverage (%) at each level, means over seeds."""
+    trust = {f"coverage_{round(level * 100)}": 100 * float(np.mean([r["conformal"][f"test_coverage_{level:.2f}"]
+                                                                       for r in records]))
+             for level in COVERAGE_LEVELS}  # fmt: skip
+    if task_type == "classification":
+        trust["ece_before"] = float(np.mean([r["calibration"]["ece_before_test"] for r in records]))
+    return trust
 
 
 def _row(dataset: str, method: str, gnn: str, protocol: str, scores: list[float], seconds: float,

@@ -71,6 +71,21 @@ def ece_table(results: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def trust_table(results: pd.DataFrame) -> str:
+    """Markdown: per dataset, the ``auto`` model's test ECE before and after calibration (classification) and its
+    conformal coverage at 80% and 90% (means over seeds)."""
+    rows = results[results["coverage_80"].notna()]
+
+    def cell(row: pd.Series, column: str, fmt: str) -> str:
+        return "—" if pd.isna(row.get(column)) else format(row[column], fmt)
+
+    lines = ["| dataset | ECE before | ECE after | coverage at 80% | coverage at 90% |", "|---|---:|---:|---:|---:|"]
+    for _, row in rows.set_index("dataset").reindex(_datasets(rows)).reset_index().iterrows():
+        lines.append(f"| {row.dataset} | {cell(row, 'ece_before', '.3f')} | {cell(row, 'ece', '.3f')} | "
+                     f"{cell(row, 'coverage_80', '.1f')} | {cell(row, 'coverage_90', '.1f')} |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def markdown_report(results: pd.DataFrame) -> str:
     """Both protocol tables per metric (ROC-AUC, RMSE) and the negative-transfer list."""
     parts = []
@@ -79,6 +94,9 @@ def markdown_report(results: pd.DataFrame) -> str:
             parts += [f"### {METRIC_TITLES[metric]} {title}", "", protocol_table(results, protocol, metric), ""]
     if "ece" in results and results["ece"].notna().any():
         parts += ["### Expected calibration error on test (10 bins; lower is better)", "", ece_table(results), ""]
+    if "coverage_80" in results and results["coverage_80"].notna().any():
+        parts += ["### gnnpt auto: calibration (test ECE) and conformal coverage on test (%)", "",
+                  trust_table(results), ""]  # fmt: skip
     flags = negative_transfer(results)
     parts.append("### Negative transfer (pretrained worse than no pretraining of the same GNN by more than 1 std)")
     parts.append("")

@@ -126,3 +126,10 @@ def test_a_regression_set_gets_rmse_rows_and_its_own_table(moleculenet_dir, tmp_
     assert rmse_rows[0][1:] == ["esol"]  # no average across units
     assert all(len(row[1].split(" ± ")[0].split(".")[1]) == 3 for row in rmse_rows[2:])  # RMSE to 3 decimals
     assert _table_rows(markdown, "Test ROC-AUC (%) at the best-validation epoch")[0][1:] == ["bbbp", "average"]
+    chosen = frame[frame.method == AUTO].set_index("dataset")
+    assert chosen[["coverage_80", "coverage_90"]].gt(30).all().all()  # percent, not fractions
+    assert (chosen.coverage_90 >= chosen.coverage_80).all()  # a 90% interval or set contains the 80% one
+    assert pd.isna(chosen.at["esol", "ece_before"]) and 0 < chosen.at["bbbp", "ece_before"] < 1
+    trust = {row[0]: row[1:] for row in _table_rows(markdown, "gnnpt auto: calibration")[2:]}
+    assert trust["esol"][:2] == ["—", "—"] and trust["bbbp"][1] == f"{chosen.at['bbbp', 'ece']:.3f}"
+    assert trust["bbbp"][2:] == [f"{chosen.at['bbbp', c]:.1f}" for c in ("coverage_80", "coverage_90")]
