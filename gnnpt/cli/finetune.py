@@ -102,6 +102,14 @@ def finetune(
             "scores too (0: the validation part alone, 6x cheaper)."
         ),
     ] = 5,
+    selection: Annotated[
+        str,
+        typer.Option(
+            help="With --model auto: choose the ensemble on out-of-fold and validation scores pooled, on the two "
+            "parts' mean (balanced), or on the validation part alone (valid; out-of-fold scores then only "
+            "calibrate, where the validation part is short of labels)."
+        ),
+    ] = "pooled",
 ) -> None:
     """Fine-tune; writes the model (safetensors + card.json with lineage, split, metrics) to --output-dir."""
     from gnnpt.finetune.run import load_labeled, run_finetune
@@ -121,7 +129,8 @@ def finetune(
             from gnnpt.finetune.auto import AutoConfig, run_auto
 
             auto = AutoConfig(candidates=[c.strip() for c in candidates.split(",") if c.strip()],
-                              seeds=cfg.seeds, gnn=replace(cfg, progress=False), folds=folds)  # fmt: skip
+                              seeds=cfg.seeds, gnn=replace(cfg, progress=False), folds=folds,
+                              selection=selection)  # fmt: skip
             out = output_dir or Path("models") / f"{labeled.name}_auto"
             path, result = run_auto(labeled, auto, out, split, split_seed, half, {"command": command}, console.print)
             show_auto(result, f"{labeled.name}: auto ({split} split)", path, register)

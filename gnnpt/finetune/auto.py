@@ -9,10 +9,12 @@ candidate is cheap to refit (no GNN) and the validation part is small, the train
 (refits on scaffold folds that never saw the row's scaffold) together with the validation part (``selection``:
 pooled, or the mean of the two parts' scores), else the validation part alone; a MoleculeNet validation part of
 ~150 molecules alone picks noisily, one of ~800 does not.
-Probabilities are then Platt-calibrated and conformal calibration scores are taken on the same rows as the selection
-(out-of-fold and validation, else validation alone): a class-conditional quantile from the ~10 positives of a small
-validation part is too coarse, and scaffold folds carry the shift to new scaffolds that the test part has. The test
-part is scored once, for the record.
+Probabilities are then Platt-calibrated and conformal calibration scores taken on the validation part alone when it
+holds at least ``calibration_min`` labels of every class of every task (it is held out by scaffold, as new chemistry
+is: on ESOL the out-of-fold errors, from the training part's large scaffold families, are smaller than the test
+part's, and their intervals covered 75% at 80%), else on the out-of-fold and validation rows (a class-conditional
+quantile from the ~10 positives of a small validation part is too coarse). The test part is scored once, for the
+record.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from gnnpt.runtime import device_name
 from gnnpt.store.packed import PackedGraphs
 
 CANDIDATES = ("trees", "forest", "minimol", "gnn", "hybrid")
-SELECTIONS = ("balanced", "pooled")
+SELECTIONS = ("balanced", "pooled", "valid")
 HYBRID_INPUTS = ["descriptors:fast"]
 COVERAGE_LEVELS = (0.8, 0.9)
 MINIMOL_NOTE = ("uses MiniMol fingerprints; MiniMol was pretrained on a mix that includes PubChem bioassays, which "
@@ -64,8 +66,11 @@ class AutoConfig:
     rounds: int = 20
     threads: int = 2
     folds: int = 5  # scaffold folds of the training part for out-of-fold selection scores (0: the validation part only)
-    selection: str = "pooled"  # one score over out-of-fold and validation rows; "balanced": the two parts' mean
+    selection: str = "pooled"  # one score over out-of-fold and validation rows; "balanced": the two parts' mean;
+    # "valid": the validation part alone (out-of-fold rows, if any, then only calibrate)
     valid_enough: int = 500  # a validation part this large chooses alone: out-of-fold refits would cost 6x for little
+    calibration_min: int = 50  # the validation part alone calibrates when it holds this many labels of every class
+    # of every task (regression: labelled values): it is held out by scaffold as new chemistry is
     similarity_bins: int = 3  # conformal calibration within bins of similarity to the training set (1: none)
 
     def __post_init__(self) -> None:
@@ -176,6 +181,15 @@ def _similarity_to_training(smiles: Sequence[str], parts: dict[str, np.ndarray],
     return out
 
 
+def fewest_labels(task_type: str, y: np.ndarray) -> int:
+    """The fewest labels of any class of any task in ``y`` [rows, tasks] (regression: of any task), NaN unlabelled."""
+    y = np.asarray(y, np.float64).reshape(len(y), -1)
+    known = ~np.isnan(y)
+    if task_type == "regression":
+        return int(known.sum(axis=0).min())
+    return int(min((known & (y >= 0.5)).sum(axis=0).min(), (known & (y < 0.5)).sum(axis=0).min()))
+
+
 def selection_score(task_type: str, y: np.ndarray, out_of_fold_rows: int = 0) -> Callable[[np.ndarray], float]:
     """The score an ensemble is chosen on, over the rows of ``y``: with ``out_of_fold_rows`` (the first rows, then
     the validation rows) the mean of the two parts' scores, so that ~150 validation molecules weigh as much as the
@@ -230,8 +244,12 @@ def train_auto(
     train = np.asarray(split.train)
     split = Split(train[store.valid[train]], np.asarray(split.valid), np.asarray(split.test))  # no features: no lesson
     parts = {p: np.asarray(getattr(split, p)) for p in ("train", "valid", "test")}
-    out_of_fold = (cfg.folds >= 2 and not {"gnn", "hybrid"} & set(names)  # GNN refits cost too much on a CPU
-                   and len(parts["valid"]) < cfg.valid_enough)  # fmt: skip
+    valid = parts["valid"]
+    refits = (cfg.folds >= 2 and not {"gnn", "hybrid"} & set(names)  # GNN refits cost too much on a CPU
+              and len(valid) < cfg.valid_enough)  # fmt: skip
+    select_out_of_fold = refits and cfg.selection != "valid"
+    calibrate_out_of_fold = refits and fewest_labels(task_type, targets[valid]) < cfg.calibration_min
+    out_of_fold = select_out_of_fold or calibrate_out_of_fold
     folds = scaffold_folds(smiles, parts["train"], cfg.folds, seed=cfg.seeds[0]) if out_of_fold else []
     models, preds, candidates = {}, {}, {}
     for name in names:
@@ -247,9 +265,10 @@ def train_auto(
         if log:
             log(f"{name}: valid {candidates[name]['valid']:.4f} test {candidates[name]['test']:.4f} "
                 f"({candidates[name]['wall_s']:.0f} s)")  # fmt: skip
-    valid = parts["valid"]
-    chooser = np.concatenate([parts["train"], valid]) if out_of_fold else valid
-    balanced = len(parts["train"]) if out_of_fold and cfg.selection == "balanced" else 0
+    with_out_of_fold = np.concatenate([parts["train"], valid])
+    chooser = with_out_of_fold if select_out_of_fold else valid
+    calibrator = with_out_of_fold if calibrate_out_of_fold else valid
+    balanced = len(parts["train"]) if select_out_of_fold and cfg.selection == "balanced" else 0
     picks = select_ensemble({n: p[chooser] for n, p in preds.items()},
                             selection_score(task_type, targets[chooser], balanced), cfg.rounds)  # fmt: skip
     chosen = list(picks)
@@ -259,10 +278,10 @@ def train_auto(
                               "valid": _score(task_type, targets[valid], raw[valid]),
                               "test": _score(task_type, targets[parts["test"]], raw[parts["test"]])}  # fmt: skip
     platt, final = None, raw
-    calibration_part = "the training part's out-of-fold scores and the validation part" if out_of_fold else \
-        "the validation part"  # fmt: skip
+    calibration_part = "the training part's out-of-fold scores and the validation part" if calibrate_out_of_fold \
+        else "the validation part"  # fmt: skip
     if task_type == "classification":
-        platt = fit_platt(raw[chooser], targets[chooser])
+        platt = fit_platt(raw[calibrator], targets[calibrator])
         final = apply_platt(raw, *platt).astype(np.float64)
         record["calibration"] = {
             "method": f"platt (fitted on {calibration_part})",
@@ -271,7 +290,8 @@ def train_auto(
                for when, s in (("before", raw), ("after", final)) for p in ("valid", "test")},
         }  # fmt: skip
     similarity = _similarity_to_training(smiles, parts, folds)
-    conformal = Conformal.fit(task_type, final[chooser], targets[chooser], similarity[chooser], cfg.similarity_bins)
+    conformal = Conformal.fit(task_type, final[calibrator], targets[calibrator], similarity[calibrator],
+                              cfg.similarity_bins)  # fmt: skip
     record["calibrated_on"] = calibration_part  # Platt scaling (classification) and the conformal scores
     record["conformal"] = {f"test_coverage_{level:.2f}": conformal.coverage(
         task_names, final[parts["test"]], targets[parts["test"]], level, similarity[parts["test"]])
@@ -279,7 +299,7 @@ def train_auto(
     record["conformal_similarity_edges"] = conformal.edges.round(4).tolist()
     notes = [MINIMOL_NOTE] if "minimol" in chosen else []
     selection = "greedy ensemble selection with replacement on the validation part"
-    if out_of_fold:
+    if select_out_of_fold:
         selection = (f"greedy ensemble selection with replacement on the training part's out-of-fold scores "
                      f"({cfg.folds} scaffold folds) and the validation part, "
                      + ("each part's score weighing half" if balanced else "pooled"))  # fmt: skip
