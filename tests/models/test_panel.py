@@ -31,6 +31,8 @@ def test_each_panel_model_records_what_it_chose_and_how_sure_it_is(name: str) ->
     assert set(auto["conformal"]) == {"test_coverage_0.80", "test_coverage_0.90"}
     if card["task_type"] == "classification":
         assert auto["calibration"]["ece_after_test"] < auto["calibration"]["ece_before_test"]
+    for level in (0.8, 0.9):  # the sets / intervals keep their promise on the test part, to 3 points
+        assert auto["conformal"][f"test_coverage_{level:.2f}"] >= level - 0.03
     assert ("minimol" in auto["chosen"]) == any("MiniMol" in note for note in card["notes"])
     assert [e["task"] for e in endpoints(card)] == card["task_names"]  # what each score means
     assert (packaged_dir() / name / "domain.safetensors").is_file()
