@@ -8,14 +8,7 @@ import pytest
 
 from gnnpt.datasets import load
 from gnnpt.datasets.splits import scaffold_split
-from gnnpt.finetune.auto import (
-    AutoConfig,
-    fewest_labels,
-    run_auto,
-    select_ensemble,
-    selection_score,
-    train_auto,
-)
+from gnnpt.finetune.auto import AutoConfig, run_auto, select_ensemble, selection_score, train_auto
 from gnnpt.finetune.run import LabeledData
 from gnnpt.finetune.train import FinetuneConfig
 from gnnpt.models.scoring import score_molecules
@@ -107,37 +100,37 @@ def test_cheap_candidates_are_chosen_on_out_of_fold_scores_too(bbbp, monkeypatch
     assert alone.record["calibrated_on"] == "the validation part"
 
 
-def test_fewest_labels_counts_the_rarest_class_of_any_task() -> None:
-    y = np.array([[1, 0], [1, np.nan], [0, 1], [1, np.nan], [np.nan, 0]], float)
-    assert fewest_labels("classification", y) == 1  # task 0 has one inactive, task 1 one active
-    assert fewest_labels("regression", y) == 3  # task 1 has three values
-
-
-def test_calibration_rows_follow_the_validation_parts_labels_not_the_selection(bbbp, monkeypatch) -> None:
+def test_calibration_rows_are_not_the_selection_rows_where_that_covers_better(bbbp, monkeypatch) -> None:
     import gnnpt.finetune.auto as auto
 
-    split = scaffold_split(bbbp.smiles)
     fits = []
     real = auto.fit_trees
     monkeypatch.setattr(auto, "fit_trees", lambda *a, **k: fits.append(1) or real(*a, **k))
-    short = fewest_labels("classification", bbbp.targets[split.valid])  # this 400-molecule sample: under 50
-    assert short < AutoConfig().calibration_min
 
-    def run(**kwargs) -> auto.AutoResult:
+    def run(data: LabeledData, **kwargs) -> auto.AutoResult:
         fits.clear()
         cfg = AutoConfig(candidates=["trees", "forest"], folds=3, rounds=3, **kwargs)
-        return train_auto(bbbp.smiles, bbbp.targets, split, "classification", bbbp.task_names, cfg)
+        split = scaffold_split(data.smiles)
+        return train_auto(data.smiles, data.targets, split, data.task_type, data.task_names, cfg)
 
-    valid_chooses = run(selection="valid")  # too few labels to calibrate on: refits for calibration only
+    # classification: chosen on the validation part, still calibrated with the out-of-fold rows (refits for that)
+    valid_chooses = run(bbbp, selection="valid")
     assert len(fits) == 2 * (1 + 3) and "out_of_fold" in valid_chooses.candidates["trees"]
     assert valid_chooses.model.card["auto"]["selection"].endswith("on the validation part")
     assert "out-of-fold" in valid_chooses.record["calibrated_on"]
-    enough = run(selection="valid", calibration_min=short)  # enough labels on valid: no refits at all
-    assert len(fits) == 2 and enough.record["calibrated_on"] == "the validation part"
-    assert enough.record["chosen"] == valid_chooses.record["chosen"]  # the same rows chose
-    pooled = run(calibration_min=short)  # refits to choose, the validation part alone to calibrate
-    assert len(fits) == 2 * (1 + 3) and "out-of-fold" in pooled.model.card["auto"]["selection"]
-    assert pooled.record["calibrated_on"] == "the validation part"
+    # regression: the validation part alone calibrates once every task has calibration_min values there
+    ds = load("esol")
+    rows = np.sort(np.random.default_rng(0).choice(len(ds), 300, replace=False))
+    esol = LabeledData("esol300", [ds.smiles[i] for i in rows], ds.targets[rows], ds.task_names, "regression")
+    values = len(scaffold_split(esol.smiles).valid)
+    few = run(esol, calibration_min=values + 1)
+    assert len(fits) == 2 * (1 + 3) and "out-of-fold" in few.record["calibrated_on"]
+    enough = run(esol, calibration_min=values)  # refits to choose, the validation part alone to calibrate
+    assert len(fits) == 2 * (1 + 3) and "out-of-fold" in enough.model.card["auto"]["selection"]
+    assert enough.record["calibrated_on"] == "the validation part"
+    assert enough.record["chosen"] == few.record["chosen"]  # the calibration rows change nothing of the choice
+    assert run(esol, calibration_min=values, selection="valid").record["calibrated_on"] == "the validation part"
+    assert len(fits) == 2  # nothing needed the out-of-fold rows: no refits
 
 
 def test_auto_refuses_what_it_cannot_do(bbbp) -> None:
