@@ -71,10 +71,11 @@ def _z_of_token(tok: str) -> int:
         sym = tok
     if sym == "*":
         z = 0
+    elif not sym:  # e.g. "[13#6]": an atomic number, not a symbol; RDKit's atom then says which element
+        z = -1
     else:
-        sym = sym[0].upper() + sym[1:]
         try:
-            z = _PT.GetAtomicNumber(sym) if sym else -1
+            z = _PT.GetAtomicNumber(sym[0].upper() + sym[1:])
         except RuntimeError:
             z = -1
     _token_z[tok] = z

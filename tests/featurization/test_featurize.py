@@ -112,6 +112,13 @@ def test_hu2020_encoding_by_hand() -> None:
     assert x.tolist() == [[10, 0], [16, 0]] and ei.shape == (2, 0) and ea.shape == (0, 2)
 
 
+def test_atoms_written_by_atomic_number_featurize_as_by_symbol() -> None:
+    by_number = gnnpt.featurize(["[13#6]C", "[8#4+]", "[#7]1[#6][#6]1"])  # "#4": beryllium (found by the fuzz test)
+    by_symbol = gnnpt.featurize(["[13C]C", "[8Be+]", "N1CC1"])
+    assert not by_number.errors
+    assert torch.equal(by_number.x, by_symbol.x) and torch.equal(by_number.edge_attr, by_symbol.edge_attr)
+
+
 def test_oddities_have_defined_treatment() -> None:
     mol = Chem.RWMol(Chem.MolFromSmiles("CC(F)Cl"))
     mol.GetAtomWithIdx(1).SetChiralTag(Chem.ChiralType.CHI_OTHER)
