@@ -23,6 +23,11 @@ from gnnpt.store.errors import ErrorReason, FeaturizationError, ItemError
 _FULL_PARSE = re.compile(r"[@/\\|\s]|\[\d*H[^a-z]")
 
 
+# Bumped whenever featurization gives different graphs for the same input, so cached stores are rebuilt
+# (2: a bond RDKit makes dative from plain SMILES, as in "[O-][Na+]", has both directions).
+FEATURIZATION_VERSION = 2
+
+
 @dataclass(frozen=True)
 class FeaturizeOptions:
     """Everything that determines the output of featurization (part of the cache key)."""
@@ -35,8 +40,8 @@ class FeaturizeOptions:
 
     def key(self) -> str:
         std = self.standardize.to_dict() if self.standardize else None
-        return (f"scheme={self.scheme};max_atoms={self.max_atoms};standardize={std};canonical={self.canonical}"
-                + (";fingerprints" if self.fingerprints else ""))  # fmt: skip
+        return (f"v={FEATURIZATION_VERSION};scheme={self.scheme};max_atoms={self.max_atoms};standardize={std};"
+                f"canonical={self.canonical}" + (";fingerprints" if self.fingerprints else ""))  # fmt: skip
 
 
 @dataclass

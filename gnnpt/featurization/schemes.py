@@ -147,7 +147,8 @@ class Hu2020Scheme:
             adj = Chem.GetAdjacencyMatrix(mol, useBO=True)
             src, dst = adj.nonzero()
             attr = _ORDER2_ROWS[(adj[src, dst] * 2).astype(np.intp)]  # [bond type, 0] per edge
-            if not attr.size or attr.min() >= 0:
+            # a dative bond (RDKit makes one of "[O-][Na+]") is one direction of the matrix: then the bond loop
+            if len(src) == 2 * mol.GetNumBonds() and (not attr.size or attr.min() >= 0):
                 return x, src, dst, attr
         begin, end, feats = [], [], []
         for bond in mol.GetBonds():

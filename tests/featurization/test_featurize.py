@@ -119,6 +119,14 @@ def test_atoms_written_by_atomic_number_featurize_as_by_symbol() -> None:
     assert torch.equal(by_number.x, by_symbol.x) and torch.equal(by_number.edge_attr, by_symbol.edge_attr)
 
 
+def test_a_bond_rdkit_makes_dative_has_both_directions() -> None:
+    smiles = "CC(=O)[O-][Na+]"  # RDKit reads the O-Na bond as dative (found comparing the SMILES and Mol paths)
+    from_text, from_mol = gnnpt.featurize([smiles]), gnnpt.featurize([Chem.MolFromSmiles(smiles)])
+    assert from_text.edge_index.shape[1] == 2 * Chem.MolFromSmiles(smiles).GetNumBonds() == 8
+    assert torch.equal(from_text.edge_index, from_mol.edge_index) and torch.equal(from_text.x, from_mol.x)
+    assert torch.equal(from_text.edge_attr, from_mol.edge_attr)
+
+
 def test_oddities_have_defined_treatment() -> None:
     mol = Chem.RWMol(Chem.MolFromSmiles("CC(F)Cl"))
     mol.GetAtomWithIdx(1).SetChiralTag(Chem.ChiralType.CHI_OTHER)
