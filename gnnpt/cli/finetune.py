@@ -106,8 +106,8 @@ def finetune(
         str,
         typer.Option(
             help="With --model auto: choose the ensemble on out-of-fold and validation scores pooled, on the two "
-            "parts' mean (balanced), or on the validation part alone (valid; out-of-fold scores then only "
-            "calibrate, where the validation part is short of labels)."
+            "parts' mean (balanced), or on the validation part alone (valid; out-of-fold scores then serve "
+            "calibration only: a classification's, or a regression's with under 50 validation values)."
         ),
     ] = "pooled",
 ) -> None:
