@@ -25,6 +25,13 @@ def distill(
     data: Annotated[
         str | None, typer.Option(help="The teacher's labeled data (default: the dataset named on its card).")
     ] = None,
+    encoder: Annotated[
+        str,
+        typer.Option(
+            help="What the student starts from: none (a fresh GIN of --emb-dim x --num-layer) or a pretrained "
+            "encoder (a shipped name or directory; it keeps its own size)."
+        ),
+    ] = "none",
     emb_dim: Annotated[int, typer.Option(help="Width of the student GIN.")] = 128,
     num_layer: Annotated[int, typer.Option(help="Message-passing layers of the student.")] = 5,
     epochs: Annotated[int, typer.Option(help="Training epochs over labeled + corpus molecules.")] = 10,
@@ -38,16 +45,18 @@ def distill(
         str | None, typer.Option(help="Also add the student to the model store under this name.")
     ] = None,
 ) -> None:
-    """Distil TEACHER into a GIN of --emb-dim x --num-layer: same tasks, selected and tested on the teacher's split
-    with the true labels (both scores go on the card)."""
+    """Distil TEACHER into a GIN of --emb-dim x --num-layer, or one that starts from --encoder: same tasks, selected
+    and tested on the teacher's split with the true labels (both scores go on the card)."""
     from gnnpt.finetune.distill import run_distill
     from gnnpt.finetune.train import FinetuneConfig
 
+    fresh = encoder == "none"
     cfg = FinetuneConfig(
-        encoder="none", emb_dim=emb_dim, num_layer=num_layer, epochs=epochs, batch_size=batch_size, lr=lr,
-        dropout=dropout, seeds=parse_seeds(seeds), progress=True,
+        encoder=encoder, emb_dim=emb_dim if fresh else None, num_layer=num_layer if fresh else None, epochs=epochs,
+        batch_size=batch_size, lr=lr, dropout=dropout, seeds=parse_seeds(seeds), progress=True,
     )  # fmt: skip
-    out = output_dir or Path("models") / f"{Path(teacher).name}_student_{emb_dim}x{num_layer}"
+    size = f"{emb_dim}x{num_layer}" if fresh else Path(encoder).name
+    out = output_dir or Path("models") / f"{Path(teacher).name}_student_{size}"
     try:
         path, result = run_distill(teacher, corpus, out, cfg, data, corpus_limit, half,
                                    extra_card={"command": shlex.join(["gnnpt", *sys.argv[1:]])})  # fmt: skip

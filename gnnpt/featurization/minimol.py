@@ -13,6 +13,10 @@ from collections.abc import Sequence
 import numpy as np
 
 FINGERPRINT_DIM = 512
+TOX21_CAVEAT = (
+    "MiniMol was pretrained on a mix that includes PubChem bioassays, which contain Tox21's assays: its "
+    "Tox21 test score may be optimistic for new chemistry"
+)  # what a card of a model built on it says
 
 
 @functools.lru_cache(maxsize=2)

@@ -33,6 +33,7 @@ import numpy as np
 import gnnpt
 from gnnpt.datasets.splits import Split, scaffold_folds
 from gnnpt.featurization.cache import cached_featurize
+from gnnpt.featurization.minimol import TOX21_CAVEAT
 from gnnpt.featurization.vectors import attach_vectors
 from gnnpt.finetune.metrics import evaluate, primary_metric
 from gnnpt.finetune.run import LabeledData, check_split, make_split
@@ -52,8 +53,7 @@ CANDIDATES = ("trees", "forest", "minimol", "gnn", "hybrid")
 SELECTIONS = ("balanced", "pooled", "valid")
 HYBRID_INPUTS = ["descriptors:fast"]
 COVERAGE_LEVELS = (0.8, 0.9)
-MINIMOL_NOTE = ("uses MiniMol fingerprints; MiniMol was pretrained on a mix that includes PubChem bioassays, which "
-                "contain Tox21's assays: its Tox21 test score may be optimistic for new chemistry")  # fmt: skip
+MINIMOL_NOTE = f"uses MiniMol fingerprints; {TOX21_CAVEAT}"
 
 
 @dataclass

@@ -115,14 +115,22 @@ def check_split(data: LabeledData, parts: Split, kind: str) -> None:
 
 
 def encoder_lineage(spec: str | None) -> dict[str, Any]:
-    """Where the starting encoder came from: its name, and its own card or file hash when it has one."""
+    """Where the starting encoder came from: its name, and its own card (a saved directory or a shipped or stored
+    name) or file hash (a ``.pth``) when it has one."""
+    from gnnpt.models.store import resolve, scratch_gnn_type
+
     lineage: dict[str, Any] = {"encoder": spec or "none"}
-    if spec and Path(spec).is_dir():
-        card = read_card(spec)
-        lineage["encoder_card"] = {k: card[k] for k in ("name", "corpus", "corpus_sha256", "objectives",
-                                                        "steps", "epochs", "hardware") if k in card}  # fmt: skip
-    elif spec and str(spec).endswith(".pth") and Path(spec).is_file():
+    if not spec or scratch_gnn_type(spec) is not None or str(spec).startswith("hu2020:"):
+        return lineage
+    if str(spec).endswith(".pth") and Path(spec).is_file():
         lineage["encoder_sha256"] = hashlib.sha256(Path(spec).read_bytes()).hexdigest()
+        return lineage
+    try:
+        card = read_card(resolve(spec))
+    except (FileNotFoundError, ValueError):
+        return lineage
+    lineage["encoder_card"] = {k: card[k] for k in ("name", "corpus", "corpus_sha256", "objectives", "steps",
+                                                    "epochs", "hardware", "notes") if k in card}  # fmt: skip
     return lineage
 
 
@@ -163,10 +171,15 @@ def save_finetuned(
     per_task = [r.test.get("roc_auc_per_task") for r in result.runs]
     by_task = (dict(zip(data.task_names, np.nanmean(np.asarray(per_task, dtype=float), axis=0).tolist(), strict=True))
                if per_task and all(per_task) else None)  # fmt: skip
+    lineage = encoder_lineage(cfg.encoder)
+    inherited = [f"starts from encoder {cfg.encoder}, whose card says: {n}"
+                 for n in lineage.get("encoder_card", {}).get("notes") or []]  # fmt: skip
+    extra = dict(extra_card or {})
+    notes = [*inherited, *extra.pop("notes", [])]
     model.card.update({
         "name": Path(out).name,
         "data": {"name": data.name, "sha256": data.sha256(), "rows": len(data.smiles), "invalid_rows": invalid_rows},
-        "lineage": encoder_lineage(cfg.encoder),
+        "lineage": lineage,
         "hyperparameters": cfg.to_dict(),
         "metrics": {"primary": result.metric, "summary": result.summary(), "test_roc_auc_per_task": by_task,
                     "seeds": [{"seed": r.seed, "best_epoch": r.best_epoch, "valid": r.valid, "test": r.test,
@@ -174,7 +187,8 @@ def save_finetuned(
         "wall_time_s": round(result.wall_time_s, 1),
         "hardware": device_name("cuda" if torch.cuda.is_available() else "cpu"),
         "gnnpt_version": gnnpt.__version__,
-        **(extra_card or {}),
+        **({"notes": notes} if notes else {}),
+        **extra,
     })  # fmt: skip
     path = model.save(out, half=half)
     write_domain_for_model(path, train_smiles)

@@ -42,6 +42,7 @@ class ScoringModel(Protocol):
     members: Sequence[object]
     task_type: str
     scheme: str
+    inputs: list[str]  # the molecule feature vectors it reads beside the graphs (e.g. minimol)
 
     def featurize(self, smiles: Sequence[object], max_atoms: int = ..., fingerprints: bool = ...) -> PackedGraphs: ...
     def member_scores(self, graphs: GraphBatch) -> torch.Tensor: ...

@@ -21,6 +21,7 @@ import gnnpt
 from gnnpt.datasets import load_corpus
 from gnnpt.featurization.cache import cached_features, cached_featurize, input_hash
 from gnnpt.featurization.descriptors import descriptor_names
+from gnnpt.featurization.minimol import FINGERPRINT_DIM, TOX21_CAVEAT
 from gnnpt.models.encoders import save_encoder
 from gnnpt.models.store import resolve_encoder
 from gnnpt.nn.precision import training_precision
@@ -50,10 +51,29 @@ OBJECTIVES: dict[str, type[nn.Module]] = {"masking": AttributeMasking, "contrast
                                          "graphmae": GraphMAE, "descriptors": DescriptorPrediction}  # fmt: skip
 
 
-def descriptor_set(cfg: PretrainConfig) -> str | None:
-    """The RDKit descriptor set the recipe's ``descriptors`` objective predicts, or None without one."""
+def descriptor_kinds(cfg: PretrainConfig) -> list[str]:
+    """The molecule feature vectors the recipe's ``descriptors`` objective predicts (none without one): its RDKit
+    ``set`` (``fast`` unless ``set: null``) and, with ``minimol: true``, MiniMol's 512-d fingerprints (a published
+    pretrained GNN's knowledge distilled into ours; needs the ``minimol`` extra)."""
     options = cfg.objectives.get("descriptors")
-    return None if options is None else str(options.get("set", "fast"))
+    if options is None:
+        return []
+    rdkit_set = options.get("set", "fast")
+    kinds = [f"descriptors:{rdkit_set}"] if rdkit_set else []
+    kinds += ["minimol"] if options.get("minimol") else []
+    if not kinds:
+        raise ValueError("the descriptors objective predicts nothing: give it an RDKit set, minimol: true, or both")
+    return kinds
+
+
+MINIMOL_NOTE = f"learned to predict MiniMol fingerprints; {TOX21_CAVEAT}"
+
+
+def _vector_names(kind: str) -> list[str]:
+    """Column names of one kind of predicted vector."""
+    if kind == "minimol":
+        return [f"minimol_{i}" for i in range(FINGERPRINT_DIM)]
+    return descriptor_names(kind.partition(":")[2])
 
 
 def build_objective(cfg: PretrainConfig, encoder: nn.Module) -> nn.Module:
@@ -65,7 +85,8 @@ def build_objective(cfg: PretrainConfig, encoder: nn.Module) -> nn.Module:
         if name not in OBJECTIVES:
             raise ValueError(f"unknown objective {name!r}; choose from {sorted(OBJECTIVES)}")
         if name == "descriptors":
-            options["num_descriptors"] = len(descriptor_names(str(options.pop("set", "fast"))))
+            options["num_descriptors"] = sum(len(_vector_names(k)) for k in descriptor_kinds(cfg))
+            options.pop("set", None), options.pop("minimol", None)
         built[name] = OBJECTIVES[name](encoder, **options)
     if not built:
         raise ValueError("a recipe needs at least one objective")
@@ -88,14 +109,17 @@ def loss_curve(run_dir: Path, points: int = 100) -> list[dict[str, float]]:
 
 
 def descriptor_targets(cfg: PretrainConfig, smiles: list[str]) -> tuple[torch.Tensor | None, dict[str, Any]]:
-    """Standardized descriptors of the corpus (cached beside the packed store) when the recipe predicts them."""
-    kind = descriptor_set(cfg)
-    if kind is None:
+    """Standardized descriptor targets of the corpus (each kind cached by the corpus' hash) when the recipe
+    predicts them: the RDKit set's columns, then MiniMol's."""
+    kinds = descriptor_kinds(cfg)
+    if not kinds:
         return None, {}
     start = time.perf_counter()
-    values = cached_features(smiles, f"descriptors:{kind}", workers=cfg.featurize_workers)
+    values = np.concatenate([cached_features(smiles, k, workers=cfg.featurize_workers) for k in kinds], axis=1)
     scaler = DescriptorScaler.fit(values)
-    record = {"set": kind, "names": descriptor_names(kind), "scaler": scaler.to_dict(),
+    rdkit = [k.partition(":")[2] for k in kinds if k.startswith("descriptors:")]
+    record = {"set": rdkit[0] if rdkit else None, "minimol": "minimol" in kinds,
+              "names": [n for k in kinds for n in _vector_names(k)], "scaler": scaler.to_dict(),
               "failed_molecules": int((~np.isfinite(values)).all(axis=1).sum()),
               "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
     return scaler.transform(values), record
@@ -173,6 +197,7 @@ def pretrain(cfg: PretrainConfig, callbacks: list[pl.Callback] | None = None) ->
             "invalid_by_reason": dict(invalid),
         },
         "descriptors": descriptors or None,
+        "notes": [MINIMOL_NOTE] if "minimol" in descriptor_kinds(cfg) else [],
         "hyper_parameters": {k: getattr(cfg, k) for k in (
             "batch_size", "lr", "weight_decay", "warmup_steps", "grad_clip", "seed", "max_atoms", "max_minutes")},
         "precision": precision,

