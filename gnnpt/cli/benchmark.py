@@ -50,6 +50,16 @@ def moleculenet(
     auto_candidates: Annotated[
         str | None, typer.Option(help="Candidates of --auto (default trees, forest, minimol; also gnn, hybrid).")
     ] = None,
+    finetuned: Annotated[
+        bool, typer.Option(help="Fine-tune each encoder (the protocol's rows); --no-finetuned --frozen: frozen only.")
+    ] = True,
+    frozen: Annotated[
+        bool | None,
+        typer.Option(
+            help="Also score each encoder frozen: its features + a head chosen on valid, as the MiniMol row (on in "
+            "--protocol cpu)."
+        ),
+    ] = None,
     charts: Annotated[bool, typer.Option(help="Write one bar chart per dataset (needs matplotlib).")] = True,
     output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Where results go.")] = Path(
         "finetune/results"
@@ -65,7 +75,7 @@ def moleculenet(
     cfg = BenchmarkConfig.quick() if quick else BenchmarkConfig.cpu() if protocol == "cpu" else BenchmarkConfig()
     overrides = {"datasets": _names(datasets), "encoders": _names(encoders), "seeds": seeds, "epochs": epochs,
                  "limit": limit, "baseline": baseline, "minimol": minimol, "chemprop": chemprop or None,
-                 "auto": auto or None,
+                 "auto": auto or None, "frozen": frozen, "finetuned": None if finetuned else False,
                  "auto_candidates": tuple(_names(auto_candidates)) if auto_candidates else None}  # fmt: skip
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     output_dir.mkdir(parents=True, exist_ok=True)

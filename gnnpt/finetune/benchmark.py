@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from gnnpt.datasets import load as load_dataset
 from gnnpt.datasets.splits import scaffold_split
@@ -24,7 +25,7 @@ from gnnpt.finetune.auto import COVERAGE_LEVELS, AutoConfig, train_auto
 from gnnpt.finetune.baseline import fit_predict_ecfp
 from gnnpt.finetune.metrics import primary_metric, table_score, table_value, worse_beyond_spread
 from gnnpt.finetune.peers import chemprop_test_predictions
-from gnnpt.finetune.probe import probe
+from gnnpt.finetune.probe import encoder_features, probe
 from gnnpt.finetune.train import FinetuneConfig, finetune
 from gnnpt.models.calibration import expected_calibration_error
 from gnnpt.models.card import read_card
@@ -56,6 +57,8 @@ class BenchmarkConfig:
     chemprop: bool = False  # the Chemprop v2 peer row (needs chemprop)
     auto: bool = False  # gnnpt's --model auto row, and a row per candidate it tried
     auto_candidates: tuple[str, ...] = ("trees", "forest", "minimol")
+    finetuned: bool = True  # each encoder fine-tuned (the protocol's rows)
+    frozen: bool = False  # also each encoder frozen: its mean-pooled features + a head, as the MiniMol row
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     limit: int | None = None  # a fixed random sample of this many rows per dataset (quick checks)
 
@@ -68,12 +71,13 @@ class BenchmarkConfig:
     def cpu(cls, **overrides: object) -> BenchmarkConfig:
         """The CPU protocol: BBBP, BACE, ClinTox, SIDER, Tox21 on Hu et al.'s scaffold split, 3 seeds, 5 epochs,
         both score kinds; rows GIN from scratch, every shipped encoder, Hu et al.'s GCN checkpoint, ECFP4 + random
-        forest and MiniMol + head. About 25 minutes per GIN 5x300 row on 2 CPU cores (finetune/RESULTS.md)."""
+        forest and MiniMol + head; each encoder both fine-tuned and frozen (its features + a head, the way the MiniMol
+        row uses MiniMol). About 25 minutes per GIN 5x300 row on 2 CPU cores (finetune/RESULTS.md)."""
         from gnnpt.models.packaged import packaged_encoders
 
         encoders = [CPU_ENCODERS[0], *packaged_encoders(), *CPU_ENCODERS[1:]]
-        return replace(cls(datasets=list(CPU_DATASETS), encoders=encoders, seeds=3, epochs=CPU_EPOCHS, minimol=True),
-                       **overrides)  # fmt: skip
+        return replace(cls(datasets=list(CPU_DATASETS), encoders=encoders, seeds=3, epochs=CPU_EPOCHS, minimol=True,
+                           frozen=True), **overrides)  # fmt: skip
 
 
 def sample_rows(n: int, limit: int | None) -> np.ndarray:
@@ -118,6 +122,14 @@ def _minimol_scores(smiles: list[str], targets: np.ndarray, split, seeds: int, t
     features = np.asarray(cached_features(smiles, "minimol"))
     rows = np.isfinite(features).all(axis=1)
     return probe(np.nan_to_num(features), targets, split, seeds=range(seeds), rows=rows, task_type=task_type).test
+
+
+def _frozen_scores(spec: str, store, targets: np.ndarray, split, seeds: int, task_type: str) -> list[float]:
+    """Encoder ``spec`` frozen: its mean-pooled features (a fresh encoder's with a fixed seed) + a head chosen on
+    the validation part, exactly as the MiniMol row treats MiniMol's fingerprints."""
+    torch.manual_seed(0)
+    features = encoder_features(resolve_encoder(spec), store)
+    return probe(features, targets, split, seeds=range(seeds), rows=store.valid, task_type=task_type).test
 
 
 def _chemprop_scores(smiles: list[str], targets: np.ndarray, split, seeds: int, valid: np.ndarray,
@@ -208,14 +220,22 @@ def run_benchmark(cfg: BenchmarkConfig, progress: bool = False, partial: Path | 
         metric, _ = primary_metric(task)
         for spec in cfg.encoders:
             label, gnn = labels[spec]
-            ft = replace(cfg.finetune, encoder=spec, epochs=cfg.epochs, seeds=list(range(cfg.seeds)))
-            result = finetune(store, targets, split, task, ds.task_names, ft)
-            for protocol, pick in (("best_valid", "test"), ("last_epoch", "test_last")):
-                scores = [table_value(task, getattr(r, pick).get(metric, math.nan)) for r in result.runs]
-                rows.append(_row(name, label, gnn, protocol, scores, result.wall_time_s, task_type=task))
-            if progress:
-                print(f"{name:8s} {label:55s} {rows[-2]['mean']:.1f} ± {rows[-2]['std']:.1f} "
-                      f"(last epoch {rows[-1]['mean']:.1f}) in {result.wall_time_s:.0f} s", flush=True)  # fmt: skip
+            if cfg.finetuned:
+                ft = replace(cfg.finetune, encoder=spec, epochs=cfg.epochs, seeds=list(range(cfg.seeds)))
+                result = finetune(store, targets, split, task, ds.task_names, ft)
+                for protocol, pick in (("best_valid", "test"), ("last_epoch", "test_last")):
+                    scores = [table_value(task, getattr(r, pick).get(metric, math.nan)) for r in result.runs]
+                    rows.append(_row(name, label, gnn, protocol, scores, result.wall_time_s, task_type=task))
+                if progress:
+                    print(f"{name:8s} {label:55s} {rows[-2]['mean']:.1f} ± {rows[-2]['std']:.1f} "
+                          f"(last epoch {rows[-1]['mean']:.1f}) in {result.wall_time_s:.0f} s", flush=True)  # fmt: skip
+            if cfg.frozen:
+                start = time.perf_counter()
+                scores = _frozen_scores(spec, store, targets, split, cfg.seeds, task)
+                rows.append(_row(name, label, gnn, "frozen", scores, time.perf_counter() - start, task_type=task))
+                if progress:
+                    print(f"{name:8s} {label:55s} frozen + head {rows[-1]['mean']:.1f} ± {rows[-1]['std']:.1f}",
+                          flush=True)  # fmt: skip
             _keep(rows, partial)
     return pd.DataFrame(rows)
 

@@ -7,11 +7,12 @@ from pathlib import Path
 import pandas as pd
 
 from gnnpt.finetune.benchmark import negative_transfer
-from gnnpt.finetune.reference import DATASETS, references
+from gnnpt.finetune.reference import DATASETS, PROTOCOLS, references
 
 PROTOCOL_TITLES = {
     "best_valid": "at the best-validation epoch (Hu et al.'s protocol)",
     "last_epoch": "at the last epoch (GraphCL / GraphMAE protocol)",
+    "frozen": "with each encoder frozen: its mean-pooled features + a head chosen on valid (as MiniMol + head)",
 }
 METRIC_TITLES = {"roc_auc": "Test ROC-AUC (%)", "rmse": "Test RMSE (target units; lower is better)"}
 
@@ -52,7 +53,7 @@ def protocol_table(results: pd.DataFrame, protocol: str, metric: str = "roc_auc"
             continue
         avg = rows.reindex(datasets)["mean"].mean() if set(datasets) <= set(rows.index) else float("nan")
         lines.append(f"| {method} | " + " | ".join(cells) + f" | {'—' if pd.isna(avg) else f'{avg:.1f}'} |")
-    for ref in references(protocol) if average else []:
+    for ref in references(protocol) if average and protocol in PROTOCOLS else []:
         cells = [_cell(*ref.scores[d]) if ref.scores.get(d) else "—" for d in datasets]
         means = [ref.scores[d][0] for d in datasets if ref.scores.get(d)]
         avg = f"{sum(means) / len(means):.1f}" if len(means) == len(datasets) else "—"
@@ -91,6 +92,8 @@ def markdown_report(results: pd.DataFrame) -> str:
     parts = []
     for metric in [m for m in METRIC_TITLES if m in set(_metrics(results))]:
         for protocol, title in PROTOCOL_TITLES.items():
+            if protocol == "frozen" and not (results.protocol == "frozen").any():
+                continue
             parts += [f"### {METRIC_TITLES[metric]} {title}", "", protocol_table(results, protocol, metric), ""]
     if "ece" in results and results["ece"].notna().any():
         parts += ["### Expected calibration error on test (10 bins; lower is better)", "", ece_table(results), ""]

@@ -76,7 +76,32 @@ def test_cpu_protocol_is_the_documented_one() -> None:
     assert cfg.datasets == ["bbbp", "bace", "clintox", "sider", "tox21"] and (cfg.seeds, cfg.epochs) == (3, 5)
     assert cfg.encoders[0] == "none" and cfg.encoders[-1] == "hu2020:gcn_supervised_contextpred"
     assert set(packaged_encoders()) <= set(cfg.encoders) and cfg.minimol and cfg.baseline
+    assert cfg.finetuned and cfg.frozen  # every encoder both fine-tuned and frozen + head
     assert BenchmarkConfig.cpu(seeds=1).seeds == 1
+
+
+def test_frozen_encoder_rows_get_their_own_table(moleculenet_dir, tmp_path) -> None:
+    """``--no-finetuned --frozen``: each encoder's mean-pooled features + a head chosen on valid, no fine-tuning;
+    a fresh encoder's row is seeded, so two runs agree."""
+    from gnnpt.models.encoders import save_encoder
+    from gnnpt.nn.hu2020 import HuEncoder
+
+    encoder = save_encoder(HuEncoder(num_layer=2, emb_dim=32), tmp_path / "tiny", card={"name": "tiny"})
+    args = ["benchmark", "moleculenet", "--datasets", "bbbp", "--limit", "200", "--seeds", "2", "--encoders",
+            f"none,{encoder}", "--no-finetuned", "--frozen", "--no-baseline", "--no-charts"]  # fmt: skip
+    runs = []
+    for k in range(2):
+        result = CliRunner().invoke(app, [*args, "-o", str(tmp_path / f"out{k}")])
+        assert result.exit_code == 0, result.output
+        runs.append(pd.read_csv(tmp_path / f"out{k}" / "results.csv"))
+    frame = runs[0]
+    assert frame.protocol.tolist() == ["frozen", "frozen"] and (frame.seeds == 2).all()
+    assert frame.method.tolist() == ["GIN, no pretraining", "GIN tiny (gnnpt)"]
+    assert frame["mean"].between(0, 100).all() and frame["mean"].tolist() == runs[1]["mean"].tolist()
+    markdown = (tmp_path / "out0" / "tables.md").read_text()
+    rows = _table_rows(markdown, "encoder frozen")
+    assert rows[0][1:] == ["bbbp", "average"] and [r[0] for r in rows[2:]] == frame.method.tolist()
+    assert "best-validation epoch" not in markdown.split("encoder frozen", 1)[1]
 
 
 def test_minimol_peer_row_and_merged_report(moleculenet_dir, tmp_path) -> None:
