@@ -14,7 +14,7 @@ RECIPES = sorted((Path(__file__).resolve().parents[2] / "pretraining").glob("*.y
 
 def test_the_recipes_exist() -> None:
     assert {p.stem for p in RECIPES} == {"attr_masking", "contrastive", "masking_contrastive", "domain_adaptation",
-                                         "graphmae", "descriptors"}  # fmt: skip
+                                         "graphmae", "descriptors", "minimol_distill"}  # fmt: skip
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
