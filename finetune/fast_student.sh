@@ -6,19 +6,7 @@
 set -euo pipefail
 out=${1:?usage: bash finetune/fast_student.sh OUT_DIR}
 mkdir -p "$out"
-python - "$out/distill_corpus.csv" <<'PY'
-import sys
-
-import pandas as pd
-
-from gnnpt.datasets.corpora import load_corpus
-
-zinc = load_corpus("zinc250k")["smiles"].sample(frac=1, random_state=0).head(90_000)
-chembl = pd.concat([load_corpus(c)["smiles"] for c in ("chembl31_s4_valid", "chembl31_s4_mini_train")])
-chembl = chembl.sample(frac=1, random_state=0).head(60_000)
-mixed = pd.concat([zinc, chembl]).sample(frac=1, random_state=1).tolist()
-pd.DataFrame({"smiles": mixed}).to_csv(sys.argv[1], index=False)
-PY
+python pretraining/distill_corpus.py --raw "$out/distill_corpus.csv"
 sha256sum "$out/distill_corpus.csv"
 gnnpt distill --teacher tox21 --corpus "$out/distill_corpus.csv" --epochs 12 --emb-dim 64 --num-layer 5 --half \
   -o "$out/tox21-fast" 2>&1 | tee "$out/tox21-fast.log"

@@ -26,12 +26,17 @@ def held_out_tox21() -> set[str]:
     return {graphs.smiles[i] for i in (*split.valid, *split.test) if graphs.smiles[i]}
 
 
-def distill_corpus() -> list[str]:
-    """The corpus' canonical SMILES, each a fixed point of canonicalization (featurizing it again gives it back)."""
+def mixture() -> list[str]:
+    """90,000 ZINC250k + 60,000 ChEMBL v31 SMILES as the corpora write them, shuffled with fixed seeds."""
     zinc = load_corpus("zinc250k")["smiles"].sample(frac=1, random_state=0).head(90_000)
     chembl = pd.concat([load_corpus(c)["smiles"] for c in ("chembl31_s4_valid", "chembl31_s4_mini_train")])
     chembl = chembl.sample(frac=1, random_state=0).head(60_000)
-    mixed = pd.concat([zinc, chembl]).sample(frac=1, random_state=1).astype(str).tolist()
+    return pd.concat([zinc, chembl]).sample(frac=1, random_state=1).tolist()
+
+
+def distill_corpus() -> list[str]:
+    """The corpus' canonical SMILES, each a fixed point of canonicalization (featurizing it again gives it back)."""
+    mixed = [str(s) for s in mixture()]
     held, seen, keep = held_out_tox21(), set(), []
     for s in featurize(mixed, "hu2020", canonical=True).smiles:
         if s and s not in held and s not in seen:
@@ -44,9 +49,10 @@ def distill_corpus() -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path, help="the CSV to write (one column, smiles)")
+    parser.add_argument("--raw", action="store_true", help="the mixture as drawn, not canonical or filtered")
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    smiles = distill_corpus()
+    smiles = mixture() if args.raw else distill_corpus()
     pd.DataFrame({"smiles": smiles}).to_csv(args.out, index=False)
     print(f"{len(smiles):,} molecules -> {args.out}")
 

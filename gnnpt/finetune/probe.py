@@ -25,7 +25,6 @@ from gnnpt.store.packed import PackedGraphs
 
 
 @torch.no_grad()
-@torch.no_grad()
 def encoder_features(encoder: nn.Module, store: PackedGraphs, batch_size: int = 1024) -> np.ndarray:
     """Mean-pooled node representations of every graph of ``store`` (float32; zero rows for invalid graphs)."""
     encoder = encoder.eval()

@@ -49,6 +49,7 @@ def build_encoder(cfg: PretrainConfig) -> nn.Module:
 
 OBJECTIVES: dict[str, type[nn.Module]] = {"masking": AttributeMasking, "contrastive": GraphContrastive,
                                          "graphmae": GraphMAE, "descriptors": DescriptorPrediction}  # fmt: skip
+MINIMOL_NOTE = f"learned to predict MiniMol fingerprints; {TOX21_CAVEAT}"  # in the card of an encoder that did
 
 
 def descriptor_kinds(cfg: PretrainConfig) -> list[str]:
@@ -64,9 +65,6 @@ def descriptor_kinds(cfg: PretrainConfig) -> list[str]:
     if not kinds:
         raise ValueError("the descriptors objective predicts nothing: give it an RDKit set, minimol: true, or both")
     return kinds
-
-
-MINIMOL_NOTE = f"learned to predict MiniMol fingerprints; {TOX21_CAVEAT}"
 
 
 def _vector_names(kind: str) -> list[str]:
@@ -86,7 +84,8 @@ def build_objective(cfg: PretrainConfig, encoder: nn.Module) -> nn.Module:
             raise ValueError(f"unknown objective {name!r}; choose from {sorted(OBJECTIVES)}")
         if name == "descriptors":
             options["num_descriptors"] = sum(len(_vector_names(k)) for k in descriptor_kinds(cfg))
-            options.pop("set", None), options.pop("minimol", None)
+            for key in ("set", "minimol"):  # what the targets are, not options of the objective's module
+                options.pop(key, None)
         built[name] = OBJECTIVES[name](encoder, **options)
     if not built:
         raise ValueError("a recipe needs at least one objective")
