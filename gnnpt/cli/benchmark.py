@@ -48,7 +48,8 @@ def moleculenet(
         bool, typer.Option(help="Include gnnpt's --model auto ensemble and each candidate it tried.")
     ] = False,
     auto_candidates: Annotated[
-        str | None, typer.Option(help="Candidates of --auto (default trees, forest, minimol; also gnn, hybrid).")
+        str | None,
+        typer.Option(help="Candidates of --auto (default trees, forest, minimol; also encoder, gnn, hybrid)."),
     ] = None,
     finetuned: Annotated[
         bool, typer.Option(help="Fine-tune each encoder (the protocol's rows); --no-finetuned --frozen: frozen only.")

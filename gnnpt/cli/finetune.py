@@ -92,7 +92,11 @@ def finetune(
         ),
     ] = None,
     candidates: Annotated[
-        str, typer.Option(help="With --model auto: comma-separated candidates (trees, forest, minimol, gnn, hybrid).")
+        str,
+        typer.Option(
+            help="With --model auto: comma-separated candidates (trees, forest, minimol, encoder: an MLP on the "
+            "--encoder frozen, gnn, hybrid)."
+        ),
     ] = "trees,forest,minimol",
     folds: Annotated[
         int,

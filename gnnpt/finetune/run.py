@@ -134,6 +134,12 @@ def encoder_lineage(spec: str | None) -> dict[str, Any]:
     return lineage
 
 
+def inherited_notes(spec: str | None, lineage: dict[str, Any]) -> list[str]:
+    """The notes of the encoder a model starts from (its :func:`encoder_lineage`), for the model's own card."""
+    notes = lineage.get("encoder_card", {}).get("notes") or []
+    return [f"starts from encoder {spec}, whose card says: {n}" for n in notes]
+
+
 def run_finetune(
     data: LabeledData,
     cfg: FinetuneConfig,
@@ -172,8 +178,7 @@ def save_finetuned(
     by_task = (dict(zip(data.task_names, np.nanmean(np.asarray(per_task, dtype=float), axis=0).tolist(), strict=True))
                if per_task and all(per_task) else None)  # fmt: skip
     lineage = encoder_lineage(cfg.encoder)
-    inherited = [f"starts from encoder {cfg.encoder}, whose card says: {n}"
-                 for n in lineage.get("encoder_card", {}).get("notes") or []]  # fmt: skip
+    inherited = inherited_notes(cfg.encoder, lineage)
     extra = dict(extra_card or {})
     notes = [*inherited, *extra.pop("notes", [])]
     model.card.update({

@@ -149,10 +149,11 @@ def fit_mlp(
     seeds: Sequence[int] = (0,),
     hiddens: Sequence[int | None] = (None, 256),
     weight_decays: Sequence[float] = (1e-5, 1e-3, 1e-2),
+    encoder: torch.nn.Module | None = None,
 ) -> TabularModel:
     """The (head, weight decay) with the best validation score over ``seeds`` (one member each), on inputs
     standardized with the training part's statistics (NaN inputs become the mean). Regression targets are
-    standardized the same way."""
+    standardized the same way. ``encoder``: the frozen encoder that computes the ``"encoder"`` input of ``x``."""
     x = np.asarray(x, np.float32)
     y_all = np.asarray(targets, np.float32).reshape(len(x), -1)
     train, valid = np.asarray(split.train), np.asarray(split.valid)
@@ -171,4 +172,4 @@ def fit_mlp(
     chosen = [net for net, _ in members]
     card = {"learner_params": {"hidden": hidden, "weight_decay": wd, "chosen_on": "validation"}}
     return TabularModel(inputs, task_type, task_names, mlps=chosen, center=center, scale=scale, hidden=hidden,
-                        standardizer=standardizer, card=card)  # fmt: skip
+                        standardizer=standardizer, card=card, encoder=encoder)  # fmt: skip

@@ -80,12 +80,17 @@ class FinetunedCard(_Card):
         return self
 
 
+class _FrozenEncoder(BaseModel):
+    architecture: Literal["hu2020", "ogb"]
+    config: dict[str, Any]
+
+
 class TabularCard(_Card):
     """What a fingerprint / descriptor model's card must hold: its inputs, learner and tasks."""
 
     kind: Literal["tabular"]
     learner: Literal["lightgbm", "mlp"]
-    inputs: list[Literal["ecfp4", "ecfp4_counts", "descriptors:fast", "minimol"]] = Field(min_length=1)
+    inputs: list[Literal["ecfp4", "ecfp4_counts", "descriptors:fast", "minimol", "encoder"]] = Field(min_length=1)
     outputs: int = Field(ge=1)
     members: int = Field(ge=1)
     task_type: Literal["classification", "regression"]
@@ -93,6 +98,7 @@ class TabularCard(_Card):
     hidden: int | None = Field(None, ge=1)
     in_dim: int | None = Field(None, ge=1)
     standardizer: dict[str, Any] | None = None
+    encoder: _FrozenEncoder | None = None  # the frozen encoder that computes the input "encoder"
 
     @model_validator(mode="after")
     def _consistent(self) -> TabularCard:
@@ -100,6 +106,8 @@ class TabularCard(_Card):
             raise ValueError(f"{len(self.task_names)} task_names for {self.outputs} outputs")
         if self.learner == "mlp" and self.in_dim is None:
             raise ValueError("an mlp learner needs in_dim (the width of its inputs)")
+        if ("encoder" in self.inputs) != (self.encoder is not None):
+            raise ValueError("a tabular model reads the input 'encoder' exactly when its card describes an encoder")
         return self
 
 

@@ -1,5 +1,6 @@
-"""A fingerprint / descriptor model: per-molecule feature vectors (ECFP4, RDKit descriptors, MiniMol) -> a gradient-
-boosted tree ensemble (LightGBM) or an MLP, per seed a member.
+"""A fingerprint / descriptor model: per-molecule feature vectors (ECFP4, RDKit descriptors, MiniMol, or a frozen
+pretrained GNN encoder's mean-pooled graph vectors) -> a gradient-boosted tree ensemble (LightGBM) or an MLP, per
+seed a member.
 
 Nothing is pickled: an MLP's weights and the inputs' standardization are safetensors, and LightGBM trees are kept in
 LightGBM's own documented text model format (``Booster.model_to_string``), which loads without running code. A tree
@@ -18,10 +19,18 @@ from torch import nn
 
 from gnnpt.featurization.pipeline import featurize
 from gnnpt.featurization.vectors import attach_vectors, check_vector_kinds
+from gnnpt.models.encoders import build_encoder, encoder_architecture
 from gnnpt.models.targets import Standardizer
+from gnnpt.nn.pooling import Pool
 from gnnpt.store.packed import GraphBatch, PackedGraphs
 
 LEARNERS = ("lightgbm", "mlp")
+ENCODER_INPUT = "encoder"  # the input a tabular model computes itself, with the frozen encoder it holds
+
+
+def _vector_kinds(inputs: Sequence[str]) -> list[str]:
+    """The inputs featurization computes (all but :data:`ENCODER_INPUT`)."""
+    return [k for k in inputs if k != ENCODER_INPUT]
 
 
 def build_mlp(in_dim: int, outputs: int, hidden: int | None) -> nn.Module:
@@ -45,7 +54,8 @@ class TabularModel(nn.Module):
 
     ``trees[m][t]``: member ``m``'s LightGBM text model for output ``t``, or a float (a constant score); ``mlps``: one
     network per member over inputs standardized with ``center`` / ``scale`` (fitted on the training part).
-    Classification scores are probabilities, regression scores target units (``standardizer``).
+    Classification scores are probabilities, regression scores target units (``standardizer``). ``encoder``: a
+    pretrained GNN encoder, frozen, whose mean-pooled graph vectors are the input ``"encoder"`` (saved with the model).
     """
 
     def __init__(
@@ -61,13 +71,21 @@ class TabularModel(nn.Module):
         hidden: int | None = None,
         standardizer: Standardizer | None = None,
         card: dict[str, Any] | None = None,
+        encoder: nn.Module | None = None,
     ):
         super().__init__()
         if (trees is None) == (mlps is None):
             raise ValueError("a tabular model has either trees (LightGBM) or mlps, not both or neither")
         if task_type not in ("classification", "regression"):
             raise ValueError(f"tabular models score classification or regression tasks, not {task_type!r}")
-        self.inputs, self.task_type, self.task_names = check_vector_kinds(inputs), task_type, list(task_names)
+        check_vector_kinds(_vector_kinds(inputs))
+        if (ENCODER_INPUT in inputs) != (encoder is not None):
+            raise ValueError(f"a tabular model reads the input {ENCODER_INPUT!r} exactly when it holds an encoder")
+        self.reads = list(inputs)  # every input, in the order the learner sees them
+        self.inputs = _vector_kinds(inputs)  # those featurization computes (the scoring protocol's ``inputs``)
+        self.task_type, self.task_names = task_type, list(task_names)
+        self.encoder = encoder.eval().requires_grad_(False) if encoder is not None else None
+        self._pool = Pool("mean")
         self.learner = "lightgbm" if trees is not None else "mlp"
         self.tree_texts = [list(m) for m in trees] if trees is not None else []
         self._boosters = [[t if isinstance(t, float) else lightgbm_booster(t) for t in m] for m in self.tree_texts]
@@ -96,12 +114,18 @@ class TabularModel(nn.Module):
         store = featurize(list(smiles), self.scheme, canonical=True, max_atoms=max_atoms, fingerprints=fingerprints)
         return attach_vectors(store, self.inputs)
 
+    def encode(self, graphs: GraphBatch) -> torch.Tensor:
+        """The frozen encoder's mean-pooled node representations of the batch's graphs [graphs, d] (float32)."""
+        h = self.encoder(graphs.x, graphs.edge_index, graphs.edge_attr)
+        return self._pool(h, graphs.batch, graphs.num_graphs).float()
+
     def inputs_of(self, graphs: GraphBatch) -> torch.Tensor:
         """The batch's feature vectors, concatenated in ``inputs`` order [graphs, d] (NaN where unknown)."""
         missing = [k for k in self.inputs if k not in graphs.features]
         if missing:
             raise ValueError(f"the batch lacks the molecule features {missing}; featurize with this model's featurize")
-        return torch.cat([graphs.features[k].float() for k in self.inputs], dim=1)
+        return torch.cat([self.encode(graphs) if k == ENCODER_INPUT else graphs.features[k].float()
+                          for k in self.reads], dim=1)  # fmt: skip
 
     def member_scores(self, graphs: GraphBatch) -> torch.Tensor:
         """Each member's scores [members, graphs, outputs]: probabilities (classification) or target units."""
@@ -122,12 +146,14 @@ class TabularModel(nn.Module):
     def state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, str]]:
         """What saving needs: the card's fields, the tensors (MLP weights, input standardization) and the tree texts
         (by ``m<member>.t<output>``)."""
-        fields = {"kind": "tabular", "learner": self.learner, "inputs": self.inputs, "task_type": self.task_type,
+        fields = {"kind": "tabular", "learner": self.learner, "inputs": self.reads, "task_type": self.task_type,
                   "task_names": self.task_names, "outputs": len(self.task_names), "members": len(self.members),
                   "hidden": self.hidden, "in_dim": int(self.center.numel()) if hasattr(self, "center") else None,
                   "standardizer": self.standardizer.to_dict() if self.standardizer is not None else None,
                   "constants": {f"m{m}.t{t}": v for m, ts in enumerate(self.tree_texts)
                                 for t, v in enumerate(ts) if isinstance(v, float)}}  # fmt: skip
+        if self.encoder is not None:
+            fields["encoder"] = {"architecture": encoder_architecture(self.encoder), "config": self.encoder.config()}
         tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
         texts = {
             f"m{m}.t{t}": v for m, ts in enumerate(self.tree_texts) for t, v in enumerate(ts) if isinstance(v, str)
@@ -139,7 +165,9 @@ def tabular_from_state(card: dict[str, Any], tensors: dict[str, torch.Tensor], t
     """The model a :meth:`TabularModel.state` describes (the card validated first, the tensors loaded strictly)."""
     members, outputs = int(card["members"]), int(card["outputs"])
     standardizer = Standardizer.from_dict(card["standardizer"]) if card.get("standardizer") else None
-    common = {"standardizer": standardizer, "card": card, "hidden": card.get("hidden")}
+    encoder = card.get("encoder")
+    common = {"standardizer": standardizer, "card": card, "hidden": card.get("hidden"),
+              "encoder": build_encoder(encoder["architecture"], encoder["config"]) if encoder else None}  # fmt: skip
     if card["learner"] == "lightgbm":
         constants = card.get("constants") or {}
         trees = []

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from gnnpt.datasets import load
 from gnnpt.datasets.splits import scaffold_split
 from gnnpt.finetune.auto import AutoConfig, run_auto, select_ensemble, selection_score, train_auto
 from gnnpt.finetune.run import LabeledData
 from gnnpt.finetune.train import FinetuneConfig
+from gnnpt.models.encoders import save_encoder
 from gnnpt.models.scoring import score_molecules
+from gnnpt.nn import HuEncoder
 from gnnpt.predict import Predictor
 
 GNN = FinetuneConfig(encoder="none", emb_dim=16, num_layer=2, epochs=2, accelerator="cpu")
@@ -53,7 +56,7 @@ def test_auto_chooses_on_valid_only_and_saves_what_it_measured(tmp_path, bbbp) -
     assert set(card["auto"]["candidates"]) == {"trees", "forest", "gnn"}
     assert sum(card["auto"]["chosen"].values()) == pytest.approx(1)
     calibration = card["auto"]["calibration"]
-    assert calibration["ece_after_valid"] <= calibration["ece_before_valid"] + 1e-9  # Platt minimizes it there
+    assert {"ece_before_valid", "ece_after_test", "brier_after_test"} <= set(calibration)
     assert set(card["auto"]["conformal"]) == {"test_coverage_0.80", "test_coverage_0.90"}
     # the test labels play no part in the choice: scrambled, the same ensemble comes out
     split = scaffold_split(bbbp.smiles)
@@ -68,6 +71,13 @@ def test_auto_chooses_on_valid_only_and_saves_what_it_measured(tmp_path, bbbp) -
     np.testing.assert_allclose(frame["p_np"].to_numpy(), score_molecules(result.model, bbbp.smiles[:20]).mean[:, 0],
                                rtol=1e-5)  # fmt: skip
     assert frame["max_similarity"].notna().all() and frame["p_np_set"].notna().all()
+    # Platt's intercept is fitted by maximum likelihood on the calibration rows (here the validation part, a GNN being
+    # a candidate): there the mean calibrated probability is the rate of actives
+    p = score_molecules(result.model, [bbbp.smiles[i] for i in split.valid]).mean[:, 0]
+    y = bbbp.targets[split.valid, 0]
+    known = ~np.isnan(p) & ~np.isnan(y)
+    assert result.record["calibrated_on"] == "the validation part"
+    assert p[known].mean() == pytest.approx(y[known].mean(), abs=2e-3)
     png = result.reliability_diagram(tmp_path / "r.png", "bbbp")
     assert png.read_bytes()[:4] == b"\x89PNG"
 
@@ -131,6 +141,24 @@ def test_calibration_rows_are_not_the_selection_rows_where_that_covers_better(bb
     assert enough.record["chosen"] == few.record["chosen"]  # the calibration rows change nothing of the choice
     assert run(esol, calibration_min=values, selection="valid").record["calibrated_on"] == "the validation part"
     assert len(fits) == 2  # nothing needed the out-of-fold rows: no refits
+
+
+def test_a_pretrained_encoder_frozen_is_a_cheap_candidate_whose_caveats_follow_it(tmp_path, bbbp) -> None:
+    torch.manual_seed(0)
+    encoder = save_encoder(HuEncoder(num_layer=2, emb_dim=16), tmp_path / "enc",
+                           card={"name": "tiny", "notes": ["saw the test assays"]})  # fmt: skip
+    cfg = AutoConfig(candidates=["encoder"], gnn=FinetuneConfig(encoder=str(encoder)), folds=3, rounds=3)
+    path, result = run_auto(bbbp, cfg, tmp_path / "auto")
+    assert {"out_of_fold", "valid", "test"} <= set(result.candidates["encoder"])  # refit per fold, like the heads
+    card = result.model.card
+    assert card["lineage"]["encoder"] == str(encoder) and card["lineage"]["encoder_card"]["name"] == "tiny"
+    assert card["notes"] == [f"starts from encoder {encoder}, whose card says: saw the test assays"]
+    (component,) = result.model.components
+    assert component.reads == ["encoder"] and component.encoder.emb_dim == 16
+    frame = Predictor.from_path(path).predict([*bbbp.smiles[:20], "not a smiles"])
+    np.testing.assert_allclose(frame["p_np"].to_numpy()[:20],
+                               score_molecules(result.model, bbbp.smiles[:20]).mean[:, 0], rtol=1e-5)  # fmt: skip
+    assert frame["error"].notna().tolist() == [False] * 20 + [True]
 
 
 def test_auto_refuses_what_it_cannot_do(bbbp) -> None:

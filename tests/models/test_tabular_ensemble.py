@@ -11,6 +11,8 @@ import pytest
 import torch
 
 from gnnpt.datasets.splits import Split
+from gnnpt.featurization.pipeline import featurize
+from gnnpt.finetune.probe import encoder_features
 from gnnpt.finetune.tabular import TreeParams, dataset_vectors, fit_mlp, fit_trees
 from gnnpt.models.artifact import TREES_FILE, load_model_dir, save_model
 from gnnpt.models.card import CardError
@@ -19,6 +21,7 @@ from gnnpt.models.ensemble import EnsembleModel
 from gnnpt.models.finetuned import FinetunedModel, build_graph_model
 from gnnpt.models.scoring import score_columns, score_molecules
 from gnnpt.models.store import RegistryError, import_model, verify
+from gnnpt.models.tabular import ENCODER_INPUT, TabularModel
 from gnnpt.nn import HuEncoder
 from gnnpt.predict import Predictor
 
@@ -73,6 +76,37 @@ def test_an_mlp_model_saved_in_half_precision_scores_the_same(tmp_path, mlp) -> 
     loaded = load_model_dir(save_model(mlp, tmp_path / "mlp", half=True))
     np.testing.assert_allclose(score_molecules(loaded, NEW).mean, score_molecules(mlp, NEW).mean, atol=2e-3)
     assert loaded.card["dtype"] == "float16"
+
+
+def test_an_mlp_on_a_frozen_encoder_holds_it_and_scores_from_the_graphs(tmp_path, split: Split) -> None:
+    torch.manual_seed(0)
+    encoder = HuEncoder(num_layer=2, emb_dim=16).eval()
+    store = featurize(SMILES, "hu2020", canonical=True)
+    x = encoder_features(encoder, store)
+    model = fit_mlp(np.c_[x, dataset_vectors(SMILES, ["ecfp4"])], LABELS, split, "classification",
+                    ["has_n", "has_o"], [ENCODER_INPUT, "ecfp4"], hiddens=(None,), weight_decays=(1e-3,),
+                    encoder=encoder)  # fmt: skip
+    assert model.inputs == ["ecfp4"]  # what featurization attaches; the encoder's part is computed at scoring
+    head = model.mlps[0]
+    with torch.no_grad():  # the training features through the head == the one scoring path from the SMILES
+        z = torch.nan_to_num((torch.from_numpy(np.c_[x, dataset_vectors(SMILES, ["ecfp4"])]) - model.center)
+                             / model.scale)  # fmt: skip
+        expected = torch.sigmoid(head(z)).numpy()
+    valid = ~np.isnan(score_molecules(model, SMILES, precision="fp32").mean[:, 0])
+    np.testing.assert_allclose(score_molecules(model, SMILES, precision="fp32").mean[valid], expected[valid],
+                               rtol=1e-4, atol=1e-5)  # fmt: skip
+    path = save_model(model, tmp_path / "frozen", half=True)
+    card = json.loads((path / "card.json").read_text())
+    assert card["inputs"] == [ENCODER_INPUT, "ecfp4"] and card["encoder"]["config"]["emb_dim"] == 16
+    loaded = load_model_dir(path)
+    assert isinstance(loaded.encoder, HuEncoder) and not any(p.requires_grad for p in loaded.encoder.parameters())
+    np.testing.assert_allclose(score_molecules(loaded, NEW, precision="fp32").mean,
+                               score_molecules(model, NEW, precision="fp32").mean, atol=2e-3)  # fmt: skip
+    (path / "card.json").write_text(json.dumps({k: v for k, v in card.items() if k != "encoder"}))
+    with pytest.raises(CardError, match="exactly when"):
+        load_model_dir(path)
+    with pytest.raises(ValueError, match="exactly when"):
+        TabularModel([ENCODER_INPUT], "classification", ["t"], mlps=[torch.nn.Linear(16, 1)])
 
 
 def test_an_ensemble_scores_calibrates_and_gives_conformal_sets_everywhere_alike(tmp_path, trees, mlp) -> None:
