@@ -306,11 +306,13 @@ def _check_name(name: str) -> str:
 
 def describe(card: dict[str, Any]) -> str:
     """A model's architecture in a few words: ``hu2020 gin 5x300``, ``lightgbm on ecfp4_counts+descriptors:fast``,
-    ``ensemble of <component>, <component>``."""
+    ``mlp on frozen hu2020 gin 5x300``, ``ensemble of <component>, <component>``."""
     if card.get("kind") == "ensemble":
         return "ensemble of " + ", ".join(describe(c) for c in card.get("components", []))
     if card.get("kind") == "tabular":
-        return f"{card.get('learner', '?')} on {'+'.join(card.get('inputs', []))}"
+        inputs = [f"frozen {describe(card['encoder'])}" if k == "encoder" and card.get("encoder") else k
+                  for k in card.get("inputs", [])]  # fmt: skip
+        return f"{card.get('learner', '?')} on {'+'.join(inputs)}"
     config = card.get("encoder_config") or card.get("config") or {}
     return (f"{card.get('architecture', '?')} {config.get('gnn_type', '?')} "
             f"{config.get('num_layer', '?')}x{config.get('emb_dim', '?')}")  # fmt: skip

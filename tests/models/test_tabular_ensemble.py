@@ -20,7 +20,7 @@ from gnnpt.models.conformal import Conformal
 from gnnpt.models.ensemble import EnsembleModel
 from gnnpt.models.finetuned import FinetunedModel, build_graph_model
 from gnnpt.models.scoring import score_columns, score_molecules
-from gnnpt.models.store import RegistryError, import_model, verify
+from gnnpt.models.store import RegistryError, describe, import_model, verify
 from gnnpt.models.tabular import ENCODER_INPUT, TabularModel
 from gnnpt.nn import HuEncoder
 from gnnpt.predict import Predictor
@@ -98,6 +98,7 @@ def test_an_mlp_on_a_frozen_encoder_holds_it_and_scores_from_the_graphs(tmp_path
     path = save_model(model, tmp_path / "frozen", half=True)
     card = json.loads((path / "card.json").read_text())
     assert card["inputs"] == [ENCODER_INPUT, "ecfp4"] and card["encoder"]["config"]["emb_dim"] == 16
+    assert describe(card) == "mlp on frozen hu2020 gin 2x16+ecfp4"
     loaded = load_model_dir(path)
     assert isinstance(loaded.encoder, HuEncoder) and not any(p.requires_grad for p in loaded.encoder.parameters())
     np.testing.assert_allclose(score_molecules(loaded, NEW, precision="fp32").mean,
