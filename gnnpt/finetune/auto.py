@@ -79,6 +79,7 @@ class AutoConfig:
     calibration_min: int = 50  # regression: the validation part alone calibrates when every task has this many
     # values there (held out by scaffold as new chemistry is); classification keeps the out-of-fold rows too
     similarity_bins: int = 3  # conformal calibration within bins of similarity to the training set (1: none)
+    head_inits: int = 5  # MLP heads (minimol, encoder): members per seed from different initializations
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.candidates if c not in CANDIDATES]
@@ -86,6 +87,8 @@ class AutoConfig:
             raise ValueError(f"unknown candidates {unknown}; choose from {', '.join(CANDIDATES)}")
         if self.folds < 0 or self.folds == 1:
             raise ValueError(f"folds={self.folds}: use 0 (choose on the validation part alone) or 2 or more")
+        if self.head_inits < 1:
+            raise ValueError(f"head_inits={self.head_inits}: each seed trains at least one head")
         if self.selection not in SELECTIONS:
             raise ValueError(f"selection={self.selection!r}: choose from {', '.join(SELECTIONS)}")
 
@@ -150,7 +153,8 @@ def _train(
     if name in ("minimol", "encoder"):
         chosen = like.card["learner_params"] if like is not None else None
         sizes = {"hiddens": (chosen["hidden"],), "weight_decays": (chosen["weight_decay"],)} if chosen else {}
-        return fit_mlp(x, targets, split, task_type, task_names, inputs, seeds=cfg.seeds, encoder=encoder, **sizes)
+        return fit_mlp(x, targets, split, task_type, task_names, inputs, seeds=cfg.seeds, encoder=encoder,
+                       inits=cfg.head_inits, **sizes)  # fmt: skip
     params = TreeParams() if name == "trees" else TreeParams(boosting="rf", n_estimators=500, num_leaves=255,
                                                               min_child_samples=1, colsample_bytree=0.2,
                                                               subsample=0.632)  # fmt: skip
@@ -358,7 +362,7 @@ def run_auto(
                  "invalid_rows": len(store.errors)},
         "split": {"kind": split, "seed": split_seed, "sizes": list(parts.sizes())},
         "hyperparameters": {"candidates": list(cfg.candidates), "seeds": list(cfg.seeds), "gnn": cfg.gnn.to_dict(),
-                            "rounds": cfg.rounds},
+                            "rounds": cfg.rounds, "head_inits": cfg.head_inits},
         "metrics": auto_metrics(result.record, data.task_type),
         "wall_time_s": round(result.wall_time_s, 1),
         "hardware": device_name("cpu"),

