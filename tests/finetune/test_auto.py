@@ -147,9 +147,10 @@ def test_a_pretrained_encoder_frozen_is_a_cheap_candidate_whose_caveats_follow_i
     torch.manual_seed(0)
     encoder = save_encoder(HuEncoder(num_layer=2, emb_dim=16), tmp_path / "enc",
                            card={"name": "tiny", "notes": ["saw the test assays"]})  # fmt: skip
-    cfg = AutoConfig(candidates=["encoder"], gnn=FinetuneConfig(encoder=str(encoder)), folds=3, rounds=3)
+    cfg = AutoConfig(candidates=["encoder"], gnn=FinetuneConfig(encoder=str(encoder)), folds=3, rounds=3, head_inits=2)
     path, result = run_auto(bbbp, cfg, tmp_path / "auto")
     assert {"out_of_fold", "valid", "test"} <= set(result.candidates["encoder"])  # refit per fold, like the heads
+    assert len(result.model.components[0].members) == 2  # one seed, two initializations
     card = result.model.card
     assert card["lineage"]["encoder"] == str(encoder) and card["lineage"]["encoder_card"]["name"] == "tiny"
     assert card["notes"] == [f"starts from encoder {encoder}, whose card says: saw the test assays"]
@@ -159,6 +160,11 @@ def test_a_pretrained_encoder_frozen_is_a_cheap_candidate_whose_caveats_follow_i
     np.testing.assert_allclose(frame["p_np"].to_numpy()[:20],
                                score_molecules(result.model, bbbp.smiles[:20]).mean[:, 0], rtol=1e-5)  # fmt: skip
     assert frame["error"].notna().tolist() == [False] * 20 + [True]
+    # beside another MLP candidate, only the encoder's head holds the encoder
+    cfg = AutoConfig(candidates=["minimol", "encoder"], gnn=FinetuneConfig(encoder=str(encoder)), folds=0, head_inits=1)
+    split = scaffold_split(bbbp.smiles)
+    both = train_auto(bbbp.smiles, bbbp.targets, split, "classification", bbbp.task_names, cfg)
+    assert set(both.candidates) == {"minimol", "encoder"}
 
 
 def test_auto_refuses_what_it_cannot_do(bbbp) -> None:
