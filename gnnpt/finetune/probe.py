@@ -18,8 +18,8 @@ from torch import nn
 from gnnpt.datasets.splits import Split
 from gnnpt.finetune.metrics import table_score
 from gnnpt.finetune.tabular import fit_head
+from gnnpt.models.tabular import graph_vectors
 from gnnpt.models.targets import Standardizer
-from gnnpt.nn.pooling import Pool
 from gnnpt.runtime import torch_threads
 from gnnpt.store.packed import PackedGraphs
 
@@ -29,10 +29,8 @@ def encoder_features(encoder: nn.Module, store: PackedGraphs, batch_size: int = 
     """Mean-pooled node representations of every graph of ``store`` (float32; zero rows for invalid graphs)."""
     encoder = encoder.eval()
     out = np.zeros((len(store), encoder.out_dim), dtype=np.float32)
-    pool = Pool("mean")
     for ids, gb in store.valid_batches(batch_size):
-        h = encoder(gb.x, gb.edge_index, gb.edge_attr)
-        out[ids] = pool(h, gb.batch, gb.num_graphs).float().cpu().numpy()
+        out[ids] = graph_vectors(encoder, gb).cpu().numpy()
     return out
 
 

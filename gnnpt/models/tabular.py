@@ -28,6 +28,13 @@ LEARNERS = ("lightgbm", "mlp")
 ENCODER_INPUT = "encoder"  # the input a tabular model computes itself, with the frozen encoder it holds
 
 
+def graph_vectors(encoder: nn.Module, graphs: GraphBatch) -> torch.Tensor:
+    """``encoder``'s mean-pooled node representations of the batch's graphs [graphs, d] (float32): what a frozen
+    encoder gives a head, in training (:func:`gnnpt.finetune.probe.encoder_features`) and in scoring alike."""
+    h = encoder(graphs.x, graphs.edge_index, graphs.edge_attr)
+    return Pool("mean")(h, graphs.batch, graphs.num_graphs).float()
+
+
 def _vector_kinds(inputs: Sequence[str]) -> list[str]:
     """The inputs featurization computes (all but :data:`ENCODER_INPUT`)."""
     return [k for k in inputs if k != ENCODER_INPUT]
@@ -85,7 +92,6 @@ class TabularModel(nn.Module):
         self.inputs = _vector_kinds(inputs)  # those featurization computes (the scoring protocol's ``inputs``)
         self.task_type, self.task_names = task_type, list(task_names)
         self.encoder = encoder.eval().requires_grad_(False) if encoder is not None else None
-        self._pool = Pool("mean")
         self.learner = "lightgbm" if trees is not None else "mlp"
         self.tree_texts = [list(m) for m in trees] if trees is not None else []
         self._boosters = [[t if isinstance(t, float) else lightgbm_booster(t) for t in m] for m in self.tree_texts]
@@ -114,17 +120,12 @@ class TabularModel(nn.Module):
         store = featurize(list(smiles), self.scheme, canonical=True, max_atoms=max_atoms, fingerprints=fingerprints)
         return attach_vectors(store, self.inputs)
 
-    def encode(self, graphs: GraphBatch) -> torch.Tensor:
-        """The frozen encoder's mean-pooled node representations of the batch's graphs [graphs, d] (float32)."""
-        h = self.encoder(graphs.x, graphs.edge_index, graphs.edge_attr)
-        return self._pool(h, graphs.batch, graphs.num_graphs).float()
-
     def inputs_of(self, graphs: GraphBatch) -> torch.Tensor:
         """The batch's feature vectors, concatenated in ``inputs`` order [graphs, d] (NaN where unknown)."""
         missing = [k for k in self.inputs if k not in graphs.features]
         if missing:
             raise ValueError(f"the batch lacks the molecule features {missing}; featurize with this model's featurize")
-        return torch.cat([self.encode(graphs) if k == ENCODER_INPUT else graphs.features[k].float()
+        return torch.cat([graph_vectors(self.encoder, graphs) if k == ENCODER_INPUT else graphs.features[k].float()
                           for k in self.reads], dim=1)  # fmt: skip
 
     def member_scores(self, graphs: GraphBatch) -> torch.Tensor:
