@@ -171,7 +171,6 @@ def fit_mlp(
     y_fit = standardizer.transform(y_all) if standardizer is not None else y_all
     xs = {p: torch.from_numpy(np.nan_to_num((x[i] - center) / scale)) for p, i in (("train", train), ("valid", valid))}
     ys = {p: torch.from_numpy(np.asarray(y_fit[i], np.float32)) for p, i in (("train", train), ("valid", valid))}
-    chosen = []
     with torch_threads(1):  # heads this small gain nothing from threads, and lose a lot on a busy machine
         fits = {(h, wd): [fit_head(xs, ys, task_type, h, wd, seed) for seed in seeds]
                 for h in hiddens for wd in weight_decays}  # fmt: skip
