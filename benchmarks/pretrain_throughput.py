@@ -13,9 +13,11 @@ the device computes bf16 natively (GPU, AVX512-BF16/AMX CPU; what ``gnnpt pretra
 on a CPU without native bf16 is skipped (emulated bf16 is slower than fp32) unless ``--force-bf16``. ``--compile``
 adds each gnnpt row again with ``torch.compile`` on the encoder. The gnnpt rows of one batch size start from the same
 weights and see the same batches and masks, so their loss curves (printed per 10 steps) compare step for step.
+``--ceiling STEPS`` profiles STEPS more steps of each gnnpt row and adds the ratio it would reach if only its matrix
+products took time (``matmul_share.py``): the bound a CPU's matrix-product speed sets.
 
     python benchmarks/pretrain_throughput.py --n 20000 --batch-sizes 256 1024 --steps 60 --workers 2 \
-        --precisions fp32 auto --compile
+        --precisions fp32 auto --compile --ceiling 10
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from __future__ import annotations
 import argparse
 import copy
 import random
+import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +41,9 @@ from gnnpt.nn import HuEncoder
 from gnnpt.nn.precision import native_bf16, resolve_precision
 from gnnpt.pretraining import mask_atoms
 from gnnpt.runtime import device_name
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from matmul_share import matmul_seconds, print_rates
 
 
 class MaskAtom:
@@ -74,18 +81,14 @@ def _model(device: torch.device) -> tuple[HuEncoder, torch.nn.Linear]:
 
 
 def _train(
-    batches, encoder, head, steps: int, device, bf16: bool = False, warmup: int = 3
-) -> tuple[float, list[float]]:
+    batches, encoder, head, steps: int, device, bf16: bool = False, warmup: int = 3, ceiling_steps: int = 0
+) -> tuple[float, list[float], float | None]:
+    """(graphs/s over ``steps`` timed steps, every step's loss, seconds of matrix products per graph over
+    ``ceiling_steps`` further profiled steps, or None without them)."""
     opt = torch.optim.Adam([*encoder.parameters(), *head.parameters()], lr=1e-3)
-    losses: list[float] = []
     it = iter(batches)
-    start = None
-    graphs = 0
-    for step in range(steps + warmup):
-        if step == warmup:  # warm-up steps (and torch.compile's compilation) are not timed
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            start, graphs = time.perf_counter(), 0
+
+    def step() -> tuple[float, int]:
         x, edge_index, edge_attr, node_mask, target, n_graphs = next(it)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             h = encoder(x, edge_index, edge_attr)
@@ -93,11 +96,24 @@ def _train(
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(loss.item())
+        return loss.item(), n_graphs
+
+    losses = [step()[0] for _ in range(warmup)]  # warm-up steps (and torch.compile's compilation) are not timed
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start, graphs = time.perf_counter(), 0
+    for _ in range(steps):
+        loss, n_graphs = step()
+        losses.append(loss)
         graphs += n_graphs
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return graphs / (time.perf_counter() - start), losses
+    rate = graphs / (time.perf_counter() - start)
+    if not ceiling_steps:
+        return rate, losses, None
+    profiled: list[int] = []
+    seconds = matmul_seconds(lambda: profiled.extend(step()[1] for _ in range(ceiling_steps)))
+    return rate, losses, seconds / sum(profiled)
 
 
 def _gnnpt_batches(store, bs: int, device: torch.device, seed: int = 0):
@@ -133,7 +149,12 @@ def main() -> None:
     ap.add_argument("--compile", action="store_true",
                     help="also time each gnnpt row with torch.compile(dynamic=True) on the encoder (gnnpt pretrain "
                          "compile=true); compilation is in the untimed warm-up")  # fmt: skip
+    ap.add_argument("--ceiling", type=int, default=0, metavar="STEPS",
+                    help="profile STEPS more steps of each gnnpt row and add the ratio it would reach if only its "
+                         "matrix products took time (benchmarks/matmul_share.py)")  # fmt: skip
     args = ap.parse_args()
+    if args.ceiling:
+        print_rates()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     smiles = load_corpus("moses")["smiles"].sample(args.n, random_state=0).tolist()
     store = gnnpt.featurize(smiles, workers=2)
@@ -141,11 +162,12 @@ def main() -> None:
     name = device_name(device)
     native = native_bf16(device)
     print(f"device: {name} (native bf16: {native}); {len(graphs):,} MOSES graphs; Hu GIN 5x300 + attribute masking")
+    ceiling_column = " matrix products only |" if args.ceiling else ""
     print(
         "| batch | PyG DataLoader fp32 (graphs/s) | gnnpt precision | gnnpt packed (graphs/s) | ratio "
-        "| loss first 5 steps PyG / gnnpt | loss last 5 steps PyG / gnnpt |"
+        "| loss first 5 steps PyG / gnnpt | loss last 5 steps PyG / gnnpt |" + ceiling_column
     )
-    print("|---:|---:|---|---:|---:|---|---|")
+    print("|---:|---:|---|---:|---:|---|---|" + ("---:|" if args.ceiling else ""))
 
     def mean(xs: list[float]) -> float:
         return sum(xs) / len(xs)
@@ -155,7 +177,8 @@ def main() -> None:
         random.seed(0)
         encoder, head = _model(device)
         start_state = copy.deepcopy((encoder.state_dict(), head.state_dict()))
-        pyg_rate, pyg_losses = _train(_pyg_batches(graphs, bs, args.workers, device), encoder, head, args.steps, device)
+        pyg = _pyg_batches(graphs, bs, args.workers, device)
+        pyg_rate, pyg_losses, _ = _train(pyg, encoder, head, args.steps, device)
         for precision, compiled in [(p, c) for c in (False, True)[: 1 + args.compile] for p in args.precisions]:
             resolved = resolve_precision(precision, device)
             if resolved == "bf16" and not native and not args.force_bf16:
@@ -167,14 +190,15 @@ def main() -> None:
             if compiled:
                 encoder.forward = torch.compile(encoder.forward, dynamic=True)
             batches = _gnnpt_batches(store, bs, device)
-            rate, losses = _train(batches, encoder, head, args.steps, device, bf16=resolved == "bf16",
-                                  warmup=5 if compiled else 3)  # fmt: skip
+            rate, losses, matmul = _train(batches, encoder, head, args.steps, device, bf16=resolved == "bf16",
+                                          warmup=5 if compiled else 3, ceiling_steps=args.ceiling)  # fmt: skip
             label = f"{precision} ({resolved}){' + compile' if compiled else ''}"
             if not compiled:
                 curves[bs, resolved] = losses
             print(f"| {bs} | {pyg_rate:,.0f} | {label} | {rate:,.0f} | {rate / pyg_rate:.2f}x "
                   f"| {mean(pyg_losses[:5]):.3f} / {mean(losses[:5]):.3f} "
-                  f"| {mean(pyg_losses[-5:]):.3f} / {mean(losses[-5:]):.3f} |", flush=True)  # fmt: skip
+                  f"| {mean(pyg_losses[-5:]):.3f} / {mean(losses[-5:]):.3f} |"
+                  + (f" {1 / pyg_rate / matmul:.2f}x |" if matmul else ""), flush=True)  # fmt: skip
     # the gnnpt rows of one batch size see the same batches and masks from the same weights: their curves compare
     # step for step, so a precision's effect on training shows as the gap between them
     for bs in args.batch_sizes:
