@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 
 import gnnpt
-
 from gnnpt.datasets.splits import Split
 from gnnpt.finetune.tabular import TreeParams, dataset_vectors, fit_trees
 from gnnpt.models.artifact import save_model
@@ -74,6 +73,6 @@ def test_the_minimol_fed_tox21_screens_in_worker_processes_as_the_notebook_score
     assert proc.returncode == 0, proc.stderr
     scored = pd.read_csv(out)
     expected = gnnpt.load("tox21", precision="fp32").predict(pd.read_csv(sample)["smiles"])
-    assert len(scored) == len(expected) and scored["error"].isna().sum() >= 15  # the sample's bad rows are errors
+    assert len(scored) == len(expected) and scored["error"].isna().sum() >= 15  # most of the sample scores
     assert scored["error"].notna().tolist() == expected["error"].notna().tolist()
     np.testing.assert_allclose(scored["SR-p53"].to_numpy(), expected["SR-p53"].to_numpy(), rtol=1e-5)
