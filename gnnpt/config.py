@@ -24,6 +24,7 @@ class GnnptSettings(BaseSettings):
     jobs_dir: Path | None = Field(None, description="adaptation jobs (default: <cache_dir>/jobs)")
     data_dir: Path | None = Field(None, description="a local mirror of the MoleculeNet CSVs (read before downloading)")
     corpus_dir: Path | None = Field(None, description="a local mirror of the pretraining corpora")
+    tdc_dir: Path | None = Field(None, description="a local mirror of the TDC ADMET .tab.gz files")
     checkpoint_dir: Path = Field(Path("checkpoints"), description="published Hu et al. .pth files (hu2020:<name>)")
 
     def models(self) -> Path:

@@ -11,11 +11,13 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GNNPT_SHARED_DIR", REPO.parent / "shared"))
 MOLECULENET_DIR = SHARED / "datasets" / "moleculenet"
 CORPUS_DIR = SHARED / "datasets" / "corpora"
+TDC_DIR = SHARED / "datasets" / "tdc"
 CHECKPOINT_DIR = SHARED / "checkpoints" / "hu2020_chem_model_architecture"
 
 for var, path in (
     ("GNNPT_DATA_DIR", MOLECULENET_DIR),
     ("GNNPT_CORPUS_DIR", CORPUS_DIR),
+    ("GNNPT_TDC_DIR", TDC_DIR),
     ("GNNPT_CHECKPOINT_DIR", CHECKPOINT_DIR),
 ):
     if path.is_dir():
@@ -44,3 +46,9 @@ def moleculenet_dir() -> Path:
 def corpus_dir() -> Path:
     """The unlabeled corpora mirror (ZINC250k, ChEMBL slices)."""
     return _require(CORPUS_DIR, "the corpora mirror")
+
+
+@pytest.fixture(scope="session")
+def tdc_dir() -> Path:
+    """The TDC ADMET classification mirror (ten ``.tab.gz`` files and their MANIFEST)."""
+    return _require(TDC_DIR, "the TDC mirror")

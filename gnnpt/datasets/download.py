@@ -176,16 +176,19 @@ def fetch(urls: Sequence[str], sha256: str, dest: str | Path, member: str | None
     error = ChecksumError if mismatch else ConnectionError
     raise error(
         f"could not get a verified copy of {dest.name}:\n  {detail}\n"
-        "Check the network, or put a verified copy in a mirror directory (data_dir=, $GNNPT_DATA_DIR or "
-        "$GNNPT_CORPUS_DIR)."
+        "Check the network, or put a verified copy in a mirror directory (data_dir=, $GNNPT_DATA_DIR, "
+        "$GNNPT_TDC_DIR or $GNNPT_CORPUS_DIR)."
     )
 
 
 def find_mirrored(filename: str, data_dir: str | Path | None, mirror: str = "data") -> Path | None:
     """``filename`` in ``data_dir`` or in the configured mirror (``mirror``: ``data`` for ``$GNNPT_DATA_DIR``,
-    ``corpus`` for ``$GNNPT_CORPUS_DIR``), the first that has it, unverified."""
+    ``corpus`` for ``$GNNPT_CORPUS_DIR``, ``tdc`` for ``$GNNPT_TDC_DIR``), the first that has it, unverified."""
     config = settings()
-    for folder in (data_dir, config.corpus_dir if mirror == "corpus" else config.data_dir):
+    folders = {"data": config.data_dir, "corpus": config.corpus_dir, "tdc": config.tdc_dir}
+    if mirror not in folders:
+        raise ValueError(f"unknown mirror {mirror!r}; use one of {sorted(folders)}")
+    for folder in (data_dir, folders[mirror]):
         if folder and (Path(folder) / filename).is_file():
             return Path(folder) / filename
     return None

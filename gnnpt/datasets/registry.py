@@ -1,8 +1,9 @@
-"""The named labeled datasets (MoleculeNet) and ``load``: where they come from, checksums, columns, tasks.
+"""The named labeled datasets (MoleculeNet, TDC ADMET) and ``load``: where they come from, checksums, columns, tasks.
 
-Every spec carries two checksums: ``sha256``, of the decompressed CSV (the rule every copy is checked
+Every spec carries two checksums: ``sha256``, of the decompressed CSV or TSV (the rule every copy is checked
 by: the gzipped mirror, a plain or gzipped download from the canonical URL, the pinned source copy), and
-``mirror_sha256``, of the mirror's ``.csv.gz`` file (a fast path). See :mod:`gnnpt.datasets.download`.
+``mirror_sha256``, of the mirror's ``.csv.gz`` / ``.tab.gz`` file (a fast path). See
+:mod:`gnnpt.datasets.download`.
 """
 
 from __future__ import annotations
@@ -22,17 +23,24 @@ S3 = "https://deepchemdata.s3-us-west-1.amazonaws.com/datasets/"
 GH = "https://raw.githubusercontent.com/"
 _GLAMBARD = GH + "GLambard/Molecules_Dataset_Collection/874041bba47e014e08772c837d6b8c630ab84cb5/originals/"
 _DEEPCHEM = GH + "deepchem/deepchem/"
+_ZEROSHOT = GH + "ersilia-os/zeroshot-xgboost/c33334714c221fd771b06389ec8e14c7a1d6aa6c/data/"
 
 TaskType = Literal["classification", "regression"]
+Collection = Literal["moleculenet", "tdc"]
+Metric = Literal["roc_auc", "pr_auc", "rmse"]
+_METRICS: dict[TaskType, tuple[Metric, ...]] = {"classification": ("roc_auc", "pr_auc"), "regression": ("rmse",)}
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
     """One named dataset.
 
-    ``urls`` are tried in order: the canonical DeepChem/MoleculeNet URL, then the pinned source-repository
-    copy whose bytes the checksum was taken from. ``tasks=None`` means every column after the SMILES
-    column, in header order (ToxCast); ``n_tasks`` and ``n_rows`` are what the verified file holds.
+    ``urls`` are tried in order: for MoleculeNet the canonical DeepChem URL, then the pinned source-repository
+    copy whose bytes the checksum was taken from; for TDC the pinned copy only. ``tasks=None`` means every
+    column after the SMILES column, in header order (ToxCast); ``n_tasks`` and ``n_rows`` are what the verified
+    file holds. ``collection`` picks the mirror folder (``$GNNPT_DATA_DIR`` or ``$GNNPT_TDC_DIR``), ``sep`` the
+    column separator (tab: a ``.tab.gz`` file), ``metric`` the score reported for the set (TDC's own choice
+    for TDC; ROC-AUC for MoleculeNet classification, RMSE for regression).
     """
 
     name: str
@@ -45,10 +53,25 @@ class DatasetSpec:
     n_rows: int
     task_type: TaskType
     description: str
+    collection: Collection = "moleculenet"
+    sep: str = ","
+    metric: Metric = "roc_auc"
+
+    def __post_init__(self) -> None:
+        if self.metric not in _METRICS[self.task_type]:
+            raise ValueError(f"{self.name}: metric {self.metric!r} does not fit {self.task_type}; use one of "
+                             f"{_METRICS[self.task_type]}")  # fmt: skip
 
     @property
     def filename(self) -> str:
-        return f"{self.name}.csv.gz"
+        """The mirror's and the cache's file name: ``<name>.tab.gz`` when tab-separated, else ``<name>.csv.gz``."""
+        kind = "tab" if self.sep == "\t" else "csv"
+        return f"{self.name}.{kind}.gz"
+
+    @property
+    def mirror(self) -> str:
+        """The mirror folder :func:`~gnnpt.datasets.download.resolve` reads: ``data`` or ``tdc``."""
+        return "tdc" if self.collection == "tdc" else "data"
 
     def task_columns(self, columns: Sequence[str]) -> list[str]:
         """The task columns of a file with header ``columns`` (a clear error when some are missing)."""
@@ -202,6 +225,7 @@ _SPECS = (
         "regression",
         "Aqueous solubility, log mol/L (1,128 rows). The 'ESOL predicted' column is a baseline's output: "
         "never a feature.",
+        metric="rmse",
     ),
     DatasetSpec(
         "freesolv",
@@ -214,6 +238,7 @@ _SPECS = (
         642,
         "regression",
         "Experimental hydration free energy, kcal/mol (642 rows).",
+        metric="rmse",
     ),
     DatasetSpec(
         "lipophilicity",
@@ -226,9 +251,53 @@ _SPECS = (
         4200,
         "regression",
         "Octanol/water distribution coefficient logD at pH 7.4 (4,200 rows).",
+        metric="rmse",
     ),
 )
-DATASETS: dict[str, DatasetSpec] = {s.name: s for s in _SPECS}
+
+
+def _tdc(name: str, sha256: str, mirror_sha256: str, n_rows: int, metric: Metric, description: str) -> DatasetSpec:
+    """A TDC ADMET binary set: columns ``Drug_ID``, ``Drug`` (SMILES), ``Y`` (0/1), tab-separated."""
+    return DatasetSpec(name, sha256, mirror_sha256, (_ZEROSHOT + f"{name}.tab",), ("Drug",), ("Y",), 1, n_rows,
+                       "classification", description, collection="tdc", sep="\t", metric=metric)  # fmt: skip
+
+
+# sha256 of the content (the .tab as the pinned commit has it) and of the mirror's .tab.gz (its MANIFEST)
+_TDC_SPECS = (
+    _tdc("hia_hou", "3aaa57d0fe97f008cbe3cafc3e249e18166c460aaf5a058d71d3a90e78807ead",
+         "9df3181dfd972a29d7e113b6d784093f4b3abcfabe42f1296cd3ede3a66de3f2", 578, "roc_auc",
+         "Human intestinal absorption (TDC HIA_Hou; 578 rows, all unique)."),
+    _tdc("pgp_broccatelli", "d035bb21ea653e387a21111c369061d6c76fb444e8d129f4444279f54aa00dd6",
+         "388401b74c0a69bb27ea7a5d1d7bd3d76b7eda7c03e14660555f3a504090a521", 1218, "roc_auc",
+         "P-glycoprotein inhibition (TDC Pgp_Broccatelli; 1,218 rows, 1,212 unique SMILES)."),
+    _tdc("bioavailability_ma", "43d5b270657a819a48615e7976081b9215456ce4e5cad91a0a36d9fb5bd78508",
+         "0cffdb4aa127409823fdb4f8dd00af67adf37e8250d51058fac3ded607a13f95", 640, "roc_auc",
+         "Oral bioavailability above 20% (TDC Bioavailability_Ma; 640 rows, all unique)."),
+    _tdc("bbb_martins", "eb32676c7bf6e2bcd98b7625186bbb2ba4e4644c1d1468dfa18b6be665bd5e98",
+         "f8cb954fd4b01016ec17540d794941c661f8a1148704cd9e240244ce4da10046", 2039, "roc_auc",
+         "Blood-brain barrier penetration (TDC BBB_Martins; 2,039 rows, 1,975 unique SMILES, 10 with "
+         "conflicting labels)."),
+    _tdc("cyp2c9_veith", "e604947a8bb42ddca469201587302f0e8afb6c704372d19fb17891aabcd0491e",
+         "ec7547970e9547fb2f47c490bf2c97e14ce48f0feb426471a91b6f0e5790d1d1", 12092, "pr_auc",
+         "CYP2C9 inhibition (TDC CYP2C9_Veith; 12,092 rows, all unique)."),
+    _tdc("cyp2d6_veith", "0eb2a25a3d7f0e5f1668ff43bd92f4e24f6f75c67a257f2f4072632e19fb03ff",
+         "ff555fbde596174daff59bec169e71439cc6ac9956da26e35043f07f9ee66684", 13130, "pr_auc",
+         "CYP2D6 inhibition (TDC CYP2D6_Veith; 13,130 rows, all unique)."),
+    _tdc("cyp3a4_veith", "f20f2676e5c9e196e31d5d8565c68e4ed3cc73a1c1b86c23c2ab9d833156804b",
+         "77b90d7413af1133851aa981e4a1e48e5d998ff455a82cbdace9f7857cab5fdf", 12328, "pr_auc",
+         "CYP3A4 inhibition (TDC CYP3A4_Veith; 12,328 rows, all unique)."),
+    _tdc("cyp2c9_substrate_carbonmangels", "7c12c1727e1450ba499224117181bc876f68ff22ba7bea69a460f88146558f3c",
+         "75734cae2ee86c92d570a82b298a45782211104f35cc94f3a948e208742369aa", 669, "pr_auc",
+         "CYP2C9 substrate (TDC CYP2C9_Substrate_CarbonMangels; 669 rows, 666 unique SMILES)."),
+    _tdc("cyp2d6_substrate_carbonmangels", "ea52dd8d0e544f4fb8d00e7ea8ea96a7a731ae09162f3a312c18650f072e701c",
+         "3514828c69d24e2a8d1444653ae3a8ceef7c7a7653899374f1d445fd76312dc5", 667, "pr_auc",
+         "CYP2D6 substrate (TDC CYP2D6_Substrate_CarbonMangels; 667 rows, 664 unique SMILES, 1 with "
+         "conflicting labels)."),
+    _tdc("cyp3a4_substrate_carbonmangels", "2286b98ded8fbf703f74991531e0868134244a0be78b8446ee8c30faf4f486d7",
+         "e50ad9eb48b1f30dfc54294a157a56cf0b3c4ce4fe7f9c5251d796ab5cf75d62", 670, "roc_auc",
+         "CYP3A4 substrate (TDC CYP3A4_Substrate_CarbonMangels; 670 rows, 667 unique SMILES)."),
+)  # fmt: skip
+DATASETS: dict[str, DatasetSpec] = {s.name: s for s in _SPECS + _TDC_SPECS}
 
 
 def list_datasets() -> list[str]:
@@ -281,10 +350,12 @@ class MoleculeDataset:
 
 
 def load(name: str, data_dir: str | Path | None = None) -> MoleculeDataset:
-    """Load dataset ``name`` from a verified copy: ``data_dir``, ``$GNNPT_DATA_DIR``, the cache, or a download.
+    """Load dataset ``name`` from a verified copy: ``data_dir``, the mirror (``$GNNPT_DATA_DIR`` for MoleculeNet,
+    ``$GNNPT_TDC_DIR`` for TDC), the cache, or a download.
 
     A copy whose checksum does not match is refused with :class:`~gnnpt.datasets.download.ChecksumError`.
     """
     spec = get_spec(name)
-    path = resolve(spec.filename, spec.sha256, spec.urls, data_dir=data_dir, stored_sha256=spec.mirror_sha256)
-    return MoleculeDataset.from_frame(spec, pd.read_csv(path, compression="gzip"))
+    path = resolve(spec.filename, spec.sha256, spec.urls, data_dir=data_dir, mirror=spec.mirror,
+                   stored_sha256=spec.mirror_sha256)  # fmt: skip
+    return MoleculeDataset.from_frame(spec, pd.read_csv(path, compression="gzip", sep=spec.sep))

@@ -1,4 +1,5 @@
-"""Train/valid/test splits: deterministic scaffold (Hu et al. 2020), random and stratified with a seed.
+"""Train/valid/test splits: deterministic scaffold (Hu et al. 2020), seeded balanced scaffold (optionally with
+a parent's salts, charge forms and stereoisomers kept together), random and stratified with a seed.
 
 Indices (int64) refer to the original rows. Rows whose SMILES RDKit cannot parse are in no part and are
 reported in ``Split.invalid``; rows a stratified split leaves out for a missing label, in ``Split.unlabeled``.
@@ -7,11 +8,12 @@ reported in ``Split.invalid``; rows a stratified split leaves out for a missing 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from rdkit import Chem, rdBase
+from rdkit.Chem.MolStandardize import rdMolStandardize
 from rdkit.Chem.Scaffolds import MurckoScaffold
 
 
@@ -21,13 +23,19 @@ def _empty() -> np.ndarray:
 
 @dataclass(frozen=True)
 class Split:
-    """Row indices of each part, and the rows left out of every part (with the reason)."""
+    """Row indices of each part, and the rows left out of every part (with the reason).
+
+    ``moved`` (:func:`grouped_scaffold_split` only): the molecules whose scaffold group was joined with another
+    scaffold group because they share a parent (a salt, charge form or stereoisomer of one compound), so they
+    moved with it rather than with their own scaffold alone.
+    """
 
     train: np.ndarray
     valid: np.ndarray
     test: np.ndarray
     invalid: np.ndarray = field(default_factory=_empty)
     unlabeled: np.ndarray = field(default_factory=_empty)
+    moved: int = 0
 
     def sizes(self) -> tuple[int, int, int]:
         """Rows in train, valid and test."""
@@ -76,9 +84,25 @@ def scaffold_split(smiles: Sequence[str], frac: Sequence[float] = (0.8, 0.1, 0.1
     return Split(_idx(train), _idx(valid), _idx(test), _idx(invalid))
 
 
-def _scaffold_groups(smiles: Sequence[str]) -> tuple[list[list[int]], list[int]]:
-    """Rows grouped by Bemis-Murcko scaffold (with chirality), in first-seen order, and the unparsable rows."""
-    groups: dict[str, list[int]] = {}
+def _scaffold(mol: Chem.Mol) -> str:
+    return MurckoScaffold.MurckoScaffoldSmiles(mol=mol, includeChirality=True)
+
+
+def parent_key(mol: Chem.Mol) -> str:
+    """The molecule's parent, for grouping: the largest organic fragment, uncharged, without stereo, as canonical
+    SMILES. Salts, charge forms and stereoisomers of one compound share it, so a split can keep them together."""
+    parent = rdMolStandardize.LargestFragmentChooser(preferOrganic=True).choose(mol)
+    parent = rdMolStandardize.Uncharger().uncharge(parent)
+    Chem.RemoveStereochemistry(parent)  # on uncharge's new molecule: the caller's keeps its stereo
+    return Chem.MolToSmiles(parent)
+
+
+def _group_rows(
+    smiles: Sequence[str], *keys: Callable[[Chem.Mol], str]
+) -> tuple[list[dict[str, list[int]]], list[int]]:
+    """Rows grouped by each of ``keys`` of their molecule (insertion order: first seen), and the unparsable rows.
+    Each SMILES is parsed once for every key (the parse is the slow part)."""
+    groupings: list[dict[str, list[int]]] = [{} for _ in keys]
     invalid: list[int] = []
     with rdBase.BlockLogs():
         for i, s in enumerate(smiles):
@@ -86,7 +110,14 @@ def _scaffold_groups(smiles: Sequence[str]) -> tuple[list[list[int]], list[int]]
             if mol is None:
                 invalid.append(i)
                 continue
-            groups.setdefault(MurckoScaffold.MurckoScaffoldSmiles(mol=mol, includeChirality=True), []).append(i)
+            for groups, key in zip(groupings, keys, strict=True):
+                groups.setdefault(key(mol), []).append(i)
+    return groupings, invalid
+
+
+def _scaffold_groups(smiles: Sequence[str]) -> tuple[list[list[int]], list[int]]:
+    """Rows grouped by Bemis-Murcko scaffold (with chirality), in first-seen order, and the unparsable rows."""
+    (groups,), invalid = _group_rows(smiles, _scaffold)
     return list(groups.values()), invalid
 
 
@@ -114,9 +145,15 @@ def scaffold_balanced_split(smiles: Sequence[str], frac: Sequence[float] = (0.8,
     valid or test, whichever still has room. Scaffolds stay apart as in :func:`scaffold_split`, but the small
     parts get a mix of scaffolds (and usually of classes) instead of the rarest ones; other seeds give other
     splits, for an estimate over several."""
-    f_train, f_valid, _ = _check_frac(frac)
+    _check_frac(frac)
     groups, invalid = _scaffold_groups(smiles)
-    n = len(smiles) - len(invalid)
+    return _balanced(groups, invalid, frac, seed)
+
+
+def _balanced(groups: list[list[int]], invalid: list[int], frac: Sequence[float], seed: int, moved: int = 0) -> Split:
+    """The seeded balanced assignment of :func:`scaffold_balanced_split`, for any grouping of the valid rows."""
+    f_train, f_valid, _ = _check_frac(frac)
+    n = sum(map(len, groups))
     sizes = (f_train * n, f_valid * n, n - int(f_train * n) - int(f_valid * n))
     rng = random.Random(seed)
     big = [g for g in groups if len(g) > sizes[1] / 2 or len(g) > sizes[2] / 2]
@@ -127,7 +164,62 @@ def scaffold_balanced_split(smiles: Sequence[str], frac: Sequence[float] = (0.8,
     for group in big + small:
         k = next((k for k in range(3) if len(parts[k]) + len(group) <= sizes[k]), 0 if not parts[0] else 2)
         parts[k].extend(group)
-    return Split(_idx(parts[0]), _idx(parts[1]), _idx(parts[2]), _idx(invalid))
+    return Split(_idx(parts[0]), _idx(parts[1]), _idx(parts[2]), _idx(invalid), moved=moved)
+
+
+def _parent_groups(smiles: Sequence[str]) -> tuple[list[list[int]], list[int], int]:
+    """Rows grouped by "same scaffold or same parent key", closed transitively (union-find over the scaffold
+    groups), in first-seen order; the unparsable rows; and how many rows sit in a group made of several scaffold
+    groups. With no parent shared across scaffolds the groups are :func:`_scaffold_groups`' own."""
+    (by_scaffold, by_parent), invalid = _group_rows(smiles, _scaffold, parent_key)
+    scaffold_groups = list(by_scaffold.values())
+    owner = {row: g for g, rows in enumerate(scaffold_groups) for row in rows}
+    root = list(range(len(scaffold_groups)))
+
+    def find(g: int) -> int:
+        while root[g] != g:
+            root[g] = root[root[g]]
+            g = root[g]
+        return g
+
+    for rows in by_parent.values():
+        first = find(owner[rows[0]])
+        for row in rows[1:]:
+            other = find(owner[row])
+            if other != first:
+                root[max(first, other)] = min(first, other)  # the earlier group's index stays the root
+                first = min(first, other)
+    joined: dict[int, list[int]] = {}
+    for g in range(len(scaffold_groups)):
+        joined.setdefault(find(g), []).append(g)
+    groups = [sorted(row for g in members for row in scaffold_groups[g]) for members in joined.values()]
+    moved = sum(len(group) for group, members in zip(groups, joined.values(), strict=True) if len(members) > 1)
+    return groups, invalid, moved
+
+
+def grouped_scaffold_split(smiles: Sequence[str], frac: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> Split:
+    """:func:`scaffold_balanced_split` over groups that also keep a parent's forms together.
+
+    A group is a connected set of molecules linked by "same Bemis-Murcko scaffold (with chirality)" or "same
+    :func:`parent_key`", so a salt and its free base, or two stereoisomers whose chiral scaffolds differ, never
+    straddle parts. ``Split.moved`` counts the molecules in groups joined from several scaffold groups. With no
+    such join the split equals :func:`scaffold_balanced_split`'s for the same seed.
+    """
+    _check_frac(frac)
+    groups, invalid, moved = _parent_groups(smiles)
+    return _balanced(groups, invalid, frac, seed, moved)
+
+
+def repeated_splits(
+    smiles: Sequence[str], n_splits: int = 5, frac: Sequence[float] = (0.8, 0.1, 0.1), first_seed: int = 0
+) -> list[Split]:
+    """:func:`grouped_scaffold_split` with seeds ``first_seed`` .. ``first_seed + n_splits - 1``, for an estimate over
+    several splits; the molecules are parsed and grouped once and the groups reused for every seed."""
+    if n_splits < 1:
+        raise ValueError(f"n_splits must be at least 1, not {n_splits}")
+    _check_frac(frac)
+    groups, invalid, moved = _parent_groups(smiles)
+    return [_balanced(groups, invalid, frac, seed, moved) for seed in range(first_seed, first_seed + n_splits)]
 
 
 def single_class_parts(targets: np.ndarray, split: Split) -> list[str]:

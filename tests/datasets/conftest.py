@@ -39,4 +39,5 @@ def empty_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GNNPT_CACHE_DIR", str(cache))
     monkeypatch.delenv("GNNPT_DATA_DIR", raising=False)
     monkeypatch.delenv("GNNPT_CORPUS_DIR", raising=False)
+    monkeypatch.delenv("GNNPT_TDC_DIR", raising=False)
     return cache

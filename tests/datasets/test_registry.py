@@ -40,13 +40,17 @@ def test_every_dataset_verifies_and_loads(name: str, moleculenet_dir) -> None:
 
 
 def test_registry_names_types_and_unknown_name() -> None:
-    kinds = {n: get_spec(n).task_type for n in list_datasets()}
+    moleculenet = [get_spec(n) for n in list_datasets() if get_spec(n).collection == "moleculenet"]
+    kinds = {s.name: s.task_type for s in moleculenet}
     assert sorted(n for n, k in kinds.items() if k == "classification") == sorted(
         ["bbbp", "tox21", "toxcast", "sider", "clintox", "muv", "hiv", "bace"]
     )
     assert sorted(n for n, k in kinds.items() if k == "regression") == ["esol", "freesolv", "lipophilicity"]
+    assert {s.name: s.metric for s in moleculenet} == {n: "roc_auc" if k == "classification" else "rmse"
+                                                       for n, k in kinds.items()}  # fmt: skip
     assert get_spec("BBBP").name == "bbbp"
-    for spec in DATASETS.values():
+    for spec in moleculenet:
+        assert spec.filename == f"{spec.name}.csv.gz" and spec.mirror == "data"
         assert spec.urls[0].startswith("https://deepchemdata.s3-us-west-1.amazonaws.com/datasets/")
         assert spec.urls[1].startswith("https://raw.githubusercontent.com/")
     with pytest.raises(KeyError, match="registered: bbbp, tox21"):
@@ -158,6 +162,6 @@ def test_dataset_cards_match_the_registry() -> None:
     cards = (Path(__file__).resolve().parents[2] / "datasets" / "README.md").read_text()
     for spec in DATASETS.values():
         assert f"### {spec.name}:" in cards and spec.sha256 in cards and spec.mirror_sha256 in cards
-        assert spec.urls[0].rsplit("/", 1)[1] in cards and spec.urls[1].split("/")[4] in cards  # file, repo
+        assert spec.urls[0].rsplit("/", 1)[1] in cards and spec.urls[-1].split("/")[4] in cards  # file, repo
     for corpus in CORPORA.values():
         assert corpus.name in cards and corpus.sha256 in cards and corpus.stored_sha256 in cards

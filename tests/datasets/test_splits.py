@@ -1,4 +1,5 @@
-"""Splits: Hu et al.'s deterministic scaffold split, seeded random and stratified splits."""
+"""Splits: Hu et al.'s deterministic scaffold split, seeded balanced and parent-grouped scaffold splits, seeded
+random and stratified splits."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from rdkit.Chem.Scaffolds import MurckoScaffold
 
 from gnnpt.datasets import (
     Split,
+    grouped_scaffold_split,
     load,
+    parent_key,
     random_split,
+    repeated_splits,
     scaffold_balanced_split,
     scaffold_split,
     single_class_parts,
@@ -150,3 +154,68 @@ def test_scaffold_folds_cover_the_rows_once_and_never_share_a_scaffold() -> None
     assert [f.tolist() for f in scaffold_folds(smiles, rows, 3, 0)] == [f.tolist() for f in folds]
     with pytest.raises(ValueError, match="at least 2"):
         scaffold_folds(smiles, rows, k=1)
+
+
+def _parts(split: Split) -> list[set[int]]:
+    return [set(split.train.tolist()), set(split.valid.tolist()), set(split.test.tolist())]
+
+
+def test_parent_key_joins_salts_charge_forms_and_stereoisomers() -> None:
+    forms = ["C[C@H](N)C(=O)O", "C[C@@H](N)C(=O)[O-].[Na+]", "C[C@H]([NH3+])C(=O)O.[Cl-]", "CC(N)C(=O)O"]
+    mols = [Chem.MolFromSmiles(s) for s in forms]
+    assert {parent_key(m) for m in mols} == {"CC(N)C(=O)O"}
+    assert [Chem.MolToSmiles(m) for m in mols[:3]] == forms[:3]  # the molecules given keep their stereo
+    nicotine = "CN1CCC[C@H]1c1cccnc1"
+    salicylate = nicotine + ".OC(=O)c1ccccc1O"  # the larger, organic fragment is the parent
+    assert parent_key(Chem.MolFromSmiles(salicylate)) == parent_key(Chem.MolFromSmiles(nicotine))
+    assert parent_key(Chem.MolFromSmiles("CC(N)C(=O)OC")) != "CC(N)C(=O)O"
+
+
+def test_repeated_grouped_splits_keep_scaffolds_and_parents_apart(bbbp) -> None:
+    smiles = bbbp.smiles
+    splits = repeated_splits(smiles, n_splits=3, first_seed=4)
+    with rdBase.BlockLogs():
+        mols = {i: Chem.MolFromSmiles(s) for i, s in enumerate(smiles)}
+    for seed, split in zip((4, 5, 6), splits, strict=True):
+        again = grouped_scaffold_split(smiles, seed=seed)  # the same as one call per seed, and deterministic
+        for part in ("train", "valid", "test", "invalid"):
+            assert np.array_equal(getattr(split, part), getattr(again, part))
+        assert split.moved == again.moved == 81  # BBBP's salts and stereoisomers whose scaffolds differ
+        parts = _parts(split)
+        assert sorted(set().union(*parts) | set(split.invalid.tolist())) == list(range(len(smiles)))
+        assert sum(map(len, parts)) == 2039 and len(split.invalid) == 11
+        assert abs(len(parts[1]) - 204) <= 10 and abs(len(parts[2]) - 204) <= 10
+        for key in (lambda i: _scaffold(smiles[i]), lambda i: parent_key(mols[i])):
+            keys = [{key(i) for i in p} for p in parts]
+            assert not (keys[0] & keys[1] or keys[0] & keys[2] or keys[1] & keys[2])
+    assert len({tuple(sorted(s.test.tolist())) for s in splits}) == 3  # other seeds, other test parts
+
+
+def test_a_salt_and_stereoisomers_stay_together_for_every_seed() -> None:
+    rings = ["c1ccccc1", "c1ccncc1", "C1CCCCC1", "c1ccoc1", "C1CCNCC1", "c1ccsc1", "C1CCOC1", "c1cnccn1"]
+    filler = [a + link + b for i, a in enumerate(rings) for b in rings[i + 1 :] for link in ("", "C", "CC")]
+    nicotine = "CN1CCC[C@H]1c1cccnc1"
+    quinine = "C=C[C@H]1CN2CC[C@H]1C[C@@H]2[C@@H](O)c1ccnc2ccc(OC)cc12"
+    quinidine = "C=C[C@H]1CN2CC[C@H]1C[C@H]2[C@H](O)c1ccnc2ccc(OC)cc12"
+    smiles = [nicotine, quinine, *filler, quinidine, nicotine + ".OC(=O)c1ccccc1O"]
+    assert _scaffold(quinine) != _scaffold(quinidine) and _scaffold(nicotine) != _scaffold(smiles[-1])
+    pairs = [(0, len(smiles) - 1), (1, len(smiles) - 2)]
+    split_apart = 0
+    for seed in range(20):
+        split = grouped_scaffold_split(smiles, seed=seed)
+        assert split.moved == 4
+        where = {i: k for k, part in enumerate(_parts(split)) for i in part}
+        assert all(where[a] == where[b] for a, b in pairs)
+        plain = {i: k for k, part in enumerate(_parts(scaffold_balanced_split(smiles, seed=seed))) for i in part}
+        split_apart += any(plain[a] != plain[b] for a, b in pairs)
+    assert split_apart > 0  # by scaffold alone, the pairs land in different parts for some seeds
+
+    no_parents_shared = grouped_scaffold_split(filler, seed=3)  # nothing joined: the balanced scaffold split
+    reference = scaffold_balanced_split(filler, seed=3)
+    assert no_parents_shared.moved == 0 and all(
+        np.array_equal(getattr(no_parents_shared, p), getattr(reference, p)) for p in ("train", "valid", "test")
+    )
+    with pytest.raises(ValueError, match="at least 1"):
+        repeated_splits(smiles, n_splits=0)
+    with pytest.raises(ValueError, match="sum"):
+        repeated_splits(smiles, frac=(0.8, 0.3, 0.1))
