@@ -32,7 +32,8 @@ def moleculenet(
         str,
         typer.Option(
             help="full: Hu et al.'s 8 sets x 10 seeds x 100 epochs (a GPU job); cpu: 5 sets x 3 seeds x "
-            "5 epochs with the shipped encoders and peer rows, ~25 min per GIN row on 2 cores."
+            "5 epochs with the shipped encoders and peer rows, ~25 min per GIN row on 2 cores; repeated: 17 "
+            "endpoints (MoleculeNet + TDC ADMET) x 5 scaffold splits x --methods, resumable (finetune/README.md)."
         ),
     ] = "full",
     seeds: Annotated[int | None, typer.Option(help="Seeds per encoder (default 10).")] = None,
@@ -61,18 +62,33 @@ def moleculenet(
             "--protocol cpu)."
         ),
     ] = None,
+    methods: Annotated[
+        str | None,
+        typer.Option(
+            help="--protocol repeated: comma-separated methods (default: forest, lightgbm, minimol, encoder, "
+            "auto, gin, chemprop)."
+        ),
+    ] = None,
+    splits: Annotated[int, typer.Option(help="--protocol repeated: scaffold splits per endpoint.")] = 5,
+    engine: Annotated[
+        str, typer.Option(help="--protocol repeated: local (one process) or ray (cells as Ray tasks; RAY_ADDRESS).")
+    ] = "local",
     charts: Annotated[bool, typer.Option(help="Write one bar chart per dataset (needs matplotlib).")] = True,
     output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Where results go.")] = Path(
         "finetune/results"
     ),
 ) -> None:
-    """Fine-tune each encoder on each dataset (scaffold split, seeds) beside the ECFP4 baseline; write tables."""
+    """Fine-tune each encoder on each dataset (scaffold split, seeds) beside the ECFP4 baseline; write tables.
+    ``--protocol repeated``: every method on five scaffold splits of every endpoint, resumable."""
     from dataclasses import replace
 
+    if protocol == "repeated":
+        _repeated(_names(datasets), _names(methods), splits, engine, charts, output_dir)
+        return
     from gnnpt.finetune.benchmark import BenchmarkConfig, run_benchmark
 
     if protocol not in ("full", "cpu"):
-        raise typer.BadParameter(f"unknown protocol {protocol!r}; choose full or cpu")
+        raise typer.BadParameter(f"unknown protocol {protocol!r}; choose full, cpu or repeated")
     cfg = BenchmarkConfig.quick() if quick else BenchmarkConfig.cpu() if protocol == "cpu" else BenchmarkConfig()
     overrides = {"datasets": _names(datasets), "encoders": _names(encoders), "seeds": seeds, "epochs": epochs,
                  "limit": limit, "baseline": baseline, "minimol": minimol, "chemprop": chemprop or None,
@@ -85,6 +101,38 @@ def moleculenet(
     except (ValueError, FileNotFoundError, KeyError, ImportError) as exc:
         raise typer.BadParameter(str(exc)) from None
     _write(results, output_dir, charts)
+
+
+def _repeated(datasets: list[str] | None, methods: list[str] | None, splits: int, engine: str, charts: bool,
+              output_dir: Path) -> None:  # fmt: skip
+    from gnnpt.finetune.repeated import RepeatedConfig, run_repeated
+
+    overrides = {k: v for k, v in (("datasets", datasets), ("methods", methods)) if v}
+    try:
+        cfg = RepeatedConfig(splits=splits, **overrides)
+        cells = run_repeated(cfg, output_dir, engine=engine, log=lambda line: console.print(line, highlight=False))
+    except (ValueError, KeyError, ImportError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    write_repeated(cells, output_dir, charts)
+
+
+def write_repeated(cells, output_dir: Path, charts: bool) -> None:
+    """tables.md (and chart.png) of a repeated-split run's cells."""
+    from gnnpt.finetune.repeated_table import markdown, rank_chart
+
+    if cells.empty:
+        return
+    text = markdown(cells)
+    (output_dir / "tables.md").write_text(text)
+    if charts:
+        try:
+            rank_chart(cells, output_dir / "chart.png")
+        except ImportError:
+            console.print("[yellow]matplotlib is not installed: no chart (pip install matplotlib)[/]")
+        except ValueError as exc:  # no forest row to draw against
+            console.print(f"[yellow]no chart: {exc}[/]")
+    console.print(text, highlight=False)
+    console.print(f"[bold green]results written to {output_dir}[/] (cells.csv, tables.md)")
 
 
 def _write(results, output_dir: Path, charts: bool) -> None:

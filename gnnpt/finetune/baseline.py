@@ -49,6 +49,8 @@ def fit_predict_ecfp(
     seed: int = 0,
     n_estimators: int = 500,
     n_jobs: int = -1,
+    max_features: str | float | None = None,
+    min_samples_leaf: int = 1,
 ) -> np.ndarray:
     """Fit a random forest per task on ECFP4 and predict ``predict_smiles``; returns float64 [n_predict, tasks].
 
@@ -57,7 +59,8 @@ def fit_predict_ecfp(
     logit: feed it to the rank-based ROC-AUC / PR-AUC directly, and use ``accuracy(..., from_logits=False)``);
     a task whose training labels hold one class predicts that class (0.0 or 1.0) everywhere. Regression uses
     ``RandomForestRegressor`` in target units. A task with no training label, and every row whose predict
-    SMILES is invalid, is NaN. Multiclass is not supported.
+    SMILES is invalid, is NaN. Multiclass is not supported. ``max_features`` (None: scikit-learn's default,
+    ``"sqrt"`` for classification and every feature for regression) and ``min_samples_leaf`` are the forest's.
     """
     if check_task_type(task_type) == "multiclass":
         raise ValueError("the ECFP baseline supports 'classification' and 'regression', not 'multiclass'")
@@ -65,6 +68,9 @@ def fit_predict_ecfp(
     x_train, train_valid = ecfp4(train_smiles)
     x_pred, pred_valid = ecfp4(predict_smiles)
     x_pred = x_pred[pred_valid]
+    forest = {"n_estimators": n_estimators, "n_jobs": n_jobs, "random_state": seed,
+              "min_samples_leaf": min_samples_leaf,
+              **({"max_features": max_features} if max_features is not None else {})}  # fmt: skip
     out = np.full((len(predict_smiles), targets.shape[1]), np.nan)
     for j in range(targets.shape[1]):
         rows = train_valid & ~np.isnan(targets[:, j])
@@ -77,10 +83,10 @@ def fit_predict_ecfp(
                 out[pred_valid, j] = float(y[0])
                 continue
             model: RandomForestClassifier | RandomForestRegressor = RandomForestClassifier(
-                n_estimators=n_estimators, class_weight="balanced", n_jobs=n_jobs, random_state=seed
+                class_weight="balanced", **forest
             )
         else:
-            model = RandomForestRegressor(n_estimators=n_estimators, n_jobs=n_jobs, random_state=seed)
+            model = RandomForestRegressor(**forest)
         model.fit(x_train[rows], y)
         if x_pred.size:  # classes_ is [0, 1] once both occur, so column 1 is the positive class
             is_clf = isinstance(model, RandomForestClassifier)

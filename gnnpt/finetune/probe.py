@@ -18,7 +18,8 @@ from torch import nn
 from gnnpt.datasets.splits import Split
 from gnnpt.finetune.metrics import table_score
 from gnnpt.finetune.tabular import fit_head
-from gnnpt.models.tabular import graph_vectors
+from gnnpt.models.store import resolve_encoder
+from gnnpt.models.tabular import ENCODER_INPUT, graph_vectors
 from gnnpt.models.targets import Standardizer
 from gnnpt.runtime import torch_threads
 from gnnpt.store.packed import PackedGraphs
@@ -32,6 +33,16 @@ def encoder_features(encoder: nn.Module, store: PackedGraphs, batch_size: int = 
     for ids, gb in store.valid_batches(batch_size):
         out[ids] = graph_vectors(encoder, gb).cpu().numpy()
     return out
+
+
+def attach_encoder_vectors(spec: str | None, store: PackedGraphs, gnn_type: str | None = None) -> nn.Module:
+    """Encoder ``spec`` frozen, its graph vectors of ``store`` attached as the input ``"encoder"`` (what an MLP head on
+    a frozen encoder trains on; scoring recomputes them from the graphs with the encoder the model holds). A fresh
+    encoder (``"none"``) is seeded, so the same spec always gives the same vectors."""
+    torch.manual_seed(0)
+    encoder = resolve_encoder(spec, gnn_type).eval()
+    store.features[ENCODER_INPUT] = torch.from_numpy(encoder_features(encoder, store))
+    return encoder
 
 
 @dataclass
