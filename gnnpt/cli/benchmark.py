@@ -110,7 +110,7 @@ def _repeated(datasets: list[str] | None, methods: list[str] | None, splits: int
     overrides = {k: v for k, v in (("datasets", datasets), ("methods", methods)) if v}
     try:
         cfg = RepeatedConfig(splits=splits, **overrides)
-        cells = run_repeated(cfg, output_dir, engine=engine, log=lambda line: console.print(line, highlight=False))
+        cells = run_repeated(cfg, output_dir, engine=engine, log=lambda line: console.print(line, highlight=False, soft_wrap=True))
     except (ValueError, KeyError, ImportError) as exc:
         raise typer.BadParameter(str(exc)) from None
     write_repeated(cells, output_dir, charts)
