@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(help="Named datasets (MoleculeNet) and unlabeled corpora.", no_args_is_help=True)
+app = typer.Typer(help="Named datasets (MoleculeNet, TDC ADMET) and unlabeled corpora.", no_args_is_help=True)
 console = Console()
 
 
