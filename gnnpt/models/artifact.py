@@ -10,6 +10,7 @@ three plain files and loading never unpickles anything.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,12 @@ from safetensors.torch import load_file, save_file
 from gnnpt.models.card import WEIGHTS_FILE, CardError, read_card, write_card
 
 TREES_FILE = "trees.json.gz"
+# The most one LightGBM text model may unpack to: the largest gnnpt trains (a 500-tree forest of 255 leaves) is
+# about 14 MB. A tree file may unpack to this times the tree models its card describes, and to no more than
+# TREE_RATIO times its packed size (LightGBM texts pack about 3:1; a forged card cannot raise this one).
+TREE_TEXT_BYTES = 32 << 20
+TREE_RATIO = 64
+_TREE_FILE_OVERHEAD = 64 << 10  # the JSON around the texts: format, keys
 
 
 def _from_state_of(kind: str) -> Callable[[dict[str, Any], dict[str, torch.Tensor], dict[str, str]], Any]:
@@ -56,21 +63,53 @@ def save_model(model: Any, directory: str | Path, half: bool = False) -> Path:
     return directory
 
 
-def read_texts(directory: str | Path) -> dict[str, str]:
-    """The tree texts saved beside a model (empty when it has none); CardError when the file is not what it says."""
+def tree_models(card: dict[str, Any]) -> int:
+    """How many LightGBM text models the model ``card`` describes (an ensemble's components' summed)."""
+    if card.get("kind") == "ensemble":
+        return sum(tree_models(c) for c in card.get("components") or [])
+    if card.get("kind") == "tabular" and card.get("learner") == "lightgbm":
+        return int(card.get("members") or 0) * int(card.get("outputs") or 0)
+    return 0
+
+
+def read_texts(directory: str | Path, card: dict[str, Any]) -> dict[str, str]:
+    """The tree texts saved beside a model (empty when it has none); CardError when the file is not what it says.
+
+    The unpacked size is capped by the ``card``'s tree models (:data:`TREE_TEXT_BYTES` each) and by
+    :data:`TREE_RATIO` times the packed size; it is counted in 1 MiB steps before anything is kept, so a
+    compression bomb costs a second or two and no memory, never the host."""
     path = Path(directory) / TREES_FILE
     if not path.is_file():
         return {}
+    packed = path.read_bytes()
     try:
-        data = json.loads(gzip.decompress(path.read_bytes()).decode("utf-8"))
+        _check_unpacked_size(packed, path, tree_models(card))
+        data = json.loads(gzip.decompress(packed).decode("utf-8"))
     except (OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CardError(f"{path} is not gzip-compressed JSON ({exc})") from None
     models = data.get("models") if isinstance(data, dict) else None
-    if data.get("format") != "lightgbm-text" or not isinstance(models, dict):
+    if not isinstance(models, dict) or data.get("format") != "lightgbm-text":
         raise CardError(f"{path} is not a gnnpt tree file (format lightgbm-text with a models object)")
     if not all(isinstance(v, str) for v in models.values()):
         raise CardError(f"{path}: every tree model is a LightGBM text model (a string)")
     return models
+
+
+def _check_unpacked_size(packed: bytes, path: Path, models: int) -> None:
+    """CardError as soon as ``packed`` unpacks past its cap (see :func:`read_texts`); nothing is kept meanwhile."""
+    by_card = _TREE_FILE_OVERHEAD + models * TREE_TEXT_BYTES
+    cap = min(by_card, _TREE_FILE_OVERHEAD + TREE_RATIO * len(packed))
+    size = 0
+    with gzip.GzipFile(fileobj=io.BytesIO(packed)) as fh:
+        while block := fh.read(1 << 20):
+            size += len(block)
+            if size > cap:
+                why = (f"more than the {models} tree model(s) its card describes can take ({TREE_TEXT_BYTES >> 20} "
+                       "MiB each)" if cap == by_card else f"over {TREE_RATIO} times its packed size, which tree "
+                       "texts never reach")  # fmt: skip
+                raise CardError(f"{path} unpacks to more than {cap:,} bytes, {why}: it is not a tree file gnnpt "
+                                "wrote (a compression bomb?) and was refused unread; get the model again from its "
+                                "source, or save it again with gnnpt")  # fmt: skip
 
 
 def load_model_dir(directory: str | Path, device: str | torch.device = "cpu", kind: str | None = None) -> Any:
@@ -82,7 +121,7 @@ def load_model_dir(directory: str | Path, device: str | torch.device = "cpu", ki
     if stored and stored != {card["dtype"]}:
         raise CardError(f"{directory}: the card says {card['dtype']} weights, {WEIGHTS_FILE} holds {sorted(stored)}")
     tensors = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
-    model = _from_state_of(card["kind"])(card, tensors, read_texts(directory))
+    model = _from_state_of(card["kind"])(card, tensors, read_texts(directory, card))
     return model.to(device).eval()
 
 

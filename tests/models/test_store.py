@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import pickle
 import shutil
+import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ import gnnpt
 from gnnpt.models.encoders import load_encoder, save_encoder
 from gnnpt.models.finetuned import FinetunedModel, build_graph_model, load_finetuned
 from gnnpt.models.hu2020 import load_hu2020_checkpoint
+from gnnpt.models.packaged import packaged_dir
 from gnnpt.models.store import RegistryError, export_model, import_model, list_models, remove, resolve, show, store_dir
 from gnnpt.nn import HuEncoder
 
@@ -160,6 +164,36 @@ def test_refuses_a_card_that_does_not_match_its_weights(saved, root, monkeypatch
     (good.path / "model.safetensors").write_bytes(pickle.dumps({"w": 1}, protocol=4))
     with pytest.raises(RegistryError, match="not a readable safetensors file"):
         resolve("good", root=root)
+
+
+def _gzip_bomb(path: Path, megabytes: int) -> None:
+    with gzip.open(path, "wb", compresslevel=9) as fh:
+        block = bytes(1 << 20)
+        for _ in range(megabytes):
+            fh.write(block)
+
+
+@pytest.mark.parametrize("forged_members", [False, True])
+def test_refuses_a_tree_file_bomb_unread(root, tmp_path, forged_members) -> None:
+    """A trees.json.gz of zeros is refused after counting at most its cap, holding none of it: the card's tree
+    models (2 x 32 MiB for clintox) or, for a card forged to claim thousands of models, 64x the packed size."""
+    bomb = shutil.copytree(packaged_dir() / "clintox", tmp_path / "bomb")
+    _gzip_bomb(bomb / "trees.json.gz", 512)
+    if forged_members:
+        card = json.loads((bomb / "card.json").read_text())
+        card["components"][0]["members"] = 10_000
+        (bomb / "card.json").write_text(json.dumps(card))
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(RegistryError, match=r"unpacks to more than .* \(a compression bomb\?\)"):
+            import_model(bomb, root=root)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 48 << 20, f"held {peak / 2**20:.0f} MiB while refusing a 512 MiB bomb"
+    assert time.perf_counter() - start < 5
+    assert not (root / "bomb").exists()
 
 
 def test_refuses_bad_names(saved, root) -> None:
