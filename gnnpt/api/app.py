@@ -36,7 +36,6 @@ from gnnpt.adaptation.submit import upload_suffix
 from gnnpt.adaptation.worker import WorkerPool
 from gnnpt.api.adaptations import BUSY_TIMEOUT_S, adaptation_router
 from gnnpt.api.auth import KeyGate, check_key
-from gnnpt.api.batching import heavy_atoms
 from gnnpt.api.limits import BodyDeadline, BodyLimit
 from gnnpt.api.metrics import Metrics
 from gnnpt.api.observe import Observe
@@ -44,6 +43,7 @@ from gnnpt.api.schemas import ErrorBody, ModelSummary, PredictRequest, PredictRe
 from gnnpt.api.service import BadRequest, BrokenModel, ModelService, UnknownModel
 from gnnpt.api.settings import Settings
 from gnnpt.datasets.readers import read_table
+from gnnpt.featurization.atom_count import heavy_atoms
 from gnnpt.featurization.contained import ParseLimits
 from gnnpt.runtime import torch_threads
 from gnnpt.screening.writers import spreadsheet_safe

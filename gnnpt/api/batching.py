@@ -17,23 +17,17 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
-import re
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from gnnpt.featurization.atom_count import heavy_atoms
+
 # a list of SMILES -> rows in the same order, as anything that slices by rows (a list, ScoredMolecules)
 Scorer = Callable[[list[str]], Any]
 T = TypeVar("T")
-# one heavy atom of a SMILES: a bracket atom, a two-letter organic-subset element, or a one-letter one
-_ATOM = re.compile(r"\[[^\]]*\]|Br|Cl|[BCNOSPFI]|[bcnosp]")
-
-
-def heavy_atoms(smiles: str) -> int:
-    """Heavy atoms of a SMILES, counted from its text (bracket hydrogens count too; an upper bound for scheduling)."""
-    return len(_ATOM.findall(smiles)) or 1
 
 
 def _concat_lists(parts: Sequence[list]) -> list:
@@ -80,7 +74,7 @@ class MicroBatcher:
         pieces: list[_Piece] = []
         start, atoms = 0, 0
         for i, s in enumerate(smiles):
-            n = heavy_atoms(s)
+            n = max(heavy_atoms(s), 1)
             if i > start and (atoms + n > self.piece_atoms or i - start >= self.max_molecules):
                 pieces.append(_Piece(smiles[start:i], atoms, loop.create_future()))
                 start, atoms = i, 0

@@ -235,10 +235,41 @@ def test_a_huge_macrocycle_is_refused_before_rdkit_perceives_its_rings() -> None
     ring = "C1" + "C" * 99_998 + "C1"
     store = gnnpt.featurize([ring, "CCO", "[2H]C1" + "C" * 30_000 + "C1", "F/C=C/" + "C" * 1500])
     reasons = {e.index: (e.reason, e.message) for e in store.errors}
-    assert reasons[0] == (ErrorReason.TOO_MANY_ATOMS, "100000 heavy atoms exceeds max_atoms=1000 (raise max_atoms to "
-                          "accept it)")  # fmt: skip
+    assert reasons[0] == (ErrorReason.TOO_MANY_ATOMS, "more than max_atoms=1000 heavy atoms (counted in the SMILES "
+                          "text; raise max_atoms to accept it)")  # fmt: skip
     assert reasons[2][0] == reasons[3][0] == ErrorReason.TOO_MANY_ATOMS and 1 not in reasons
     assert store.smiles[1] == "CCO"
+
+
+def test_the_atom_limit_is_checked_on_the_text_before_rdkit_reads_it(monkeypatch) -> None:
+    """RDKit's parse of a 10 MB SMILES takes minutes and gigabytes even unsanitized (issue 32): a SMILES over the
+    limit must never reach RDKit; one within it, hydrogens and stereo marks included, is read as before."""
+    from gnnpt.featurization import chunk
+
+    read: list[int] = []
+    real = chunk.Chem.MolFromSmiles
+    monkeypatch.setattr(
+        chunk.Chem, "MolFromSmiles", lambda text, *a, **k: read.append(len(text)) or real(text, *a, **k)
+    )
+    huge = "C" * 2_000_000
+    options = chunk.FeaturizeOptions(max_atoms=200)
+    result = chunk.featurize_chunk([huge, "[2H]C(Cl)Br", "C" * 200 + "[H]", f"{huge} name"], 0, options)
+    assert [(e.index, e.reason) for e in result.errors] == [(0, ErrorReason.TOO_MANY_ATOMS),
+                                                            (3, ErrorReason.TOO_MANY_ATOMS)]  # fmt: skip
+    assert result.smiles[1:3] == ["[2H]C(Cl)Br", "C" * 200 + "[H]"] and max(read) < 300
+
+
+def test_heavy_atoms_counted_from_the_text_equal_rdkits(moleculenet_dir) -> None:
+    """The text count is exact: hydrogen brackets are not heavy, Cl/Br and brackets are one atom, a name or a
+    CXSMILES extension after a space does not count."""
+    from gnnpt.featurization.atom_count import heavy_atoms
+
+    smiles = pd.read_csv(moleculenet_dir / "tox21.csv.gz")["smiles"].tolist()
+    smiles += ["[2H]C([2H])([2H])[2H]", "[Hg]Cl", "*CC", "[13CH4]", "Sc1ccccc1", "CCO |$;;$|", "CCO ethanol"]
+    for s in smiles:
+        mol = Chem.MolFromSmiles(s, sanitize=False)
+        assert heavy_atoms(s) == sum(a.GetAtomicNum() != 1 for a in mol.GetAtoms()), s
+    assert heavy_atoms("C" * 10_000_000, stop=200) == 201
 
 
 def test_fingerprints_from_featurization_equal_those_of_the_canonical_smiles() -> None:

@@ -110,6 +110,16 @@ def test_bf16_scores_stay_close_to_fp32(tmp_path, model, tasks) -> None:
         screen(tmp_path / "in.csv", model, out, progress=False, precision="fp16")
 
 
+def test_a_10_mb_smiles_is_its_rows_error_counted_not_parsed(tmp_path, model, tasks) -> None:
+    """A 10 MB SMILES cost 94-185 s and 3.6 GB in RDKit before its row said "too many atoms" (issue 32): its atoms
+    are counted from the text, the other rows are scored."""
+    write_csv(tmp_path / "in.csv", [VALID[0], "C" * 10_000_000, VALID[1]])
+    screen(tmp_path / "in.csv", model, tmp_path / "out.csv", progress=False, precision="fp32")
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert out["error"].isna().tolist() == [True, False, True] and out.loc[[0, 2], tasks].notna().all().all()
+    assert out["error"][1].startswith("too many atoms: more than max_atoms=1000 heavy atoms (counted in the SMILES")
+
+
 def test_duplicates_kept_and_canonicalized(tmp_path, model, tasks) -> None:
     smiles = ["CCO", "OCC", "CCO", "c1ccccc1O", "Oc1ccccc1"]
     write_csv(tmp_path / "in.csv", smiles)
