@@ -10,7 +10,6 @@ import gc
 import json
 import logging
 import re
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -32,7 +31,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import gnnpt
 from gnnpt.adaptation.jobs import JobStore
-from gnnpt.adaptation.submit import upload_suffix
 from gnnpt.adaptation.worker import WorkerPool
 from gnnpt.api.adaptations import BUSY_TIMEOUT_S, adaptation_router
 from gnnpt.api.auth import KeyGate, check_key
@@ -42,11 +40,10 @@ from gnnpt.api.observe import Observe
 from gnnpt.api.schemas import ErrorBody, ModelSummary, PredictRequest, PredictResponse, UnprocessableBody
 from gnnpt.api.service import BadRequest, BrokenModel, ModelService, UnknownModel
 from gnnpt.api.settings import Settings
-from gnnpt.datasets.readers import read_table
+from gnnpt.api.tables import read_upload, scored_csv
 from gnnpt.featurization.atom_count import heavy_atoms
 from gnnpt.featurization.contained import ParseLimits
 from gnnpt.runtime import torch_threads
-from gnnpt.screening.writers import spreadsheet_safe
 
 WEB_DIR = Path(str(resources.files("gnnpt.api") / "web"))
 # Answers any operation may give (documented on every one): a body that cannot be parsed,
@@ -69,18 +66,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 CSV_EXAMPLE = "smiles,id\nCCO,ethanol\nc1ccccc1O,phenol\nnot a smiles,bad\n"
 
 log = logging.getLogger(__name__)
-
-
-def read_upload(data: bytes, filename: str, smiles_col: str | None) -> tuple[pd.DataFrame, str]:
-    """An uploaded table, read by the project's file rules (encodings, separators, formats by the file name's
-    suffix; CSV cells kept as text): the table and its SMILES column."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"upload{upload_suffix(filename)}"
-        path.write_bytes(data)
-        try:
-            return read_table(path, smiles_col)
-        except ValueError as exc:  # say the caller's file name, not the server's temporary path
-            raise type(exc)(str(exc).replace(str(path), Path(filename).name)) from None
 
 
 def json_errors(document: dict[str, Any]) -> dict[str, Any]:
@@ -238,28 +223,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the upload cannot be read: {exc}") from None
         smiles = [s if isinstance(s, str) else "" for s in frame[column]]
         result = await score(request, name, PredictRequest(smiles=smiles))
-        rows = result["results"]
-        # an SDF record RDKit could not read has no SMILES and says why in the reader's "error" column
-        sdf = upload_suffix(filename).startswith((".sdf", ".sd"))
-        unread = frame["error"].tolist() if sdf else [None] * len(frame)
-        out = frame.drop(columns="error") if sdf else frame.copy()
-        conformal = list((rows[0]["conformal"] or {}) if rows else ())  # prediction sets / intervals
-        ours = ["canonical_smiles", *result["tasks"], *(f"{t}_std" for t in result["tasks"]), *conformal,
-                "max_similarity", "in_domain", "error"]  # fmt: skip
-        out = out.rename(columns={c: f"input_{c}" for c in out.columns if c in ours})  # the caller's column stays
-        out["canonical_smiles"] = [r["canonical_smiles"] for r in rows]
-        for task in result["tasks"]:
-            out[task] = [r["scores"][task] for r in rows]
-        if rows and rows[0]["std"] is not None:
-            for task in result["tasks"]:
-                out[f"{task}_std"] = [r["std"][task] for r in rows]
-        for column in conformal:  # as in a notebook
-            out[column] = [r["conformal"][column] for r in rows]
-        for field in ("max_similarity", "in_domain"):
-            out[field] = [r[field] for r in rows]
-        out["error"] = [f"unparsable: {note}" if isinstance(note, str) and not s else r["error"]
-                        for note, s, r in zip(unread, smiles, rows, strict=True)]  # fmt: skip
-        return Response(spreadsheet_safe(out).to_csv(index=False), media_type="text/csv",
+        text = await asyncio.to_thread(scored_csv, frame, filename, smiles, result)
+        return Response(text, media_type="text/csv",
                         headers={"content-disposition": f'attachment; filename="{name}_scores.csv"'})  # fmt: skip
 
     upload = {"type": "object", "required": ["file"], "properties": {

@@ -27,20 +27,29 @@ _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``,
     tab or carriage return; OWASP's CSV injection advice) prefixed with ``'``. Numbers written as text (``-5.2``)
-    stay as they are; only CSV outputs need this (Parquet holds no formulas)."""
-    text = [c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])]
-    if not text:
+    stay as they are; only CSV outputs need this (Parquet holds no formulas).
+
+    The text columns are checked as one block, a cheap test per cell: a table's cost grows with its cells, not with
+    a per-column overhead (pandas' string methods cost about 8 ms a column, 16 s for a 2,000-column upload)."""
+    kinds = pd.api.types
+    text = [i for i, dtype in enumerate(frame.dtypes) if kinds.is_object_dtype(dtype) or kinds.is_string_dtype(dtype)]
+    if not text or frame.empty:
+        return frame
+    cells = frame.iloc[:, text].to_numpy(object)
+    fixes: dict[int, list] = {}
+    for j, i in enumerate(text):
+        column = cells[:, j].tolist()
+        risky = [k for k, v in enumerate(column)
+                 if isinstance(v, str) and v.startswith(_FORMULA_START) and not _NUMBER.fullmatch(v)]  # fmt: skip
+        if risky:
+            for k in risky:
+                column[k] = "'" + column[k]
+            fixes[i] = column
+    if not fixes:
         return frame
     out = frame.copy()
-    for column in text:
-        values = out[column]
-        try:  # vectorized: a chunk's columns are tens of thousands of cells
-            risky = values.str.startswith(_FORMULA_START, na=False) & ~values.str.fullmatch(_NUMBER, na=False)
-        except AttributeError:  # no text in this column (only booleans, say)
-            continue
-        if risky.any():
-            out[column] = values.astype(object)
-            out.loc[risky, column] = "'" + values[risky].astype(str)
+    for i, column in fixes.items():
+        out.isetitem(i, pd.Series(column, index=frame.index, dtype=object))
     return out
 
 

@@ -295,6 +295,35 @@ def test_csv_endpoint_keeps_the_callers_columns_and_neutralizes_formulas(client)
     assert out["dose"].tolist() == ["-5.2", "+3"]
 
 
+def test_a_wide_table_is_answered_off_the_event_loop(client, monkeypatch) -> None:
+    """Issue 32, item 1: escaping a 1,999-column upload took ~8 ms a column on the event loop, and another client's
+    one-molecule request waited 5.4-15.3 s. The answer is built in a worker thread, every column escaped."""
+    import asyncio
+
+    from gnnpt.api import tables
+
+    on_loop: list[bool] = []
+    real = tables.spreadsheet_safe
+
+    def spy(frame: pd.DataFrame) -> pd.DataFrame:
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        return real(frame)
+
+    monkeypatch.setattr(tables, "spreadsheet_safe", spy)
+    names = [f"c{k}" for k in range(1998)]
+    table = "smiles," + ",".join(names) + "\nCCO," + ",".join(["=1+1", "-5", "x"] * 665 + ["@a", "+", ""]) + "\n"
+    response = client.post("/v1/predict/csv", content=table.encode(), headers={"content-type": "text/csv"})
+    assert response.status_code == 200, response.text
+    assert on_loop == [False]
+    out = pd.read_csv(io.StringIO(response.text), dtype=str, keep_default_na=False)
+    assert out.loc[0, names[:6]].tolist() == ["'=1+1", "-5", "x", "'=1+1", "-5", "x"]
+    assert out.loc[0, names[-3:]].tolist() == ["'@a", "'+", ""] and out["canonical_smiles"].tolist() == ["CCO"]
+
+
 def test_a_table_with_a_huge_header_is_refused_before_parsing(client) -> None:
     """Issue 16, item 3: 950,000 columns in 0.2 MB held a core for over 10 minutes."""
     huge = ("smiles," + ",".join("c" for _ in range(950_000)) + "\nCCO\n").encode()[:1_900_000]
