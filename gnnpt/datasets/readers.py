@@ -188,7 +188,7 @@ def _read_sdf(path: Path, chunk_size: int, text: bool = False) -> Iterator[pd.Da
         yield _sdf_frame([])
 
 
-def _read_parquet(path: Path, smiles_col: str | None, chunk_size: int) -> Iterator[pd.DataFrame]:
+def _read_parquet(path: Path, smiles_col: str | None, chunk_size: int, text: bool = False) -> Iterator[pd.DataFrame]:
     import pyarrow.parquet as pq
 
     source = io.BytesIO(gzip.open(path).read()) if _is_gzip(path) else path
@@ -196,9 +196,18 @@ def _read_parquet(path: Path, smiles_col: str | None, chunk_size: int) -> Iterat
     empty = True
     for batch in pf.iter_batches(batch_size=chunk_size):
         empty = False
-        yield _with_smiles(batch.to_pandas(), smiles_col)
+        yield _with_smiles(_as_text(batch) if text else batch.to_pandas(), smiles_col)
     if empty:
         yield _with_smiles(pf.schema_arrow.empty_table().to_pandas(), smiles_col)
+
+
+def _as_text(batch: object) -> pd.DataFrame:
+    """A Parquet batch with its integer columns as text, as Arrow writes them: an integer ID column with a missing
+    value stays ``7``, not pandas' float ``7.0``; nulls stay missing, other columns as pandas reads them."""
+    import pyarrow as pa
+
+    columns = [c.cast(pa.string()) if pa.types.is_integer(c.type) else c for c in batch.columns]
+    return pa.Table.from_arrays(columns, names=batch.schema.names).to_pandas()
 
 
 def _chunks(path: Path, smiles_col: str | None, chunk_size: int, text: bool) -> Iterator[pd.DataFrame]:
@@ -210,7 +219,7 @@ def _chunks(path: Path, smiles_col: str | None, chunk_size: int, text: bool) -> 
     if fmt == "sdf":
         text_encoding(path)  # an empty or binary file is refused here too (RDKit would read no record from it)
         return _read_sdf(path, chunk_size, text)
-    return _read_parquet(path, smiles_col, chunk_size)
+    return _read_parquet(path, smiles_col, chunk_size, text)
 
 
 def iter_molecules(
@@ -219,7 +228,8 @@ def iter_molecules(
     """Stream ``path`` as DataFrames of at most ``chunk_size`` rows, each with a ``smiles`` column.
 
     ``text``: keep the other columns of CSV/TSV files and SDF properties as the text they are in the file (IDs like
-    ``007`` stay ``007``) instead of parsing numbers.
+    ``007`` stay ``007``, ``1.50`` stays ``1.50``) instead of parsing numbers, and a Parquet file's integers as text
+    (an ID column with a missing value stays ``7``, not pandas' ``7.0``).
 
     Memory stays bounded by ``chunk_size`` (except a gzipped Parquet file, which is unpacked in memory).
     Chunks are never empty, except the single chunk of a file with no records (it still has the columns).
@@ -244,12 +254,12 @@ def read_table(path: str | Path, smiles_col: str | None = None) -> tuple[pd.Data
     """A whole molecule file for echoing back with scores: (the table, the name of its SMILES column).
 
     CSV/TSV cells stay text exactly as written (no numbers parsed, no "NA" turned into missing), read with the same
-    encoding and separator rules as :func:`read_molecules`; SMI, SDF and Parquet come as :func:`read_molecules`
-    reads them, with their ``smiles`` column."""
+    encoding and separator rules as :func:`read_molecules`, and so do an SDF's properties (an ID 00007 stays
+    00007) and a Parquet file's integer columns; each with its ``smiles`` column."""
     path = Path(path)
     fmt = detect_format(path)
     if fmt not in ("csv", "tsv"):
-        return read_molecules(path, smiles_col), "smiles"
+        return pd.concat(iter_molecules(path, smiles_col, text=True), ignore_index=True), "smiles"
     encoding = text_encoding(path)
     frame = pd.read_csv(path, sep=_delimiter(path, encoding, "," if fmt == "csv" else "\t"), encoding=encoding,
                         encoding_errors="replace", dtype=str, keep_default_na=False,

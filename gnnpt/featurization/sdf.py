@@ -54,9 +54,8 @@ def _row(mol: Any, number: int, text: bool) -> dict[str, Any]:
     from rdkit import Chem
 
     title = mol.GetProp("_Name") if mol.HasProp("_Name") else None
-    props = mol.GetPropsAsDict()
-    if text:
-        props = {k: str(v) for k, v in props.items()}
+    # as text: the property exactly as written (an ID 00007 stays 00007, a dose 1.50 stays 1.50)
+    props = {k: mol.GetProp(k) for k in mol.GetPropNames()} if text else mol.GetPropsAsDict()
     return {"smiles": Chem.MolToSmiles(mol), "error": None, "title": title, **props}
 
 

@@ -182,7 +182,10 @@ def test_csv_endpoint_takes_file_uploads_a_named_column_and_real_world_files(cli
     assert response.status_code == 200, response.text
     lines = response.text.strip().splitlines()
     assert lines[0].startswith("Structure,Name,pIC50,canonical_smiles") and lines[1].startswith('CCO,éthanol,"5,1"')
-    sdf = "".join(Chem.MolToMolBlock(Chem.MolFromSmiles(s)) + "$$$$\n" for s in ("CCO", "c1ccccc1O")).encode()
+    sdf = "".join(Chem.MolToMolBlock(Chem.MolFromSmiles(s)) + f">  <ID>\n0000{k}\n\n$$$$\n"
+                  for k, s in enumerate(("CCO", "c1ccccc1O"))).encode()  # fmt: skip
+    response = client.post("/v1/predict/csv", files={"file": ("lib.sdf", sdf, "chemical/x-mdl-sdfile")})
+    assert pd.read_csv(io.StringIO(response.text), dtype=str)["ID"].tolist() == ["00000", "00001"]  # as written
     for files, data in (
         ({"file": ("lib.sdf", sdf, "chemical/x-mdl-sdfile")}, {}),
         ({"file": ("lib.csv", b"id,mol\n1,CCO\n2,bad(\n", "text/csv")}, {"smiles_col": "mol"}),

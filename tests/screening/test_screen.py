@@ -215,11 +215,24 @@ def test_sdf_titles_and_properties_are_columns(tmp_path, model, tasks) -> None:
             mol.SetProp("_Name", f"cpd-{i}")
             if i != 1:  # a tag that one record lacks is empty there
                 mol.SetProp("vendor_id", f"V{i:03d}")
+            mol.SetProp("ID", f"{i:05d}")  # as written: 00000 was 0 (issue 32, item 7)
+            mol.SetProp("dose", "1.50")
             writer.write(mol)
     screen(writer_path, model, tmp_path / "out.csv", progress=False)
     out = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
-    assert list(out.columns) == columns_of(tasks, ("title", "vendor_id"))
+    assert list(out.columns) == columns_of(tasks, ("title", "vendor_id", "ID", "dose"))
     assert out["title"].tolist() == ["cpd-0", "cpd-1", "cpd-2"] and out["vendor_id"].tolist() == ["V000", "", "V002"]
+    assert out["ID"].tolist() == ["00000", "00001", "00002"] and out["dose"].tolist() == ["1.50"] * 3
+    screen(writer_path, model, tmp_path / "out.parquet", progress=False)
+    assert pd.read_parquet(tmp_path / "out.parquet")["ID"].tolist() == ["00000", "00001", "00002"]
+
+
+def test_parquet_integer_ids_stay_as_written(tmp_path, model) -> None:
+    """An integer ID column with a missing value is float to pandas: 7 became 7.0 (issue 32, item 7)."""
+    frame = pd.DataFrame({"smiles": ["CCO", "c1ccccc1O", "CCN"], "ID": pd.array([7, None, 9], "Int64")})
+    frame.to_parquet(tmp_path / "in.parquet")
+    screen(tmp_path / "in.parquet", model, tmp_path / "out.csv", progress=False)
+    assert pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)["ID"].tolist() == ["7", "", "9"]
 
 
 def test_the_same_molecule_scores_the_same_in_the_notebook_and_in_screen(tmp_path, model, tasks) -> None:
