@@ -64,6 +64,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     504: {"model": ErrorBody, "description": "Scoring took longer than the request timeout."},
 }  # fmt: skip
 CSV_EXAMPLE = "smiles,id\nCCO,ethanol\nc1ccccc1O,phenol\nnot a smiles,bad\n"
+SEND_FILES = ("Send a file as it is: curl --data-binary @library.csv -H 'Content-Type: text/csv', or -F "
+              "file=@library.csv (curl -d drops the file's line breaks, leaving a header and no rows)")  # fmt: skip
+FORM_ENCODED = f"a form-encoded body (what curl -d sends) is not a table. {SEND_FILES}"
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +208,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if given not in ([], ["smiles_col"]):  # a misspelt smiles_col would otherwise be ignored without a word
             detail = f"query parameters {given}: this endpoint takes one, smiles_col, at most once"
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
-        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("application/x-www-form-urlencoded"):  # what curl -d sends, line breaks dropped
+            raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, FORM_ENCODED)
+        if content_type.startswith("multipart/form-data"):
             form = await request.form()
             upload = form.get("file")
             if not isinstance(upload, StarletteUpload):
@@ -221,6 +227,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             frame, column = await asyncio.to_thread(service.contained, read_upload, data, filename, smiles_col)
         except (ValueError, pd.errors.ParserError) as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the upload cannot be read: {exc}") from None
+        if frame.empty:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                f"the table has no rows, only a header: nothing to score. {SEND_FILES}")  # fmt: skip
         smiles = [s if isinstance(s, str) else "" for s in frame[column]]
         result = await score(request, name, PredictRequest(smiles=smiles))
         text = await asyncio.to_thread(scored_csv, frame, filename, smiles, result)
@@ -231,7 +240,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "file": {"type": "string", "format": "binary"}, "smiles_col": {"type": "string"}}}  # fmt: skip
     csv_body = {"content": {"text/csv": {"schema": {"type": "string"}, "example": CSV_EXAMPLE},
                             "multipart/form-data": {"schema": upload}}, "required": True}  # fmt: skip
-    csv_out = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The rows with scores."}}
+    csv_out = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The rows with scores."},
+               415: {"model": ErrorBody, "description": "A form-encoded body (curl -d): send the file."}}  # fmt: skip
     v1 = {"dependencies": [Depends(authorized)], "responses": ERRORS}
 
     @app.get("/v1/models", response_model=list[ModelSummary], tags=["models"], **v1)

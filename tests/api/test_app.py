@@ -327,6 +327,21 @@ def test_a_wide_table_is_answered_off_the_event_loop(client, monkeypatch) -> Non
     assert out.loc[0, names[-3:]].tolist() == ["'@a", "'+", ""] and out["canonical_smiles"].tolist() == ["CCO"]
 
 
+def test_curl_d_is_told_to_send_the_file_as_it_is(client) -> None:
+    """Issue 32, item 9: ``curl -d @file.csv`` drops the file's line breaks and sends it form-encoded; it got 200 with
+    zero rows and no word. Form-encoded bodies are 415 and a table with a header only is 422, both naming
+    --data-binary: a table with nothing to score is no longer a silent 200."""
+    flattened = b"smiles,idCCO,ethanolc1ccccc1O,phenol"
+    response = client.post("/v1/predict/csv", content=flattened,
+                           headers={"content-type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert response.status_code == 415 and "--data-binary @library.csv" in response.json()["detail"]
+    response = client.post("/v1/predict/csv", content=flattened, headers={"content-type": "text/csv"})
+    assert response.status_code == 422 and "no rows, only a header" in response.json()["detail"]
+    assert "--data-binary" in response.json()["detail"]
+    response = client.post("/v1/predict/csv", content=b"smiles,id\nCCO,ethanol\n", headers={"content-type": "text/csv"})
+    assert response.status_code == 200 and len(response.text.strip().splitlines()) == 2
+
+
 def test_a_table_with_a_huge_header_is_refused_before_parsing(client) -> None:
     """Issue 16, item 3: 950,000 columns in 0.2 MB held a core for over 10 minutes."""
     huge = ("smiles," + ",".join("c" for _ in range(950_000)) + "\nCCO\n").encode()[:1_900_000]
