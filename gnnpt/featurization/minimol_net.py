@@ -26,6 +26,7 @@ from gnnpt.featurization.minimol_inputs import minimol_inputs, parse_smiles
 FINGERPRINT_DIM = 512
 NUM_LAYERS = 16
 _EPS = 1e-5  # every layer norm of the graph
+_EDGE_ROWS = 5 * 7 * 2  # the possible edge feature rows
 
 
 def minimol_weights(path: str | Path | None = None) -> dict[str, np.ndarray]:
@@ -63,6 +64,17 @@ class MinimolNetwork(nn.Module):
             {name.replace(".", "/"): nn.Parameter(torch.from_numpy(np.array(value)), requires_grad=False)
              for name, value in weights.items() if "." in name}
         )  # fmt: skip
+        # edge features are one-hots of the bond type (5) and stereo (7) and an in-ring flag: 70 possible rows, so
+        # the edge MLP and each layer's edge projection are tables computed once, gathered by each edge's row code
+        code = torch.arange(_EDGE_ROWS)  # bond type * 14 + stereo * 2 + in ring, as forward() reads it
+        rows = torch.zeros(_EDGE_ROWS, 13)
+        rows[code, code // 14] = 1
+        rows[code, 5 + code // 2 % 7] = 1
+        rows[:, 12] = (code % 2).float()
+        with torch.no_grad():
+            rows = self._dense(self._dense(rows, "pre_nn_edges.layers.0", F.relu), "pre_nn_edges.layers.1")
+            for i in range(NUM_LAYERS):
+                self.register_buffer(f"edge_table_{i}", self._linear(rows, f"gnn.layers.{i}.model.lin"))
 
     def _w(self, name: str) -> Tensor:
         return self.weights[name.replace(".", "/")]
@@ -101,18 +113,15 @@ class MinimolNetwork(nn.Module):
         h = torch.cat([self._positional(laplacian_eigvec, laplacian_eigval, rw_return_probs), feat], -1)
         h = self._dense(h, "pre_nn.layers.0", F.relu)
         h = self._dense(h, "pre_nn.layers.1")
-        # edge MLP and every layer's edge projection, once per distinct edge feature row
-        rows, edge_row = torch.unique(edge_feat, dim=0, return_inverse=True)
-        rows = self._dense(rows, "pre_nn_edges.layers.0", F.relu)
-        rows = self._dense(rows, "pre_nn_edges.layers.1")
-        projections = [self._linear(rows, f"gnn.layers.{i}.model.lin") for i in range(NUM_LAYERS)]
+        code = edge_feat[:, :5].argmax(1) * 14 + edge_feat[:, 5:12].argmax(1) * 2 + edge_feat[:, 12].long()
         source, target = edge_index[0], edge_index[1]
         counts = torch.bincount(batch, minlength=num_graphs).to(h.dtype).unsqueeze(-1)
-        virtual = torch.zeros(num_graphs, projections[1].shape[-1], dtype=h.dtype, device=h.device)
+        virtual = torch.zeros(num_graphs, self.edge_table_1.shape[-1], dtype=h.dtype, device=h.device)
         out = h
         for i in range(NUM_LAYERS):
             layer = f"gnn.layers.{i}"
-            messages = F.relu(h[source] + projections[i][edge_row])
+            edges = getattr(self, f"edge_table_{i}").index_select(0, code)
+            messages = h.index_select(0, source).add_(edges).relu_()
             h = h + torch.zeros_like(h).index_add_(0, target, messages)  # GINE with eps = 0
             h = self._dense(h, f"{layer}.model.nn.fully_connected.0", F.gelu)
             h = F.gelu(self._norm(self._linear(h, f"{layer}.model.nn.fully_connected.1.linear"), f"{layer}.norm_layer"))
