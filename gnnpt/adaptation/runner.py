@@ -9,6 +9,7 @@ are exchanged with the job store at every epoch end.
 from __future__ import annotations
 
 import logging
+import os
 import traceback
 from pathlib import Path
 from typing import Any
@@ -92,9 +93,9 @@ def run_job(store: JobStore, job: Job) -> None:
     """Run ``job`` to its end: succeeded (model registered), cancelled, or failed with the reason."""
     folder = store.folder(job.id)
     log = _job_logger(folder)
-    spec = AdaptationSpec.from_dict(job.spec)
-    log.info("attempt %d: %s", job.attempts, spec.to_dict())
     try:
+        spec = AdaptationSpec.from_dict(job.spec)  # a spec this version cannot read fails its job, not the worker
+        log.info("attempt %d (worker pid %d): %s", job.attempts, os.getpid(), spec.to_dict())
         metrics = _stages(store, job, spec, folder, log)
     except Cancelled:
         log.info("cancelled")

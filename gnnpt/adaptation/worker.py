@@ -3,6 +3,12 @@
 ``gnnpt serve`` starts ``adaptation_workers`` of them beside the web workers (so scoring stays responsive while
 models train) as a :class:`WorkerPool`, which replaces a worker that dies; ``gnnpt adapt worker`` runs one on its
 own. On start a worker re-queues the jobs a dead worker left running (see :meth:`JobStore.recover`).
+
+A pool's workers end with the server that started them, however it ends (SIGKILL included): the kernel's parent-death
+signal where there is one (Linux), and a watchdog thread that notices the parent is gone everywhere. Worker ``i`` of
+a pool also holds the lock ``worker-<i>.lock`` in the jobs folder while it runs, so a jobs folder never has more
+workers than ``adaptation_workers`` (a second server on the same folder, or a restart while an old worker is still
+ending, waits for the slot instead of adding a worker).
 """
 
 from __future__ import annotations
@@ -10,19 +16,41 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import signal
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
-from gnnpt.adaptation.jobs import JobStore
+from gnnpt.adaptation.jobs import JobStore, jobs_dir
 from gnnpt.adaptation.runner import run_job
+from gnnpt.runtime import die_with_parent
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; one server per jobs folder is then the operator's to keep
+    fcntl = None  # type: ignore[assignment]
+
+WATCH_S = 1.0  # how often a pool's worker checks that its server is still there
 
 log = logging.getLogger(__name__)
 
 
-def work(root: str | Path | None = None, poll_s: float = 1.0, max_jobs: int | None = None, threads: int = 0) -> int:
+def work(
+    root: str | Path | None = None,
+    poll_s: float = 1.0,
+    max_jobs: int | None = None,
+    threads: int = 0,
+    parent: int | None = None,
+    slot: int | None = None,
+) -> int:
     """Run queued jobs until ``max_jobs`` have run (None: forever); returns how many ran. ``threads``: torch threads
-    (0 keeps torch's default)."""
+    (0 keeps torch's default). ``parent``: end when that process (the server) ends. ``slot``: run only while holding
+    the jobs folder's lock of that worker number, waiting for it first."""
+    if parent is not None:
+        end_with(parent)
+    if slot is not None:
+        _hold_slot(jobs_dir(root), slot, poll_s)
     if threads:
         import torch
 
@@ -40,10 +68,52 @@ def work(root: str | Path | None = None, poll_s: float = 1.0, max_jobs: int | No
     return ran
 
 
+def end_with(parent: int) -> None:
+    """End this process at once when ``parent`` ends: its parent-death signal (Linux) and a watchdog thread.
+
+    At once means SIGTERM exits without cleanup (Lightning would otherwise answer it by ending ``fit`` early and the
+    job would register a model trained for fewer epochs); the job stays 'running' until the next worker's
+    :meth:`JobStore.recover` re-queues it, to resume from its last stage and checkpoint."""
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(128 + signal.SIGTERM))
+    die_with_parent(parent)
+    threading.Thread(target=_watch, args=(parent,), name="gnnpt-parent-watchdog", daemon=True).start()
+
+
+def _watch(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(WATCH_S)
+    log.warning("the server (pid %d) that started this adaptation worker ended; ending too", parent)
+    os._exit(1)
+
+
+_held: list[IO] = []  # the slot lock's file, open for the life of the process
+
+
+def _hold_slot(root: Path, slot: int, poll_s: float) -> None:
+    """Wait until this process holds ``root/worker-<slot>.lock`` (released by the kernel when it ends)."""
+    if fcntl is None:
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    handle = (root / f"worker-{slot}.lock").open("a")
+    waited = False
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if not waited:
+                log.warning("adaptation worker slot %d of %s is held by another process (a second server on this "
+                            "jobs folder, or a worker still ending); waiting for it", slot, root)  # fmt: skip
+                waited = True
+            time.sleep(poll_s)
+    _held.append(handle)
+
+
 class WorkerPool:
-    """``count`` worker processes (spawned: no state shared with the web server; daemons of this process), kept at
-    that number: a supervising thread reaps a worker that died (killed, out of memory) and starts another, whose
-    :meth:`JobStore.recover` re-queues the job the dead one left, to resume from its last stage and checkpoint."""
+    """``count`` worker processes (spawned: no state shared with the web server; daemons of this process that end
+    with it, each holding its slot's lock), kept at that number: a supervising thread reaps a worker that died
+    (killed, out of memory) and starts another, whose :meth:`JobStore.recover` re-queues the job the dead one left, to
+    resume from its last stage and checkpoint."""
 
     def __init__(self, count: int, root: str | Path | None = None, threads: int = 1, check_s: float = 2.0):
         self.count, self.root, self.threads, self.check_s = count, str(root) if root else None, threads, check_s
@@ -53,8 +123,9 @@ class WorkerPool:
         self._thread = threading.Thread(target=self._supervise, name="gnnpt-adaptation-supervisor", daemon=True)
 
     def _spawn(self, index: int) -> mp.Process:
-        proc = mp.get_context("spawn").Process(target=work, kwargs={"root": self.root, "threads": self.threads},
-                                               name=f"gnnpt-adaptation-{index}", daemon=True)  # fmt: skip
+        kwargs = {"root": self.root, "threads": self.threads, "parent": os.getpid(), "slot": index}
+        proc = mp.get_context("spawn").Process(target=work, kwargs=kwargs, name=f"gnnpt-adaptation-{index}",
+                                               daemon=True)  # fmt: skip
         proc.start()
         return proc
 

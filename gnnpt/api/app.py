@@ -104,13 +104,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         workers = WorkerPool(settings.adaptation_workers, jobs.root, settings.adaptation_threads).start()
-        with torch_threads(settings.scoring_threads()):  # threads waiting for a core would slow every batch
-            await service.start()
-            gc.collect()
-            gc.freeze()  # the loaded models and libraries: later collections no longer walk them (shorter GC pauses)
-            yield
-            await service.close()  # uvicorn stops taking requests first; queued molecules are still scored
-        workers.stop()  # a job in progress is re-queued (and resumed) at the next start
+        try:
+            with torch_threads(settings.scoring_threads()):  # threads waiting for a core would slow every batch
+                await service.start()
+                gc.collect()
+                gc.freeze()  # the loaded models and libraries: later collections no longer walk them (shorter pauses)
+                yield
+                await service.close()  # uvicorn stops taking requests first; queued molecules are still scored
+        finally:
+            workers.stop()  # a job in progress is re-queued (and resumed) at the next start
 
     app = FastAPI(
         title="gnnpt scoring service",

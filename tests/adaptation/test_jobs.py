@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
 import time
 
 import pandas as pd
@@ -133,3 +139,94 @@ def test_a_killed_worker_is_reaped_and_replaced_and_its_job_resumes(tmp_path) ->
         assert job.worker_pid != first.pid and job.attempts >= 1  # re-queued by the new worker's recover()
     finally:
         pool.stop()
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie (an orphan's zombie waits for PID 1, which may not reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _slot_held(root, slot: int = 0) -> bool:
+    import fcntl
+
+    path = root / f"worker-{slot}.lock"
+    if not path.exists():
+        return False
+    with path.open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_workers_end_with_the_server_that_started_them(tmp_path, how) -> None:
+    """Issue 32, item 3: a SIGKILLed (or SIGTERMed) server's adaptation workers were reparented to PID 1 and kept
+    running jobs; after a restart two ran where one was configured."""
+    server = tmp_path / "server.py"
+    server.write_text(textwrap.dedent(f"""
+        import time
+        from gnnpt.adaptation.worker import WorkerPool
+        if __name__ == "__main__":
+            pool = WorkerPool(1, {str(tmp_path)!r}, check_s=0.2).start()
+            print(pool.procs[0].pid, flush=True)
+            time.sleep(600)
+    """))  # fmt: skip
+    proc = subprocess.Popen([sys.executable, str(server)], stdout=subprocess.PIPE, text=True)
+    worker = int(proc.stdout.readline())
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not _slot_held(tmp_path):  # the worker is up and working
+            time.sleep(0.1)
+        assert _slot_held(tmp_path)
+        proc.send_signal(getattr(signal, how))
+        proc.wait(30)
+        ended = time.monotonic() + 30
+        while time.monotonic() < ended and _running(worker):
+            time.sleep(0.1)
+        assert not _running(worker), f"the worker outlived its server's {how}"
+    finally:
+        proc.kill()
+        if _running(worker):
+            os.kill(worker, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="advisory locks")
+def test_a_jobs_folder_has_no_more_workers_than_configured(tmp_path) -> None:
+    """A second pool on the same jobs folder (a second server, or a restart beside a worker still ending) waits for
+    the slot: the first pool's worker takes every job until it ends, then the second's takes over."""
+    from gnnpt.adaptation.worker import WorkerPool
+
+    store = JobStore(tmp_path)
+
+    def claimed_by(job_id: str) -> int:
+        store.folder(job_id).mkdir()  # with no uploads in it: the job fails at once
+        store.submit(job_id, "anonymous", AdaptationSpec(name="x", targets=["y"]).to_dict(), {})
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and store.get(job_id).status in ("queued", "running"):
+            time.sleep(0.1)
+        return int(re.search(r"worker pid (\d+)", (store.folder(job_id) / "log.txt").read_text()).group(1))
+
+    first = WorkerPool(1, tmp_path, check_s=0.2).start()
+    second = WorkerPool(1, tmp_path, check_s=0.2)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not _slot_held(tmp_path):
+            time.sleep(0.1)
+        assert _slot_held(tmp_path)
+        second.start()
+        while time.monotonic() < deadline and not second.procs[0].is_alive():
+            time.sleep(0.1)
+        assert [claimed_by(f"j{k}") for k in range(2)] == [first.procs[0].pid] * 2
+        first.stop()
+        assert claimed_by("j2") == second.procs[0].pid
+    finally:
+        first.stop()
+        second.stop()
