@@ -7,6 +7,7 @@ import re
 import shutil
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path, PurePath
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile, status
@@ -43,6 +44,13 @@ def job_view(job: Job, store: JobStore, problems: int = 50) -> dict[str, Any]:
 def log_tail(store: JobStore, job: Job, lines: int = LOG_TAIL) -> list[str]:
     path = store.folder(job.id) / LOG_FILE
     return path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:] if path.exists() else []
+
+
+def without_paths(message: str, names: dict[Path, str]) -> str:
+    """``message`` with each upload's path on the server replaced by the name the caller gave the file."""
+    for path, name in names.items():
+        message = message.replace(str(path), PurePath(name).name or "the upload")
+    return message
 
 
 async def stored(call: Callable[..., T], *args: Any) -> T:
@@ -128,7 +136,9 @@ def adaptation_router(store: JobStore, owner: Any, default_encoder: str = DEFAUL
         try:
             job = await stored(submit_job, store, who, spec, paths["labeled"], paths.get("unlabeled"), job_id, limits)
         except ValueError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+            uploads = {"labeled": labeled, "unlabeled": unlabeled}
+            names = {path: uploads[key].filename or key for key, path in paths.items()}
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, without_paths(str(exc), names)) from None
         return await asyncio.to_thread(job_view, job, store)
 
     @router.get("")

@@ -115,6 +115,11 @@ def test_invalid_uploads_are_refused_with_the_reason(settings, files) -> None:
         few = {**files, "labeled": b"smiles,p_np\nCCO,1\nCCN,0\n"}
         response = submit(client, few, unlabeled=False)
         assert response.status_code == 422 and "at least 20 are needed" in response.json()["detail"]
+        binary = {**files, "labeled": b"\x00\x01PK" * 100}  # issue 32, item 6: the 422 named the server's path
+        response = submit(client, binary, unlabeled=False)
+        detail = response.json()["detail"]
+        assert response.status_code == 422 and "labels.csv is a binary file" in detail
+        assert settings.jobs_dir not in detail
         response = submit(client, files, encoder="/etc/passwd")
         assert response.status_code == 422 and "encoder" in response.json()["detail"]
         response = submit(client, files, name="../evil")
