@@ -7,6 +7,8 @@ names and order so upstream code loads them. ``hu2020:<name>`` names ``<name>.pt
 
 from __future__ import annotations
 
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +72,16 @@ def load_hu2020_checkpoint(path: str | Path, gnn_type: str | None = None, **enco
     ``encoder_kwargs`` (``jk``, ``drop_ratio``) configure the encoder around the weights.
     """
     path = Path(path)
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:  # torch's message advises weights_only=False: running the file's code
+        found = re.search(r"unsupported GLOBAL (\S+)", str(exc))
+        what = f"it asks to call {found.group(1)} when unpickled" if found else "it is not a pickle of tensors"
+        raise ValueError(f"{path} is not a plain state_dict of tensors ({what}); gnnpt reads weights only and never "
+                         "runs a file's code. Use the published pretrain-gnns file, or save the weights with "
+                         "torch.save(model.state_dict(), path)") from None  # fmt: skip
+    except (RuntimeError, EOFError, OSError) as exc:  # not a torch file at all, or a truncated one
+        raise ValueError(f"{path} is not a readable torch checkpoint ({type(exc).__name__}); check the file") from None
     if not isinstance(state, dict) or "x_embedding1.weight" not in state:
         raise ValueError(f"{path} is not a pretrain-gnns encoder state_dict (no x_embedding1.weight)")
     gnn_type = _resolve_gnn_type(path, state, gnn_type)

@@ -205,6 +205,24 @@ def test_refuses_bad_names(saved, root) -> None:
         import_model(saved / "model.safetensors", root=root)
 
 
+class _Payload:
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def test_a_pth_that_asks_to_run_code_is_refused_with_a_sentence(root, tmp_path, monkeypatch) -> None:
+    """Issue 32, item 6: a malicious .pth answered with torch's raw UnpicklingError, which advises weights_only=False
+    (running the file's code). The refusal names what the file asked for and never suggests loading it that way."""
+    monkeypatch.chdir(tmp_path)
+    torch.save({"x_embedding1.weight": torch.zeros(2, 2), "payload": _Payload()}, tmp_path / "evil.pth")
+    with pytest.raises(ValueError, match=r"asks to call posix.system when unpickled\); gnnpt reads weights") as err:
+        import_model(tmp_path / "evil.pth", root=root)
+    assert "weights_only" not in str(err.value) and not (tmp_path / "pwned").exists()
+    (tmp_path / "cut.pth").write_bytes((tmp_path / "evil.pth").read_bytes()[:200])
+    with pytest.raises(ValueError, match="not a readable torch checkpoint"):
+        import_model(tmp_path / "cut.pth", root=root)
+
+
 def _published(name: str) -> Path:
     folder = os.environ.get("GNNPT_CHECKPOINT_DIR")
     if not folder or not (Path(folder) / name).is_file():
