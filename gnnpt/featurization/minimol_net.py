@@ -5,8 +5,9 @@ eigenpairs (summed over the 8 pairs) and a random-walk MLP, concatenated with th
 16 GINE layers (sum of ``relu(h_source + W e)`` plus ``h``, an MLP, layer norm, GELU, residual from layer 1 to 14)
 with a virtual node after each of the first 15 (mean of the atoms times log(atom count), an MLP, residual; added to
 the atoms as a projection of half its value); a max over each molecule's atoms gives the 512-d fingerprint. The
-same arithmetic as the ONNX graph, arranged to do less: edge features take a few distinct values, so each layer's
-edge projection is computed once per distinct row; the virtual node's projection once per molecule.
+same arithmetic as the ONNX graph, arranged to do less: an edge's features are one of 70 possible rows, so the edge
+MLP and each layer's edge projection are tables computed once when the weights load; the virtual node's projection is
+computed once per molecule, not per atom. Float32 throughout: under bfloat16 the fingerprints move by ~0.06.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ class MinimolNetwork(nn.Module):
             vn = f"gnn.virtual_node_layers.{i}"
             pooled = torch.zeros_like(virtual).index_add_(0, batch, out) / counts.clamp(min=1) * torch.log(counts)
             virtual = virtual + self._dense(virtual + pooled, f"{vn}.fc_layer", F.gelu)
-            h = out + self._linear(virtual / 2, f"{vn}.node_projection")[batch]
+            h = out + self._linear(virtual / 2, f"{vn}.node_projection").index_select(0, batch)
         fingerprints = torch.full((num_graphs, out.shape[-1]), -torch.inf, dtype=out.dtype, device=out.device)
         return fingerprints.scatter_reduce_(0, batch[:, None].expand_as(out), out, "amax")
 
