@@ -22,6 +22,7 @@ from gnnpt.predict.predictor import Predictor
 from gnnpt.runtime import available_cores
 from gnnpt.screening.checkpoint import Progress, load_for_resume, progress_path, run_identity
 from gnnpt.screening.inputs import carried_columns, estimate_rows, numbered_chunks
+from gnnpt.screening.lock import output_lock
 from gnnpt.screening.progress import screening_bar
 from gnnpt.screening.scoring import local_scored_chunks, output_columns
 from gnnpt.screening.selection import Filter, TopK
@@ -155,45 +156,46 @@ def screen(
         "max_atoms": predictor.max_atoms,
         "domain": _domain_fingerprint(predictor),
     }
-    run = run_identity(input, predictor.model, settings)
-    sidecar = progress_path(output)
-    state = load_for_resume(sidecar, run) if resume else None
-    if state is None:
-        sidecar.unlink(missing_ok=True)
-        state = Progress(run)
-    resumed_rows = state.rows_done
     output.parent.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    sink = ResultSink(output, output_columns(predictor, list(carry.values())), list(carry.values()), state,
-                      filters_, top)  # fmt: skip
-    chunks = numbered_chunks(input, smiles_col, chunk_size, skip=resumed_rows, carry=carry)
-    rows = estimate_rows(input) if progress or workers == 0 else None
-    if engine == "ray":
-        from gnnpt.screening.ray_engine import ray_scored_chunks
+    with output_lock(output):  # a second run on the same output is refused, not interleaved
+        run = run_identity(input, predictor.model, settings)
+        sidecar = progress_path(output)
+        state = load_for_resume(sidecar, run) if resume else None
+        if state is None:
+            sidecar.unlink(missing_ok=True)
+            state = Progress(run)
+        resumed_rows = state.rows_done
+        start = time.perf_counter()
+        sink = ResultSink(output, output_columns(predictor, list(carry.values())), list(carry.values()), state,
+                          filters_, top)  # fmt: skip
+        chunks = numbered_chunks(input, smiles_col, chunk_size, skip=resumed_rows, carry=carry)
+        rows = estimate_rows(input) if progress or workers == 0 else None
+        if engine == "ray":
+            from gnnpt.screening.ray_engine import ray_scored_chunks
 
-        scored = ray_scored_chunks(chunks, predictor, batch_size, workers)  # 0: one actor per CPU of the cluster
-    else:
-        if workers == 0:
-            workers = available_cores() if rows is None or rows > chunk_size else 1
-        scored = local_scored_chunks(chunks, predictor, batch_size, workers)
-    try:
-        with screening_bar(rows if progress else None, resumed_rows, progress) as advance:
-            for frame in scored:
-                sink.add(frame)
-                advance(len(frame))
-        sink.finish()
-    finally:
-        scored.close()  # stops worker processes or Ray actors now, also after an error
-        sink.close()
-    counts = state.counts
-    return ScreenSummary(
-        output=output,
-        rows=state.rows_done,
-        scored=counts["scored"],
-        invalid=counts["invalid"],
-        written=counts["written"],
-        errors_file=errors_path(output) if sink.selecting else None,
-        resumed_rows=resumed_rows,
-        seconds=time.perf_counter() - start,
-        engine=engine,
-    )
+            scored = ray_scored_chunks(chunks, predictor, batch_size, workers)  # 0: one actor per CPU of the cluster
+        else:
+            if workers == 0:
+                workers = available_cores() if rows is None or rows > chunk_size else 1
+            scored = local_scored_chunks(chunks, predictor, batch_size, workers)
+        try:
+            with screening_bar(rows if progress else None, resumed_rows, progress) as advance:
+                for frame in scored:
+                    sink.add(frame)
+                    advance(len(frame))
+            sink.finish()
+        finally:
+            scored.close()  # stops worker processes or Ray actors now, also after an error
+            sink.close()
+        counts = state.counts
+        return ScreenSummary(
+            output=output,
+            rows=state.rows_done,
+            scored=counts["scored"],
+            invalid=counts["invalid"],
+            written=counts["written"],
+            errors_file=errors_path(output) if sink.selecting else None,
+            resumed_rows=resumed_rows,
+            seconds=time.perf_counter() - start,
+            engine=engine,
+        )

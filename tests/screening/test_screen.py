@@ -357,6 +357,33 @@ def test_resume_after_kill_9(tmp_path, model) -> None:
     assert out.read_bytes() == (tmp_path / "full.csv").read_bytes()
 
 
+def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_path, model) -> None:
+    """Issue 32, item 6: nothing stopped a second --resume on the same output from interleaving its chunks with the
+    first run's. The output's lock names the running process; once it ends (even by SIGKILL) the output is free."""
+    write_csv(tmp_path / "in.csv", VALID)
+    out = tmp_path / "out.csv"
+    holder = textwrap.dedent("""
+        import sys, time
+        from pathlib import Path
+        from gnnpt.screening.lock import output_lock
+        with output_lock(Path(sys.argv[1])):
+            print("holding", flush=True)
+            time.sleep(600)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", holder, str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "holding"
+        busy = rf"out.csv is being written by another gnnpt screen \(pid {proc.pid}\)"
+        for resume in (True, False):
+            with pytest.raises(ValueError, match=busy):
+                screen(tmp_path / "in.csv", model, out, resume=resume, progress=False)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert screen(tmp_path / "in.csv", model, out, resume=True, progress=False).rows == len(VALID)
+    assert not (tmp_path / "out.csv.lock").exists()
+
+
 def test_resume_refuses_another_input_and_starts_fresh_without_a_progress_file(tmp_path, monkeypatch, model) -> None:
     write_csv(tmp_path / "in.csv", VALID)
     write_csv(tmp_path / "other.csv", VALID[::-1])
