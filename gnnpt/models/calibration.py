@@ -1,8 +1,10 @@
-"""Calibrated probabilities: Platt scaling per task, fitted on the validation part, and the measures that show it
-helps (Brier score, expected calibration error) and the reliability diagram.
+"""Calibrated probabilities: Platt scaling per task, fitted on held-out scores (``auto``: cross-fitted out-of-fold
+scores, :mod:`gnnpt.finetune.auto`), and the measures that show it helps (Brier score, expected calibration error) and
+the reliability diagram.
 
 Platt scaling maps a probability ``p`` to ``sigmoid(a * logit(p) + b)``: two numbers per task, monotone (ROC-AUC is
-unchanged), and stable on the small validation parts of MoleculeNet sets, where isotonic regression overfits.
+unchanged, and so are class-conditional conformal sets, which rank scores within a class), and stable on a few
+hundred molecules, where isotonic regression overfits.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ model cannot tell at this confidence) or ``none`` (unlike anything it was calibr
 Regression (split conformal): the interval ``prediction ± q`` where ``q`` is the ``ceil((n + 1)(1 - e)) / n``
 quantile of the calibration molecules' absolute errors. Optionally Mondrian on the applicability domain too: the
 calibration molecules are binned by their max Tanimoto similarity to the training set, and each new molecule is
-judged against its own bin, so molecules unlike the training set get the wider sets / intervals their errors need."""
+judged against its own bin, so molecules unlike the training set get the wider sets / intervals their errors need.
+:meth:`Conformal.report` says what the sets do on labelled molecules: coverage overall and per class, set sizes."""
 
 from __future__ import annotations
 
@@ -123,19 +124,41 @@ class Conformal:
     def coverage(self, names: Sequence[str], predictions: np.ndarray, labels: np.ndarray, confidence: float,
                  similarity: np.ndarray | None = None) -> float:  # fmt: skip
         """The share of labelled (row, task) pairs whose true label is in the set / interval at ``confidence``."""
+        return self.report(names, predictions, labels, confidence, similarity)["coverage"]
+
+    def report(self, names: Sequence[str], predictions: np.ndarray, labels: np.ndarray, confidence: float,
+               similarity: np.ndarray | None = None) -> dict[str, float]:  # fmt: skip
+        """What the sets / intervals at ``confidence`` do on labelled rows, over every labelled (row, task) pair:
+        ``coverage``; classification also the coverage within each class (``coverage_inactive``,
+        ``coverage_active``: the promise of class-conditional sets), the mean set size (``set_size``, classes in the
+        set) and the shares of ``both`` and of empty (``none``) sets; regression the mean interval width (``width``).
+        NaN where no pair counts."""
         columns = self.predict(names, predictions, confidence, similarity)
-        hits, total = 0, 0
+        predictions, labels = np.asarray(predictions, np.float64), np.asarray(labels, np.float64)
+        y, inside, extra = [], [], []
         for t, name in enumerate(names):
-            y = np.asarray(labels, np.float64)[:, t]
-            known = ~np.isnan(y) & ~np.isnan(np.asarray(predictions, np.float64)[:, t])
+            known = ~np.isnan(labels[:, t]) & ~np.isnan(predictions[:, t])
+            yt = labels[known, t]
             if self.task_type == "regression":
-                inside = (columns[f"{name}_lo"] <= y) & (y <= columns[f"{name}_hi"])
+                lo, hi = columns[f"{name}_lo"][known], columns[f"{name}_hi"][known]
+                inside.append((lo <= yt) & (yt <= hi))
+                extra.append(hi - lo)
             else:
-                sets = columns[f"{name}{SET_SUFFIX}"]
-                inside = np.array([s in ("both", "active" if v >= 0.5 else "inactive") for s, v in zip(sets, y,
-                                   strict=True)])  # fmt: skip
-            hits, total = hits + int(inside[known].sum()), total + int(known.sum())
-        return hits / total if total else float("nan")
+                sets = columns[f"{name}{SET_SUFFIX}"][known]
+                inside.append(np.isin(sets, ["both"]) | (sets == np.where(yt >= 0.5, "active", "inactive")))
+                extra.append(sets)
+            y.append(yt)
+        y_all, hits = np.concatenate(y), np.concatenate(inside).astype(bool)
+        out = {"coverage": _share(hits)}
+        if self.task_type == "regression":
+            out["width"] = float(np.mean(np.concatenate(extra))) if len(y_all) else math.nan
+            return out
+        sets = np.concatenate(extra)
+        out["coverage_inactive"], out["coverage_active"] = _share(hits[y_all < 0.5]), _share(hits[y_all >= 0.5])
+        sizes = np.select([sets == "both", sets == "none"], [2, 0], 1)
+        out["set_size"] = float(sizes.mean()) if len(sets) else math.nan
+        out["both"], out["empty"] = _share(sets == "both"), _share(sets == "none")
+        return out
 
     def tensors(self) -> dict[str, np.ndarray]:
         """The calibration scores as named arrays (``conformal.t<task>.c<class>``, ``.b<bin>`` and
@@ -157,6 +180,10 @@ class Conformal:
         except KeyError as exc:
             raise ValueError(f"the model's conformal calibration lacks {exc.args[0]}") from None
         return cls(task_type, scores if len(edges) else [[c[0] for c in t] for t in scores], edges)
+
+
+def _share(flags: np.ndarray) -> float:
+    return float(np.mean(flags)) if len(flags) else math.nan
 
 
 def _bins(edges: np.ndarray, similarity: np.ndarray | None, rows: int) -> np.ndarray:

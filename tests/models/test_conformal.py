@@ -104,3 +104,21 @@ def test_similarity_bins_are_class_conditional_too() -> None:
     np.testing.assert_array_equal(
         again.p_values(0, 1, new_scores[:, 0], new_similarity), binned.p_values(0, 1, new_scores[:, 0], new_similarity)
     )
+
+
+def test_the_report_counts_coverage_per_class_set_sizes_and_widths() -> None:
+    conformal = Conformal("classification", [[np.array([0.125, 0.25, 0.375, 0.5]),
+                                              np.array([0.5, 0.625, 0.75, 0.875])]])  # fmt: skip
+    # at 50% a class stays when its p-value exceeds 0.5 (see the p-value test): 0.05 -> inactive, 0.99 -> active,
+    # 0.3125 -> both (p-values 3/5, 3/5), 0.45 -> active
+    p = np.array([[0.05], [0.99], [0.3125], [0.45], [np.nan]])
+    y = np.array([[0.0], [0.0], [1.0], [0.0], [1.0]])
+    assert conformal.predict(["t"], p, 0.5)["t_set"].tolist() == ["inactive", "active", "both", "active", None]
+    report = conformal.report(["t"], p, y, 0.5)
+    assert report == pytest.approx({"coverage": 2 / 4, "coverage_inactive": 1 / 3, "coverage_active": 1.0,
+                                    "set_size": 5 / 4, "both": 1 / 4, "empty": 0.0})  # fmt: skip
+    assert report["coverage"] == conformal.coverage(["t"], p, y, 0.5)
+    errors = Conformal.fit("regression", np.zeros((9, 1)), np.arange(1, 10, dtype=np.float64)[:, None])
+    wide = errors.report(["y"], np.zeros((2, 1)), np.array([[7.5], [8.5]]), 0.8)
+    assert wide == {"coverage": 0.5, "width": 16.0}  # intervals of +-8
+    assert np.isnan(errors.report(["y"], np.zeros((1, 1)), np.full((1, 1), np.nan), 0.8)["coverage"])
