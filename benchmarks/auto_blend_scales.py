@@ -6,6 +6,8 @@ candidates on four scales: probabilities (what auto ships), each candidate Platt
 logits, and per-task ranks. It prints each choice with its test ROC-AUC, then the means over seeds.
 
 Usage: python benchmarks/auto_blend_scales.py bbbp,bace,clintox 3
+It spies on ``auto``'s internals as they were up to commit e671e63 (before issue 29 replaced its selection
+and calibration rows): run it in a worktree of that commit (``git worktree add ../e671e63 e671e63``).
 """
 
 from __future__ import annotations

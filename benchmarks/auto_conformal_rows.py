@@ -7,6 +7,8 @@ each within three similarity bins or one. It prints the test coverage (%) at 80%
 only scored.
 
 Usage: python benchmarks/auto_conformal_rows.py esol,lipophilicity 3
+It spies on ``auto``'s internals as they were up to commit e671e63 (before issue 29 replaced its selection
+and calibration rows): run it in a worktree of that commit (``git worktree add ../e671e63 e671e63``).
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The shipped model panel (issue 17): each model is the `--model auto` winner on Hu et al.'s scaffold split, one seed.
 # Usage: bash finetune/panel.sh OUT_DIR [name ...]   (default: every panel model; each writes OUT_DIR/<name> + a log)
-# Out-of-fold selection (5 scaffold folds) where the validation part is small; the validation part alone for Tox21
-# (783 molecules) and SIDER (`--selection valid`: the out-of-fold rows of its 5 scaffold folds only calibrate).
-# Calibration (auto's rule): a regression's intervals on its validation part (ESOL, Lipophilicity), a classification
-# on the out-of-fold + validation rows where there are refits (ClinTox, SIDER), else on the validation part (Tox21).
+# The shipped models were made by auto before issue 29 (its rule up to e671e63): chosen on out-of-fold scores of the
+# training part + the validation part (Tox21 and SIDER on the validation part alone), calibrated on the out-of-fold +
+# validation rows where there were refits (a regression's intervals on its validation part). Today's auto weighs on
+# 5 scaffold folds of the training + validation parts, shrinks towards an equal blend where a bootstrap finds the
+# rows cannot tell, and calibrates cross-fitted (docs/reference.md); `--folds 0` (Tox21: 783 validation molecules)
+# and `--selection valid` (SIDER) make the validation part alone choose.
 # No random-forest candidate for the multi-task sets: a 500-tree forest of 255 leaves is ~14 MB of LightGBM text
 # per Tox21 task, past the panel's 30 MB. Reliability PNGs go to finetune/results/panel/.
 set -euo pipefail

@@ -81,7 +81,7 @@ def finetune(
         str,
         typer.Option(
             help="gnn: fine-tune --encoder; auto: train every candidate kind (fingerprint trees, forest, "
-            "MiniMol head, GNN from --encoder), choose their ensemble on the validation part, calibrate it."
+            "MiniMol head, GNN from --encoder), weigh their ensemble without the test part, calibrate it."
         ),
     ] = "gnn",
     figures: Annotated[
@@ -101,19 +101,19 @@ def finetune(
     folds: Annotated[
         int,
         typer.Option(
-            help="With --model auto, no GNN candidate and a validation part under 500 molecules: refit each "
-            "candidate on this many scaffold folds of the training part to choose and calibrate on out-of-fold "
-            "scores too (0: the validation part alone, 6x cheaper)."
+            help="With --model auto, no GNN candidate and a validation part under 500 molecules: cut the training "
+            "and validation parts into this many scaffold folds and weigh the candidates on their refits' "
+            "out-of-fold scores (0: the validation part alone, 6x cheaper; else 3 or more)."
         ),
     ] = 5,
     selection: Annotated[
         str,
         typer.Option(
-            help="With --model auto: choose the ensemble on out-of-fold and validation scores pooled, on the two "
-            "parts' mean (balanced), or on the validation part alone (valid; out-of-fold scores then serve "
-            "calibration only: a classification's, or a regression's with under 50 validation values)."
+            help="With --model auto: cv (weigh the candidates by cross-validation over the training and validation "
+            "parts) or valid (on the validation part alone, no refits). Either way the weights move towards an "
+            "equal blend when a bootstrap finds the rows cannot tell the candidates apart."
         ),
-    ] = "pooled",
+    ] = "cv",
 ) -> None:
     """Fine-tune; writes the model (safetensors + card.json with lineage, split, metrics) to --output-dir."""
     from gnnpt.finetune.run import load_labeled, run_finetune
@@ -150,22 +150,43 @@ def finetune(
 
 
 def show_auto(result: AutoResult, title: str, path: Path, register: str | None) -> None:
-    """Print every candidate's validation and test score, the chosen ensemble, its calibration and coverage."""
-    table = Table(title=title)
-    for col in ("candidate", "valid", "test", "weight", "seconds"):
+    """Print every candidate's scores (on the selection rows with its bootstrap std, validation, test), the weights and
+    how sure the bootstrap is of them, the calibration, the conformal sets' coverage per class and sizes, and the
+    card's warnings."""
+    from gnnpt.finetune.metrics import primary_metric
+
+    metric, higher = primary_metric(result.model.task_type)
+    sign = 1 if higher else -1  # auto's scores are signed so that higher is better; shown as the metric reads
+    cv = any("cv" in row for row in result.candidates.values())
+    chosen_on = "cv" if cv else "valid"
+    table = Table(title=f"{title}: {metric}")
+    for col in ("candidate", f"{chosen_on} ± std", *(("valid",) if cv else ()), "test", "weight", "seconds"):
         table.add_column(col)
     chosen = result.record["chosen"]
     for name, row in result.candidates.items():
-        table.add_row(name, f"{row['valid']:.4f}", f"{row['test']:.4f}", f"{chosen.get(name, 0):.2f}",
-                      f"{row['wall_s']:.0f}")  # fmt: skip
-    table.add_row("[bold]ensemble[/]", f"{result.record['valid']:.4f}", f"{result.record['test']:.4f}", "", "")
+        table.add_row(name, f"{sign * row[chosen_on]:.4f} ± {row[f'{chosen_on}_std']:.4f}",
+                      *((f"{sign * row['valid']:.4f}",) if cv else ()), f"{sign * row['test']:.4f}",
+                      f"{chosen.get(name, 0):.2f}", f"{row['wall_s']:.0f}")  # fmt: skip
+    blend = result.record["blend"]
+    score, std = blend["scores"]["blend"]
+    table.add_row("[bold]ensemble[/]", f"{sign * score:.4f} ± {std:.4f}",
+                  *((f"{sign * result.record['valid']:.4f}",) if cv else ()), f"{sign * result.record['test']:.4f}",
+                  "", "")  # fmt: skip
     console.print(table)
+    console.print(f"a greedy choice beat the equal blend ({', '.join(blend['equal'])}) in "
+                  f"{blend['p_greedy_beats_equal']:.0%} of bootstrap draws: the weights are "
+                  f"{blend['trust']:.0%} greedy, {1 - blend['trust']:.0%} equal")  # fmt: skip
     calibration = result.record.get("calibration")
     if calibration:
         console.print(f"test ECE {calibration['ece_before_test']:.3f} -> {calibration['ece_after_test']:.3f} "
                       f"after Platt scaling on {result.record['calibrated_on']}")  # fmt: skip
-    coverage = ", ".join(f"{k.rsplit('_', 1)[1]}: {v:.3f}" for k, v in result.record["conformal"].items())
-    console.print(f"conformal coverage on test: {coverage}")
+    conformal = result.record["conformal"]
+    for level in sorted({k.rsplit("_", 1)[1] for k in conformal}):
+        got = {k.removeprefix("test_").removesuffix(f"_{level}"): v for k, v in conformal.items() if k.endswith(level)}
+        shown = ", ".join(f"{k.replace('_', ' ')} {v:.3f}" for k, v in got.items())
+        console.print(f"conformal coverage on test at {float(level):.0%}: {shown}")
+    for note in result.model.card.get("notes", []):
+        console.print(f"[yellow]note:[/] {note}")
     _written(path, register)
 
 

