@@ -23,6 +23,9 @@ from gnnpt.models.defaults import DEFAULT_ENCODER
 
 # Encoders a request may name: none, a published checkpoint, or a model-store name; never a path on the server.
 _ENCODER = re.compile(r"none(:[a-z]+)?|hu2020:[A-Za-z0-9_.-]+|[A-Za-z0-9][A-Za-z0-9._-]*(@v\d+)?")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # what AdaptationSpec accepts, stated in the schema
+NAME_HELP = ("Name the adapted model is registered (and served) under: 1-64 letters, digits, '.', '_' or '-', "
+             "starting with a letter or digit.")  # fmt: skip
 LOG_TAIL = 20
 RETRY_AFTER_S = 2
 BUSY_TIMEOUT_S = 5.0  # how long a request waits for the job store's write lock before it is answered 503
@@ -80,8 +83,8 @@ def adaptation_router(store: JobStore, owner: Any, default_encoder: str = DEFAUL
     @router.post("", status_code=status.HTTP_202_ACCEPTED)
     async def submit(
         labeled: Annotated[UploadFile, File(description="CSV/TSV/SMI/SDF/Parquet: a SMILES column + target columns.")],
-        name: Annotated[str, Form(description="Name the adapted model is registered (and served) under.")],
-        targets: Annotated[str, Form(description="Target column(s), comma-separated.")],
+        name: Annotated[str, Form(pattern=NAME_PATTERN, description=NAME_HELP)],
+        targets: Annotated[str, Form(pattern=r"[^,\s]", description="Target column(s), comma-separated.")],
         unlabeled: Annotated[UploadFile | None, File(description="Unlabeled molecules of your domain.")] = None,
         smiles_col: Annotated[str | None, Form()] = None,
         task_type: Annotated[str | None, Form(description="classification or regression (inferred).")] = None,

@@ -37,7 +37,7 @@ from gnnpt.api.auth import KeyGate, check_key
 from gnnpt.api.limits import BodyDeadline, BodyLimit
 from gnnpt.api.metrics import Metrics
 from gnnpt.api.observe import Observe
-from gnnpt.api.schemas import ErrorBody, ModelSummary, PredictRequest, PredictResponse, UnprocessableBody
+from gnnpt.api.schemas import INT64, ErrorBody, ModelSummary, PredictRequest, PredictResponse, UnprocessableBody
 from gnnpt.api.service import BadRequest, BrokenModel, ModelService, UnknownModel
 from gnnpt.api.settings import Settings
 from gnnpt.api.tables import read_upload, scored_csv
@@ -82,6 +82,20 @@ def json_errors(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def exact_int64(node: Any) -> Any:
+    """``node`` (the document, walked) with 64-bit integer bounds written exactly: FastAPI's OpenAPI model keeps
+    bounds as floats, and 2**63 - 1 rounds up to 2**63, a number the server refuses."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer" and (node.get("minimum"), node.get("maximum")) == tuple(map(float, INT64)):
+            node["minimum"], node["maximum"] = INT64
+        for value in node.values():
+            exact_int64(value)
+    elif isinstance(node, list):
+        for value in node:
+            exact_int64(value)
+    return node
+
+
 def allowed_methods(document: dict[str, Any], path: str, allow: str) -> str:
     """``allow`` (Starlette's ``Allow``, which names the first route matching ``path`` only) with every method the
     document gives the path."""
@@ -123,7 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses=TRANSPORT_ERRORS,
     )
     build_openapi = app.openapi
-    app.openapi = lambda: json_errors(build_openapi())  # type: ignore[method-assign]
+    app.openapi = lambda: exact_int64(json_errors(build_openapi()))  # type: ignore[method-assign]
     app.state.service, app.state.metrics, app.state.settings = service, metrics, settings
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
                        prefixes={"/v1/adaptations": settings.max_upload_bytes})  # fmt: skip

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema, field_validator, model_validator
 
 INT64 = (-(2**63), 2**63 - 1)
+# an id that is a number fits a 64-bit integer: the schema states it, the validator below says so in a sentence
+Int64 = Annotated[int, WithJsonSchema({"type": "integer", "minimum": INT64[0], "maximum": INT64[1]})]
 
 
 def _lone_surrogate(text: str) -> bool:
@@ -27,7 +29,9 @@ class PredictRequest(BaseModel):
     )
 
     smiles: list[str] = Field(description="SMILES strings; an invalid one gets an error, the others are scored.")
-    ids: list[str | int] | None = Field(default=None, description="Your identifiers, one per SMILES.")
+    ids: list[str | Int64] | None = Field(
+        default=None, description="Your identifiers, exactly one per SMILES (a list as long as smiles; 422 otherwise)."
+    )
     explain: StrictBool = Field(default=False, description="Add atom attributions drawn as SVG (gradient x input).")
     explain_task: str | None = Field(default=None, description="Task the attributions explain (default: the first).")
     depict: StrictBool = Field(default=False, description="Add a 2D depiction (SVG) of each valid molecule.")

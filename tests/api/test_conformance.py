@@ -90,3 +90,33 @@ def test_booleans_must_be_json_booleans_as_documented(client) -> None:
     response = client.post("/v1/predict", json={"smiles": ["CCO"], "depict": 0})
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "depict"]
     assert_documented(client, "post", "/v1/predict", response)
+
+
+def test_the_schema_states_the_rules_that_schemathesis_found_unstated(client) -> None:
+    """Issue 32, item 6 (schemathesis ST202): the document admitted ids past 64 bits and empty adaptation names and
+    targets, which the server rejects. It now states them; what no schema can state (ids as many as smiles) is said
+    in the field's description."""
+    import re
+
+    from gnnpt.adaptation.spec import AdaptationSpec
+
+    document = client.app.openapi()
+    ids = document["components"]["schemas"]["PredictRequest"]["properties"]["ids"]
+    number = ids["anyOf"][0]["items"]["anyOf"][1]
+    assert (number["minimum"], number["maximum"]) == (-(2**63), 2**63 - 1) and "one per SMILES" in ids["description"]
+    form = document["paths"]["/v1/adaptations"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    fields = document["components"]["schemas"][form["$ref"].rsplit("/", 1)[1]]["properties"]
+    for name in ("my_model", "a", "x" * 64, "", "-x", "x" * 65, "a b"):
+        stated = re.search(fields["name"]["pattern"], name) is not None
+        try:
+            AdaptationSpec(name=name, targets=["y"])
+            accepted = True
+        except ValueError:
+            accepted = False
+        assert stated == accepted, name
+    for targets, stated in (("herg", True), ("a, b", True), ("", False), (" , ", False)):
+        assert (re.search(fields["targets"]["pattern"], targets) is not None) == stated
+    response = client.post("/v1/adaptations", data={"name": "", "targets": "y"},
+                           files={"labeled": ("l.csv", b"smiles,y\nC,1\n", "text/csv")})  # fmt: skip
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "name"]
+    assert_documented(client, "post", "/v1/adaptations", response)
