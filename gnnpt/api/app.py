@@ -23,7 +23,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.datastructures import UploadFile as StarletteUpload
@@ -46,6 +47,7 @@ from gnnpt.featurization.contained import ParseLimits
 from gnnpt.runtime import torch_threads
 
 WEB_DIR = Path(str(resources.files("gnnpt.api") / "web"))
+DOCS_ASSETS = "/docs-assets"  # Swagger UI's and ReDoc's scripts and styles, served here rather than from a CDN
 # Answers any operation may give (documented on every one): a body that cannot be parsed,
 # a request too slow to arrive, a body over the limit.
 TRANSPORT_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -135,6 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "`error`; the other molecules of the request are scored. Send `X-API-Key` when the service has keys.",
         lifespan=lifespan,
         responses=TRANSPORT_ERRORS,
+        docs_url=None,  # FastAPI's pages load their scripts from a CDN: blank without internet; served below
+        redoc_url=None,
     )
     build_openapi = app.openapi
     app.openapi = lambda: exact_int64(json_errors(build_openapi()))  # type: ignore[method-assign]
@@ -320,5 +324,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def favicon() -> FileResponse:
         return FileResponse(WEB_DIR / "favicon.svg", media_type="image/svg+xml")
 
+    @app.get("/docs", include_in_schema=False)
+    async def swagger() -> HTMLResponse:
+        """Swagger UI from files installed with gnnpt (fastapi-offline's copy): the page works offline."""
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - API docs",
+                                   swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css", swagger_favicon_url="/favicon.ico",
+                                   oauth2_redirect_url=None)  # fmt: skip
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title=f"{app.title} - ReDoc",
+                              redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js", redoc_favicon_url="/favicon.ico",
+                              with_google_fonts=False)  # fmt: skip
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=Path(str(resources.files("fastapi_offline") / "static"))),
+              name="docs-assets")  # fmt: skip
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
     return app

@@ -134,3 +134,30 @@ def test_favicon(tmp_path) -> None:
     assert response.status_code == 200 and response.headers["content-type"] == "image/svg+xml"
     assert response.text.startswith("<svg")
     assert '<link rel="icon" href="/favicon.ico"' in client.get("/").text
+
+
+def test_the_api_docs_load_nothing_from_another_origin() -> None:
+    """Issue 32, item 10: /docs loaded Swagger UI from a CDN and was blank without internet. Every script and style
+    of /docs and /redoc is served by the service itself."""
+    import re
+
+    with TestClient(create_app(Settings(adaptation_workers=0))) as client:
+        for page in ("/docs", "/redoc"):
+            html = client.get(page).text
+            assert "//" not in "".join(re.findall(r'(?:src|href)="([^"]*)"', html)), html
+            assets = re.findall(r'(?:src|href)="(/[^"]+)"', html)
+            assert assets and all(client.get(a).status_code == 200 for a in assets)
+
+
+@needs_browser
+def test_the_api_docs_render_offline(server) -> None:
+    """Swagger UI renders every operation with every request to another origin refused (no internet)."""
+    _, url = server
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = chromium.new_page()
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(url) else route.abort())
+        page.goto(f"{url}/docs")
+        page.wait_for_selector(".opblock-summary-path", timeout=30_000)
+        assert page.locator(".opblock").count() >= 10 and "/v1/predict" in page.inner_text(".swagger-ui")
+        chromium.close()
