@@ -128,6 +128,23 @@ def test_upload_an_sdf_file(browser_page, tmp_path) -> None:
     assert elsewhere == []
 
 
+@needs_browser
+def test_upload_a_semicolon_csv_with_quoted_commas(browser_page, tmp_path) -> None:
+    """Issue 32, item 12: the page refused a ;-separated CSV (as spreadsheets with decimal commas export) that the
+    CLI and REST read, and split a quoted cell at its commas. It reads a file as they do."""
+    page, elsewhere = browser_page
+    table = tmp_path / "library.csv"
+    rows = ["\ufeffName;SMILES;pIC50", '"aspirin, 100 mg";CC(=O)Oc1ccccc1C(=O)O;5,1', "phenol;c1ccccc1O;6,0"]
+    table.write_text("\r\n".join(rows) + "\r\n")
+    page.set_input_files("#file", str(table))
+    page.click("#score")
+    page.wait_for_selector("#legend", state="visible")
+    rows = page.locator("#results tbody tr")
+    assert rows.count() == 2 and "2 scored by tox21" in page.inner_text("#status")
+    assert "aspirin, 100 mg" in rows.nth(0).inner_text() and "phenol" in rows.nth(1).inner_text()
+    assert "0 invalid" in page.inner_text("#status") and elsewhere == []
+
+
 def test_favicon(tmp_path) -> None:
     client = TestClient(create_app(Settings(adaptation_workers=0, jobs_dir=str(tmp_path / "jobs"))))
     response = client.get("/favicon.ico")

@@ -55,23 +55,31 @@ function showEndpoints() {
   }));
 }
 
-// One record per non-empty line: "SMILES [name]" (SMI) or a CSV/TSV row whose header names a SMILES column.
+// One record per non-empty line: "SMILES [name]" (SMI), or a CSV/TSV row whose header names a SMILES column. A CSV
+// is read as the CLI and REST read it: separated by semicolons or tabs when its header has more of them than commas,
+// quoted cells kept whole (commas, separators and doubled quotes inside), a byte-order mark dropped.
 function parseLines(text, delimiter) {
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() && !l.startsWith("#"));
+  text = text.replace(/^\ufeff/, "");
   if (!delimiter) {
+    const lines = text.split(/\r?\n/).filter((l) => l.trim() && !l.startsWith("#"));
     return lines.map((l, i) => {
       const [smiles, ...rest] = l.trim().split(/\s+/);
       return { smiles, id: rest.join(" ") || String(i + 1) };
     });
   }
-  const header = lines.shift().split(delimiter).map((h) => h.trim().replace(/^"|"$/g, ""));
-  const col = header.findIndex((h) => /^(smiles|canonical_smiles|smi|mol)$/i.test(h));
+  if (delimiter === ",") delimiter = headerDelimiter(text.split(/\r?\n/, 1)[0]);
+  const rows = parseCsv(text, delimiter).filter((r) => r.some((c) => c.trim()));
+  const header = (rows.shift() ?? []).map((h) => h.trim());
+  const col = header.findIndex((h) => /^(smiles|canonical_smiles|isomeric_smiles|smi|mol|structure)$/i.test(h));
   if (col < 0) throw new Error(`no SMILES column in the file header: ${header.join(", ")}`);
   const idCol = header.findIndex((h, i) => i !== col && /^(id|name|title|compound)/i.test(h));
-  return lines.map((l, i) => {
-    const cells = l.split(delimiter).map((c) => c.trim().replace(/^"|"$/g, ""));
-    return { smiles: cells[col] ?? "", id: idCol >= 0 ? cells[idCol] : String(i + 1) };
-  });
+  return rows.map((cells, i) => ({ smiles: (cells[col] ?? "").trim(), id: idCol >= 0 ? cells[idCol] : String(i + 1) }));
+}
+
+// "," unless the header holds more semicolons or tabs than commas (spreadsheets with decimal commas export ";").
+function headerDelimiter(header) {
+  const count = (sep) => header.split(sep).length - 1;
+  return [";", "\t"].reduce((best, sep) => (count(sep) > count(best) ? sep : best), ",");
 }
 
 async function readRecords() {
@@ -90,8 +98,8 @@ function colour(value, lo, hi) {
   return `hsl(${Math.round(140 * (1 - Math.min(Math.max(t, 0), 1)))}, 65%, 82%)`;
 }
 
-// RFC 4180 rows: quoted cells may hold commas, newlines and doubled quotes.
-function parseCsv(text) {
+// RFC 4180 rows: quoted cells may hold the delimiter, newlines and doubled quotes.
+function parseCsv(text, delimiter = ",") {
   const rows = [];
   let row = [], cell = "", quoted = false;
   for (let i = 0; i < text.length; i++) {
@@ -101,7 +109,7 @@ function parseCsv(text) {
       else if (text[i + 1] === '"') cell += text[++i];
       else quoted = false;
     } else if (c === '"') quoted = true;
-    else if (c === ",") { row.push(cell); cell = ""; }
+    else if (c === delimiter) { row.push(cell); cell = ""; }
     else if (c === "\n") { row.push(cell); rows.push(row); row = []; cell = ""; }
     else if (c !== "\r") cell += c;
   }
