@@ -47,6 +47,9 @@ from gnnpt.featurization.contained import ParseLimits
 from gnnpt.runtime import torch_threads
 
 WEB_DIR = Path(str(resources.files("gnnpt.api") / "web"))
+# a request is scored only when its estimated time is within this share of the timeout (the rest is headroom for
+# other requests sharing the scorer and for the estimate's error)
+TIME_MARGIN = 0.5
 DOCS_ASSETS = "/docs-assets"  # Swagger UI's and ReDoc's scripts and styles, served here rather than from a CDN
 # Answers any operation may give (documented on every one): a body that cannot be parsed,
 # a request too slow to arrive, a body over the limit.
@@ -206,6 +209,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                 f"about {atoms:,} heavy atoms in one request; the limit is "
                                 f"{settings.max_request_atoms:,}: split the list, or use `gnnpt screen` for "
                                 "libraries")  # fmt: skip
+        seconds, budget = await service.estimate(name, body.smiles), settings.request_timeout_s * TIME_MARGIN
+        if seconds > budget:
+            fits = max(1, int(len(body.smiles) * budget / seconds))
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
+                                f"these {len(body.smiles):,} molecules would take about {seconds:.0f} s to score "
+                                f"with {name} on this server now, more than it accepts within the "
+                                f"{settings.request_timeout_s:g} s timeout: send about {fits:,} molecules like these "
+                                "per request, or use `gnnpt screen` for libraries")  # fmt: skip
         request.state.molecules = len(body.smiles)
         try:
             result = await asyncio.wait_for(service.predict(name, body), settings.request_timeout_s)

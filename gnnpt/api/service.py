@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from gnnpt.api.batching import MicroBatcher
+from gnnpt.api.cost import ScoringCost
 from gnnpt.api.schemas import ModelSummary, PredictRequest
 from gnnpt.api.settings import Settings
 from gnnpt.datasets.endpoints import endpoints
@@ -51,6 +53,7 @@ class ModelService:
         self.parser = ContainedFeaturizer(ParseLimits(settings.parse_memory_mb, settings.parse_time_s))
         self.default = settings.default_model or DEFAULT_MODEL
         self._predictors: dict[str, Predictor] = {}
+        self._costs: dict[str, ScoringCost] = {}
         self._batchers: dict[str, MicroBatcher] = {}
         self._lock = asyncio.Lock()
         self.ready = False
@@ -107,9 +110,9 @@ class ModelService:
             return self._batchers[name]
         async with self._lock:
             if name not in self._predictors:
-                self._predictors[name] = await asyncio.to_thread(self._load, name)
+                self._predictors[name], self._costs[name] = await asyncio.to_thread(self._load, name)
             if name not in self._batchers:
-                batcher = MicroBatcher(functools.partial(self._score, self._predictors[name]),
+                batcher = MicroBatcher(functools.partial(self._score, self._predictors[name], self._costs[name]),
                                        self.settings.batch_window_ms / 1000,
                                        self.settings.max_batch_molecules, self.on_batch, ScoredMolecules.concat,
                                        self.settings.max_batch_atoms)  # fmt: skip
@@ -122,12 +125,21 @@ class ModelService:
         with contained_parsing(self.parser):
             return fn(*args)
 
-    def _score(self, predictor: Predictor, smiles: list[str]) -> ScoredMolecules:
-        """``predictor.score`` with the molecules parsed in the parse process (whatever the model's featurization)."""
+    def _score(self, predictor: Predictor, cost: ScoringCost, smiles: list[str]) -> ScoredMolecules:
+        """``predictor.score`` with the molecules parsed in the parse process (whatever the model's featurization);
+        the time it took rescales the model's cost estimate."""
+        start = time.perf_counter()
         with contained_parsing(self.parser):
-            return predictor.score(smiles)
+            scored = predictor.score(smiles)
+        cost.observe(smiles, time.perf_counter() - start)
+        return scored
 
-    def _load(self, name: str) -> Predictor:
+    async def estimate(self, name: str, smiles: list[str]) -> float:
+        """Seconds model ``name`` would take now to score ``smiles`` by itself (loading the model first)."""
+        await self.batcher(name)
+        return self._costs[name].seconds_for(smiles, self.settings.max_smiles_length)
+
+    def _load(self, name: str) -> tuple[Predictor, ScoringCost]:
         path = self._path(name)
         if self.card(name).get("kind") == "encoder":
             raise UnknownModel(f"{name!r} is an encoder, not a model that scores; see GET /v1/models")
@@ -138,7 +150,7 @@ class ModelService:
             raise BrokenModel(f"model {name!r} cannot be loaded: {exc}") from None
         predictor.max_atoms = self.settings.max_atoms
         predictor.precision = resolve_precision(self.settings.precision, predictor.device)
-        return predictor
+        return predictor, ScoringCost.measure(predictor.score, self.settings.max_atoms)  # trusted probe molecules
 
     async def predict(self, name: str, request: PredictRequest) -> dict[str, Any]:
         """Score ``request`` with model ``name``: one result per SMILES, in order, invalid ones with their error.

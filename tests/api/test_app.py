@@ -240,7 +240,15 @@ def test_models_card_health_metrics_and_page(client) -> None:
     assert client.get("/static/app.js").status_code == 200
 
 
-def test_timeout_answers_504() -> None:
+def test_timeout_answers_504(monkeypatch) -> None:
+    """A request the cost estimate let through (it can be wrong: the server slowed down at once) still ends at the
+    timeout."""
+    from gnnpt.api.service import ModelService
+
+    async def no_time(*_: object) -> float:
+        return 0.0
+
+    monkeypatch.setattr(ModelService, "estimate", no_time)
     with TestClient(create_app(Settings(adaptation_workers=0, request_timeout_s=1e-4, batch_window_ms=50))) as c:
         response = c.post("/v1/predict", json={"smiles": ["CCO"]})
         assert response.status_code == 504 and "longer than" in response.json()["detail"]
@@ -365,6 +373,41 @@ def test_the_work_of_a_request_is_bounded_by_its_atoms() -> None:
         assert [r["canonical_smiles"] for r in split] == [None if pd.isna(v) else v for v in whole["canonical_smiles"]]
         np.testing.assert_allclose([r["scores"]["SR-MMP"] or np.nan for r in split], whole["SR-MMP"], atol=2e-3)
         assert c.app.state.service._batchers[DEFAULT_MODEL].batches > 1
+
+
+def test_a_request_that_cannot_finish_in_time_is_refused_up_front() -> None:
+    """Issue 32, item 5: 1,450 molecules of 171 atoms were within the limits and took 29.8 s of the 30 s timeout. The
+    model's measured cost refuses what it cannot score in time, saying how many molecules like these fit."""
+    import re
+
+    from gnnpt.api.cost import probe_smiles
+
+    settings = Settings(adaptation_workers=0, request_timeout_s=2, max_request_atoms=10**6)
+    with TestClient(create_app(settings)) as c:
+        big = [probe_smiles(190)] * 3000
+        response = c.post("/v1/predict", json={"smiles": big})
+        detail = response.json()["detail"]
+        assert response.status_code == 413 and "these 3,000 molecules would take about" in detail, detail
+        fits = int(re.search(r"send about ([\d,]+) molecules like these", detail).group(1).replace(",", ""))
+        assert 0 < fits < 3000
+        response = c.post("/v1/predict", json={"smiles": big[:fits]})
+        assert response.status_code == 200 and len(response.json()["results"]) == fits
+
+
+def test_the_cost_estimate_interpolates_sizes_and_follows_the_servers_speed() -> None:
+    from gnnpt.api.cost import ScoringCost, probe_smiles
+
+    cost = ScoringCost([1, 24, 200], [0.001, 0.002, 0.1])
+    assert cost.molecule(1) == 0.001 and cost.molecule(200) == 0.1 and cost.molecule(201) == 0.0
+    assert cost.molecule(112) == pytest.approx(0.002 + 0.098 * 88 / 176)
+    smiles = [probe_smiles(24)] * 50
+    assert cost.seconds_for(smiles) == pytest.approx(0.1)
+    assert cost.seconds_for(smiles, max_length=10) == 0.0  # too long to be scored
+    for _ in range(20):  # the server slowed down 4x: the estimate follows
+        cost.observe(smiles, 0.4)
+    assert cost.seconds_for(smiles) == pytest.approx(0.4, rel=0.01)
+    cost.observe(smiles[:1], 0.01)  # a batch too short to measure changes nothing
+    assert cost.seconds_for(smiles) == pytest.approx(0.4, rel=0.01)
 
 
 def test_a_shipped_auto_model_scores_over_rest_as_in_the_notebook(client) -> None:
