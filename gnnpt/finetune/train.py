@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import time
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -31,6 +27,7 @@ from gnnpt.models.targets import Standardizer
 from gnnpt.nn.jk import JK_MODES
 from gnnpt.nn.pooling import POOLINGS
 from gnnpt.nn.precision import training_precision
+from gnnpt.pretraining.quiet import quiet_lightning
 from gnnpt.store.packed import PackedGraphs
 
 
@@ -131,23 +128,6 @@ def num_outputs(task_type: str, targets: np.ndarray) -> int:
         labels = targets[~np.isnan(targets)]
         return int(labels.max()) + 1 if len(labels) else 0
     return targets.shape[1]
-
-
-@contextmanager
-def quiet_lightning() -> Iterator[None]:
-    """Lightning's per-fit banners (devices, tips) and known-harmless warnings off: a benchmark fits hundreds."""
-    loggers = [logging.getLogger(n) for n in ("pytorch_lightning", "lightning.pytorch", "lightning.fabric")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            for message in ("does not have many workers", "smaller than the logging interval", "treespec"):
-                warnings.filterwarnings("ignore", f".*{message}.*")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
 
 
 def _trainer(cfg: FinetuneConfig, metric: str, higher: bool, extra: list[pl.Callback] | None = None) -> pl.Trainer:

@@ -36,6 +36,7 @@ from gnnpt.pretraining.objectives import (
     GraphContrastive,
     GraphMAE,
 )
+from gnnpt.pretraining.quiet import quiet_lightning
 from gnnpt.pretraining.snapshots import EncoderSnapshots, hardware
 
 
@@ -158,27 +159,28 @@ def pretrain(cfg: PretrainConfig, callbacks: list[pl.Callback] | None = None) ->
         "recipe": cfg.to_dict()})  # fmt: skip
     checkpoints = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0,
                                   every_n_train_steps=cfg.checkpoint_every_n_steps)  # fmt: skip
-    trainer = pl.Trainer(
-        accelerator=cfg.accelerator,
-        devices=cfg.devices,
-        num_nodes=cfg.num_nodes,
-        strategy=cfg.strategy,
-        precision=precision,
-        max_epochs=-1 if budget_s else cfg.epochs,  # a time budget replaces the epoch count
-        max_steps=cfg.max_steps or -1,
-        gradient_clip_val=cfg.grad_clip,
-        callbacks=[checkpoints, timer, snapshots, *(callbacks or [])],
-        logger=CSVLogger(run_dir, name="logs"),  # logs/version_N/metrics.csv, a new N for each (resumed) fit
-        use_distributed_sampler=False,  # PackedDataModule shards by rank itself
-        enable_progress_bar=cfg.progress,
-        enable_model_summary=False,
-        log_every_n_steps=cfg.log_every_n_steps,
-    )
-    last = run_dir / "checkpoints" / "last.ckpt"
-    resume = str(last) if cfg.resume and last.exists() else None
-    trainer.fit(module, datamodule=data, ckpt_path=resume, weights_only=True)  # a checkpoint is never unpickled
-    # the end state (optimizer and loops too), so a longer run of the same recipe can continue from it
-    trainer.save_checkpoint(last, weights_only=False)
+    with quiet_lightning():  # no device banners or tips: the run's own log says what it does
+        trainer = pl.Trainer(
+            accelerator=cfg.accelerator,
+            devices=cfg.devices,
+            num_nodes=cfg.num_nodes,
+            strategy=cfg.strategy,
+            precision=precision,
+            max_epochs=-1 if budget_s else cfg.epochs,  # a time budget replaces the epoch count
+            max_steps=cfg.max_steps or -1,
+            gradient_clip_val=cfg.grad_clip,
+            callbacks=[checkpoints, timer, snapshots, *(callbacks or [])],
+            logger=CSVLogger(run_dir, name="logs"),  # logs/version_N/metrics.csv, a new N for each (resumed) fit
+            use_distributed_sampler=False,  # PackedDataModule shards by rank itself
+            enable_progress_bar=cfg.progress,
+            enable_model_summary=False,
+            log_every_n_steps=cfg.log_every_n_steps,
+        )
+        last = run_dir / "checkpoints" / "last.ckpt"
+        resume = str(last) if cfg.resume and last.exists() else None
+        trainer.fit(module, datamodule=data, ckpt_path=resume, weights_only=True)  # a checkpoint is never unpickled
+        # the end state (optimizer and loops too), so a longer run of the same recipe can continue from it
+        trainer.save_checkpoint(last, weights_only=False)
 
     final = {k: round(float(v), 6) for k, v in trainer.callback_metrics.items()}
     card: dict[str, Any] = {

@@ -105,6 +105,16 @@ def test_the_descriptor_objective_can_also_predict_minimol_fingerprints(corpus, 
         pretrain(_cfg(corpus, tmp_path / "none", "objectives={descriptors: {set: null}}", "max_steps=1"))
 
 
+def test_pretraining_prints_no_lightning_banners(corpus, tmp_path, caplog, capfd) -> None:
+    """Issue 32, item 11: `gnnpt adapt run` (its domain-adaptive pretraining) printed Lightning's GPU/TPU lines, a tip
+    and "max_epochs=3 reached" after --epochs 2 (the pretraining's own epochs)."""
+    caplog.set_level("INFO")
+    pretrain(_cfg(corpus, tmp_path, "epochs=1", "max_steps=2"))
+    said = " ".join([r.getMessage() for r in caplog.records] + list(capfd.readouterr()))
+    for banner in ("GPU available", "TPU available", "Tip", "max_epochs", "max_steps"):
+        assert banner not in said, banner
+
+
 def test_a_time_budget_ends_the_run_and_snapshots_mark_its_minutes(corpus, tmp_path) -> None:
     """``max_minutes`` replaces the epoch count (epochs=1 would end this run after 8 steps) and snapshots are the
     encoder at each mark, with the steps taken so far."""
