@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import shutil
 from pathlib import Path
 
@@ -19,6 +20,28 @@ def upload_suffix(filename: str | None) -> str:
     """The file type of an uploaded file's name (``.csv`` when it names none gnnpt reads)."""
     name = (filename or "").lower()
     return next((s for s in sorted(UPLOAD_SUFFIXES, key=len, reverse=True) if name.endswith(s)), ".csv")
+
+
+class UploadTooLarge(ValueError):
+    """An upload whose content is over the size limit once unpacked."""
+
+
+def check_unpacked(path: Path, limit: int, name: str) -> None:
+    """UploadTooLarge when the gzipped upload ``path`` unpacks to more than ``limit`` bytes, the most a plain upload
+    may send (counted in 1 MiB steps, nothing kept: a gzip bomb costs a second, not the server's memory)."""
+    with path.open("rb") as fh:
+        if fh.read(2) != b"\x1f\x8b":
+            return
+    size = 0
+    try:
+        with gzip.open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                size += len(block)
+                if size > limit:
+                    raise UploadTooLarge(f"{name} unpacks to more than {limit:,} bytes, the limit of an upload's "
+                                         "content; send fewer molecules, or split the job")  # fmt: skip
+    except (OSError, EOFError) as exc:
+        raise ValueError(f"{name} is not a readable gzip file ({exc}); compress it again") from None
 
 
 def submit_job(

@@ -17,7 +17,7 @@ from gnnpt.adaptation.jobs import Job, JobStore
 from gnnpt.adaptation.report import report_html
 from gnnpt.adaptation.runner import LOG_FILE
 from gnnpt.adaptation.spec import AdaptationSpec
-from gnnpt.adaptation.submit import submit_job, upload_suffix
+from gnnpt.adaptation.submit import UploadTooLarge, check_unpacked, submit_job, upload_suffix
 from gnnpt.featurization.contained import ParseLimits
 from gnnpt.models.defaults import DEFAULT_ENCODER
 
@@ -69,7 +69,8 @@ async def stored(call: Callable[..., T], *args: Any) -> T:
 
 
 def adaptation_router(store: JobStore, owner: Any, default_encoder: str = DEFAULT_ENCODER,
-                      limits: ParseLimits = ParseLimits()) -> APIRouter:  # fmt: skip
+                      limits: ParseLimits = ParseLimits(), max_upload_bytes: int = 50_000_000
+                      ) -> APIRouter:  # fmt: skip
     """The routes; ``owner`` is the dependency that gives the caller's identity (its API key digest)."""
     router = APIRouter(prefix="/v1/adaptations", tags=["adaptations"])
     caller = Depends(owner)
@@ -137,8 +138,15 @@ def adaptation_router(store: JobStore, owner: Any, default_encoder: str = DEFAUL
                 with paths[key].open("wb") as f:
                     await asyncio.to_thread(shutil.copyfileobj, upload.file, f)
         try:
+            for key, path in paths.items():
+                name = (labeled if key == "labeled" else unlabeled).filename or key
+                await asyncio.to_thread(check_unpacked, path, max_upload_bytes, PurePath(name).name)
             job = await stored(submit_job, store, who, spec, paths["labeled"], paths.get("unlabeled"), job_id, limits)
+        except UploadTooLarge as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from None
         except ValueError as exc:
+            shutil.rmtree(folder, ignore_errors=True)  # nothing queued: the uploads go too
             uploads = {"labeled": labeled, "unlabeled": unlabeled}
             names = {path: uploads[key].filename or key for key, path in paths.items()}
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, without_paths(str(exc), names)) from None

@@ -195,7 +195,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return check_key(request, key_hashes) or "anonymous"
 
     limits = ParseLimits(settings.parse_memory_mb, settings.parse_time_s)  # the uploads' molecules, as predict's
-    app.include_router(adaptation_router(jobs, owner, settings.adaptation_encoder, limits), responses=ERRORS)
+    app.include_router(adaptation_router(jobs, owner, settings.adaptation_encoder, limits, settings.max_upload_bytes),
+                       responses=ERRORS)  # fmt: skip
 
     async def score(request: Request, name: str, body: PredictRequest) -> dict[str, Any]:
         """The response body (see :class:`PredictResponse`) of scoring ``body`` with model ``name``."""

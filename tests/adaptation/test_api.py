@@ -3,6 +3,7 @@ in the middle of a job, invalid uploads, and two users who do not see each other
 
 from __future__ import annotations
 
+import gzip
 import io
 import time
 
@@ -141,6 +142,12 @@ def test_invalid_uploads_are_refused_with_the_reason(settings, files) -> None:
         refused = [p for p in job.json()["report"]["problems"] if p["row"] >= 80]
         assert len(refused) == 30 and all("printable ASCII" in p["problem"] for p in refused)
         client.delete(f"/v1/adaptations/{job.json()['id']}", headers=ALICE)
+        bomb = gzip.compress(b"smiles,p_np\n" + b"CCO,1\n" * 1_000_000)  # 6 MB in a few KB (issue 32, item 2)
+        assert len(bomb) < settings.max_upload_bytes
+        uploads = {"labeled": ("labels.csv.gz", io.BytesIO(bomb), "application/gzip")}
+        response = client.post("/v1/adaptations", data=FORM, files=uploads, headers=ALICE)
+        assert response.status_code == 413, response.text
+        assert "labels.csv.gz unpacks to more than 20,000 bytes" in response.json()["detail"]
         big = {**files, "unlabeled": files["unlabeled"] * 10}
         response = submit(client, big)
         assert response.status_code == 413 and "limit of 20000 bytes" in response.json()["detail"]
