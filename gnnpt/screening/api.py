@@ -75,11 +75,12 @@ def _selection(
     parsed = [f if isinstance(f, Filter) else Filter.parse(f, names) for f in filters or ()]
     if top_k is None:
         if sort_by is not None:
-            raise ValueError("sort_by needs top_k: sorting every row would hold them all in memory; sort the output")
+            raise ValueError("--sort-by (sort_by) needs --top-k (top_k): sorting every row would hold them all in "
+                             "memory; sort the output")  # fmt: skip
         return parsed, None
     if sort_by is None:
         if len(names) > 1:
-            raise ValueError(f"top_k needs sort_by, the output to rank by: one of {names}")
+            raise ValueError(f"--top-k (top_k) needs --sort-by (sort_by), the output to rank by: one of {names}")
         sort_by = names[0]
     return parsed, TopK(top_k, sort_by, names)
 
