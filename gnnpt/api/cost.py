@@ -20,7 +20,7 @@ from gnnpt.featurization.atom_count import heavy_atoms
 PROBE_SIZES = (1, 24)  # heavy atoms of the small probes; the largest probe has the service's atom limit
 PROBE_MOLECULES = 8  # molecules scored per probe size
 SMOOTHING = 0.3  # weight of the latest batch in the speed factor
-MIN_BATCH_S = 0.05  # batches shorter than this are too noisy to rescale the estimate
+MIN_BATCH_S = 0.05  # batches predicted shorter than this are too noisy (fixed costs, preemption) to rescale by
 
 
 def probe_smiles(atoms: int) -> str:
@@ -64,8 +64,9 @@ class ScoringCost:
         return total * self.factor
 
     def observe(self, smiles: Sequence[str], seconds: float) -> None:
-        """Rescale by a batch that took ``seconds`` to score ``smiles``."""
+        """Rescale by a batch that took ``seconds`` to score ``smiles``: only a batch whose molecules should take
+        :data:`MIN_BATCH_S` or more, since a small batch's time is mostly fixed costs and the scheduler's noise."""
         predicted = self.seconds_for(smiles) / self.factor
-        if seconds >= MIN_BATCH_S and predicted > 0:
-            ratio = min(max(seconds / predicted, 0.1), 100.0)
+        if predicted >= MIN_BATCH_S:
+            ratio = min(max(seconds / predicted, 0.1), 20.0)
             self.factor = (1 - SMOOTHING) * self.factor + SMOOTHING * ratio
