@@ -76,8 +76,8 @@ def read_texts(directory: str | Path, card: dict[str, Any]) -> dict[str, str]:
     """The tree texts saved beside a model (empty when it has none); CardError when the file is not what it says.
 
     The unpacked size is capped by the ``card``'s tree models (:data:`TREE_TEXT_BYTES` each) and by
-    :data:`TREE_RATIO` times the packed size; it is counted in 1 MiB steps before anything is kept, so a
-    compression bomb costs a second or two and no memory, never the host."""
+    :data:`TREE_RATIO` times the packed bytes it came from; it is counted in 1 MiB steps before anything is kept, so
+    a compression bomb costs milliseconds and no memory, never the host."""
     path = Path(directory) / TREES_FILE
     if not path.is_file():
         return {}
@@ -96,20 +96,22 @@ def read_texts(directory: str | Path, card: dict[str, Any]) -> dict[str, str]:
 
 
 def _check_unpacked_size(packed: bytes, path: Path, models: int) -> None:
-    """CardError as soon as ``packed`` unpacks past its cap (see :func:`read_texts`); nothing is kept meanwhile."""
+    """CardError as soon as ``packed`` unpacks past its cap (see :func:`read_texts`); nothing is kept meanwhile. The
+    ratio is checked against the packed bytes read so far, so a bomb is refused within its first megabytes."""
     by_card = _TREE_FILE_OVERHEAD + models * TREE_TEXT_BYTES
-    cap = min(by_card, _TREE_FILE_OVERHEAD + TREE_RATIO * len(packed))
+    raw = io.BytesIO(packed)
     size = 0
-    with gzip.GzipFile(fileobj=io.BytesIO(packed)) as fh:
+    with gzip.GzipFile(fileobj=raw) as fh:
         while block := fh.read(1 << 20):
             size += len(block)
-            if size > cap:
+            by_ratio = _TREE_FILE_OVERHEAD + TREE_RATIO * raw.tell()
+            if size > min(by_card, by_ratio):
                 why = (f"more than the {models} tree model(s) its card describes can take ({TREE_TEXT_BYTES >> 20} "
-                       "MiB each)" if cap == by_card else f"over {TREE_RATIO} times its packed size, which tree "
-                       "texts never reach")  # fmt: skip
-                raise CardError(f"{path} unpacks to more than {cap:,} bytes, {why}: it is not a tree file gnnpt "
-                                "wrote (a compression bomb?) and was refused unread; get the model again from its "
-                                "source, or save it again with gnnpt")  # fmt: skip
+                       "MiB each)" if by_card < by_ratio else f"over {TREE_RATIO} times the packed bytes it came "
+                       "from, which tree texts never reach")  # fmt: skip
+                raise CardError(f"{path} unpacks to more than {min(by_card, by_ratio):,} bytes, {why}: it is not a "
+                                "tree file gnnpt wrote (a compression bomb?) and was refused unread; get the model "
+                                "again from its source, or save it again with gnnpt")  # fmt: skip
 
 
 def load_model_dir(directory: str | Path, device: str | torch.device = "cpu", kind: str | None = None) -> Any:
