@@ -8,20 +8,33 @@ a table without a SMILES column), then each attack. Prints the schemathesis coun
 server's own counts (requests by status from ``/metrics``, tracebacks on stderr) and one line per attack with the
 status it expected and got; exits 1 if any check failed, an attack got another answer, or the server answered 5xx.
 
-    python benchmarks/attack_service.py --max-examples 100
+Then the probe of issue 32, each case beside ``--busy`` processes that keep the cores busy (``yes``): another
+client's latency while a 2,000-column CSV is answered; a gzip bomb in a model import (time to refuse, peak memory);
+adaptation workers after their server's SIGKILL and SIGTERM; a 10 MB SMILES in ``gnnpt screen`` against the same
+run without it; requests of 171-atom molecules up to the atom limit (each is refused up front or answered within
+the timeout). Each prints its figures and whether it met its bound.
+
+    python benchmarks/attack_service.py --max-examples 100 --busy 4
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
+import gzip
 import json
 import os
 import re
 import select
+import shutil
+import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -52,10 +65,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(port: int, folder: Path) -> subprocess.Popen:
-    """``gnnpt serve`` on ``port``, with its stores in ``folder``, once it is ready."""
+def start(port: int, folder: Path, workers: int = 0) -> subprocess.Popen:
+    """``gnnpt serve`` on ``port``, with its stores in ``folder`` and ``workers`` adaptation workers, once it is
+    ready."""
     env = {**os.environ, "GNNPT_MODEL_DIR": str(folder / "models"), "GNNPT_API_JOBS_DIR": str(folder / "jobs"),
-           "GNNPT_API_ADAPTATION_WORKERS": "0", "GNNPT_API_API_KEY_HASHES": hash_key(KEY),
+           "GNNPT_API_ADAPTATION_WORKERS": str(workers), "GNNPT_API_API_KEY_HASHES": hash_key(KEY),
            **{f"GNNPT_API_{k}": v for k, v in TIMEOUTS.items()}}  # fmt: skip
     proc = subprocess.Popen([str(Path(sys.executable).parent / "gnnpt"), "serve", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=(folder / "server.err").open("w"))  # fmt: skip
@@ -238,6 +252,202 @@ def attacks(port: int) -> list[tuple[str, str, Callable[[], tuple[str, float]]]]
     ]
 
 
+def busy(count: int, seconds: float) -> list[subprocess.Popen]:
+    """``count`` processes that keep a core busy each, ended by ``timeout`` after ``seconds`` at the latest (end
+    them sooner with SIGTERM, which ``timeout`` passes on; SIGKILL would leave ``yes`` running)."""
+    return [subprocess.Popen(["timeout", str(int(seconds)), "yes"], stdout=subprocess.DEVNULL) for _ in range(count)]
+
+
+def one_molecule_latency(url: str, until: Callable[[], bool], every_s: float = 0.05) -> list[float]:
+    """Seconds of one-molecule requests sent one after another until ``until()``."""
+    seconds = []
+    with httpx.Client(headers={"X-API-Key": KEY}, timeout=60) as client:
+        while not until():
+            start = time.monotonic()
+            client.post(f"{url}/v1/predict", json={"smiles": ["CCO"]}).raise_for_status()
+            seconds.append(time.monotonic() - start)
+            time.sleep(every_s)
+    return seconds
+
+
+def wide_csv(url: str, repeats: int = 5) -> tuple[str, bool]:
+    """Another client's latency while 1,999-column CSVs (every cell a formula to escape) are answered, against its
+    latency alone."""
+    header = "smiles," + ",".join(f"c{k}" for k in range(1998))
+    table = (header + "\nCCO," + ",".join(["=1+1"] * 1998) + "\n").encode()
+    alone_until = time.monotonic() + 5
+    alone = one_molecule_latency(url, lambda: time.monotonic() > alone_until)
+    done = threading.Event()
+
+    def post() -> None:
+        with httpx.Client(headers={"X-API-Key": KEY, "Content-Type": "text/csv"}, timeout=120) as client:
+            for _ in range(repeats):
+                client.post(f"{url}/v1/predict/csv", content=table).raise_for_status()
+        done.set()
+
+    sender = threading.Thread(target=post)
+    sender.start()
+    during = one_molecule_latency(url, done.is_set)
+    sender.join()
+    extra = max(during) - statistics.median(alone)
+    return (f"one-molecule requests: median {statistics.median(alone) * 1e3:.0f} ms alone; during {repeats} wide "
+            f"CSVs median {statistics.median(during) * 1e3:.0f} ms, max {max(during) * 1e3:.0f} ms "
+            f"({len(during)} requests): +{extra * 1e3:.0f} ms at worst"), extra < 0.2  # fmt: skip
+
+
+BOMB_IMPORT = textwrap.dedent("""
+    import resource, sys, time
+    from gnnpt.models.store import import_model
+    start = time.monotonic()
+    try:
+        import_model(sys.argv[1], root=sys.argv[2])
+        outcome = "imported"
+    except ValueError as exc:
+        outcome = str(exc)
+    print(time.monotonic() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, outcome, sep="\\t")
+""")
+
+
+def gzip_bomb(folder: Path, gigabytes: int) -> tuple[str, bool]:
+    """A shipped tree model whose trees.json.gz holds ``gigabytes`` GB of zeros, imported into a new model store:
+    the seconds to refuse it (after start-up) and the process's peak memory."""
+    from gnnpt.models.packaged import packaged_dir
+
+    model = shutil.copytree(packaged_dir() / "sider", folder / "bomb")
+    block = bytes(64 << 20)
+    with gzip.open(model / "trees.json.gz", "wb", compresslevel=6) as fh:
+        for _ in range(gigabytes * 1000 // 64):
+            fh.write(block)
+    packed = (model / "trees.json.gz").stat().st_size
+    out = subprocess.run([sys.executable, "-c", BOMB_IMPORT, str(model), str(folder / "bomb-store")],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    seconds, peak_kb, outcome = out.strip().split("\t", 2)
+    refused = "compression bomb" in outcome
+    text = (f"{gigabytes} GB of zeros in {packed / 1e6:.0f} MB: {'refused' if refused else outcome[:80]} in "
+            f"{float(seconds):.2f} s, peak memory {int(peak_kb) / 1024:.0f} MB")  # fmt: skip
+    return text, refused and float(seconds) < 5 and int(peak_kb) < 1 << 20
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def _slot_held(jobs: Path) -> bool:
+    path = jobs / "worker-0.lock"
+    if not path.exists():
+        return False
+    with path.open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+    return False
+
+
+def workers_after_their_server(folder: Path) -> tuple[str, bool]:
+    """``gnnpt serve`` with one adaptation worker, ended by SIGKILL and then by SIGTERM: seconds until its worker
+    is gone."""
+    lines, ok = [], True
+    for how in (signal.SIGKILL, signal.SIGTERM):
+        port, run = free_port(), folder / f"serve-{how.name}"
+        run.mkdir()
+        proc = start(port, run, workers=1)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not _slot_held(run / "jobs"):
+            time.sleep(0.1)
+        workers = [c for c in _children(proc.pid) if _slot_held(run / "jobs")]
+        ended = time.monotonic()
+        proc.send_signal(how)
+        proc.wait(60)
+        while time.monotonic() - ended < 30 and any(_running(w) for w in workers):
+            time.sleep(0.05)
+        seconds = time.monotonic() - ended
+        alive = [w for w in workers if _running(w)]
+        for w in alive:
+            os.kill(w, signal.SIGKILL)
+        lines.append(f"{how.name}: {'a worker still running' if alive else 'no worker left'} {seconds:.1f} s after")
+        ok &= not alive and seconds < 5
+    return "; ".join(lines), ok
+
+
+def _timed_screen(input: Path, output: Path) -> tuple[float, int]:
+    """Wall seconds and peak memory (KB, the largest process) of ``gnnpt screen``."""
+    command = ["/usr/bin/time", "-f", "%e %M", str(Path(sys.executable).parent / "gnnpt"), "screen", str(input),
+               "-o", str(output)]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    seconds, peak = result.stderr.strip().splitlines()[-1].split()
+    return float(seconds), int(peak)
+
+
+def huge_smiles_in_screen(folder: Path) -> tuple[str, bool]:
+    """``gnnpt screen`` of two molecules with and without a 10 MB SMILES between them."""
+    plain, huge = folder / "two.csv", folder / "huge.csv"
+    plain.write_text("smiles,name\nCCO,a\nc1ccccc1O,c\n")
+    huge.write_text("smiles,name\nCCO,a\n" + "C" * 10_000_000 + ",b\nc1ccccc1O,c\n")
+    base_s, base_kb = _timed_screen(plain, folder / "two_scores.csv")
+    huge_s, huge_kb = _timed_screen(huge, folder / "huge_scores.csv")
+    with (folder / "huge_scores.csv").open() as fh:
+        error = fh.read().splitlines()[2].rsplit(",", 1)[1]
+    extra_s, extra_mb = huge_s - base_s, (huge_kb - base_kb) / 1024
+    text = (f"{huge_s:.1f} s and {huge_kb / 1024:.0f} MB against {base_s:.1f} s and {base_kb / 1024:.0f} MB without "
+            f"it (+{extra_s:.1f} s, +{extra_mb:.0f} MB); its row: {error[:60]!r}")  # fmt: skip
+    return text, error.startswith("too many atoms") and extra_s < 2 and extra_mb < 500
+
+
+def heavy_requests(url: str, timeout_s: float = 30.0) -> tuple[str, bool]:
+    """Requests of 171-atom molecules up to the atom limit: each must be refused up front or answered in time."""
+    from gnnpt.api.cost import probe_smiles
+
+    lines, ok = [], True
+    with httpx.Client(headers={"X-API-Key": KEY}, timeout=120) as client:
+        for n in (100, 400, 800, 1450):
+            start = time.monotonic()
+            status = client.post(f"{url}/v1/predict", json={"smiles": [probe_smiles(171)] * n}).status_code
+            seconds = time.monotonic() - start
+            lines.append(f"{n:,} molecules: {status} in {seconds:.1f} s")
+            ok &= status == 413 or (status == 200 and seconds < timeout_s)
+    return "; ".join(lines), ok
+
+
+def probe(url: str, folder: Path, busy_count: int, bomb_gb: int) -> int:
+    """Issue 32's probe; the number of cases that missed their bound."""
+    cases = [
+        ("another client's latency during 2,000-column CSVs (under +200 ms)", lambda: wide_csv(url)),
+        ("171-atom molecules (each refused up front or answered within 30 s)", lambda: heavy_requests(url)),
+        ("a gzip bomb in a model import (refused within 5 s, under 1 GB)", lambda: gzip_bomb(folder, bomb_gb)),
+        ("adaptation workers after their server ends (none after 5 s)", lambda: workers_after_their_server(folder)),
+        ("a 10 MB SMILES in gnnpt screen (+2 s, +500 MB at most)", lambda: huge_smiles_in_screen(folder)),
+    ]
+    missed = 0
+    print(f"issue 32 probe, beside {busy_count} busy processes:")
+    for name, run in cases:
+        neighbours = busy(busy_count, 600)
+        try:
+            text, ok = run()
+        finally:
+            for p in neighbours:
+                p.terminate()
+                p.wait()
+        missed += not ok
+        print(f"  {'ok  ' if ok else 'MISS'} {name}: {text}")
+    return missed
+
+
 def counts(by_status: Counter[str]) -> str:
     return f"{sum(by_status.values()):,} requests: " + ", ".join(f"{n:,} x {s}" for s, n in sorted(by_status.items()))
 
@@ -246,6 +456,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-examples", type=int, default=100, help="schemathesis test cases per operation")
     parser.add_argument("--seed", type=int, default=16)
+    parser.add_argument("--busy", type=int, default=4, help="busy processes beside the service in the probe cases")
+    parser.add_argument("--bomb-gb", type=int, default=6, help="gigabytes of zeros in the probe's gzip bomb")
     args = parser.parse_args()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -276,6 +488,7 @@ def main() -> None:
                       f"({seconds:.1f} s)")  # fmt: skip
             after = requests_by_status(url) - fuzzed
             print(f"  the server counted {counts(after)}")
+            missed += probe(url, folder, args.busy, args.bomb_gb)
             alive = httpx.get(f"{url}/healthz", timeout=10).status_code == 200
         finally:
             proc.terminate()

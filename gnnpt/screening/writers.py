@@ -24,6 +24,11 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
+def is_formula(text: str) -> bool:
+    """Whether a spreadsheet would run the text cell ``text`` as a formula (see :func:`spreadsheet_safe`)."""
+    return text.startswith(_FORMULA_START) and not _NUMBER.fullmatch(text)
+
+
 def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``,
     tab or carriage return; OWASP's CSV injection advice) prefixed with ``'``. Numbers written as text (``-5.2``)
@@ -39,8 +44,7 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     fixes: dict[int, list] = {}
     for j, i in enumerate(text):
         column = cells[:, j].tolist()
-        risky = [k for k, v in enumerate(column)
-                 if isinstance(v, str) and v.startswith(_FORMULA_START) and not _NUMBER.fullmatch(v)]  # fmt: skip
+        risky = [k for k, v in enumerate(column) if isinstance(v, str) and is_formula(v)]
         if risky:
             for k in risky:
                 column[k] = "'" + column[k]
