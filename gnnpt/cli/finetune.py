@@ -73,7 +73,7 @@ def finetune(
     patience: Annotated[int | None, typer.Option(help="Early stopping after this many epochs without gain.")] = None,
     pos_weight: Annotated[bool, typer.Option(help="Weight positives by each task's negative/positive ratio.")] = False,
     half: Annotated[bool, typer.Option(help="Store the weights as float16 (half the size).")] = False,
-    output_dir: Annotated[Path | None, typer.Option("--output-dir", "-o", help="Model directory.")] = None,
+    output_dir: Annotated[Path | None, typer.Option("--output", "--output-dir", "-o", help="Model directory.")] = None,
     register: Annotated[
         str | None, typer.Option(help="Also add the model to the model store under this name (gnnpt models list).")
     ] = None,

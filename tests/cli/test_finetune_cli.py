@@ -67,6 +67,9 @@ def test_bad_options_are_clear_errors(tmp_path) -> None:
     assert result.exit_code != 0 and "valid forms" in result.output
     result = runner.invoke(app, ["finetune", "--data", "no_such_dataset_or_file"])
     assert result.exit_code != 0 and "neither a file nor a dataset" in result.output
+    # issue 32, item 13: -o is --output in gnnpt screen; here too (--output-dir still works)
+    result = runner.invoke(app, ["finetune", "--data", "no_such_dataset_or_file", "--output", str(tmp_path / "m")])
+    assert "No such option" not in result.output and "neither a file nor a dataset" in result.output
 
 
 @pytest.mark.parametrize(
