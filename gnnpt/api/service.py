@@ -50,7 +50,11 @@ class ModelService:
 
     def __init__(self, settings: Settings, on_batch: Callable[[int], None] | None = None):
         self.settings, self.on_batch = settings, on_batch
-        self.parser = ContainedFeaturizer(ParseLimits(settings.parse_memory_mb, settings.parse_time_s))
+        limits = ParseLimits(settings.parse_memory_mb, settings.parse_time_s)
+        self.parser = ContainedFeaturizer(limits)
+        # uploads (tables, SDF records) are read in a process of their own (started on first use): reading a wide
+        # table in the scoring parse process held every other request's molecules behind it
+        self.reader = ContainedFeaturizer(limits)
         self.default = settings.default_model or DEFAULT_MODEL
         self._predictors: dict[str, Predictor] = {}
         self._costs: dict[str, ScoringCost] = {}
@@ -74,6 +78,7 @@ class ModelService:
         for batcher in batchers.values():
             await batcher.close()
         self.parser.close()
+        self.reader.close()
 
     def summaries(self) -> list[ModelSummary]:
         return [ModelSummary(name=e.ref, version=e.version, kind=e.kind, tasks=list(e.tasks), shipped=e.shipped,
@@ -121,8 +126,9 @@ class ModelService:
         return self._batchers[name]
 
     def contained(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` with any molecule it parses (an uploaded SDF's records) parsed in the parse process."""
-        with contained_parsing(self.parser):
+        """``fn(*args)`` with any molecule it parses (an uploaded SDF's records) parsed in the upload reading
+        process, apart from the one that parses the molecules being scored."""
+        with contained_parsing(self.reader):
             return fn(*args)
 
     def _score(self, predictor: Predictor, cost: ScoringCost, smiles: list[str]) -> ScoredMolecules:
