@@ -370,7 +370,7 @@ def workers_after_their_server(folder: Path) -> tuple[str, bool]:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not _slot_held(run / "jobs"):
             time.sleep(0.1)
-        workers = [c for c in _children(proc.pid) if _slot_held(run / "jobs")]
+        workers = [c for c in _children(proc.pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
         ended = time.monotonic()
         proc.send_signal(how)
         proc.wait(60)

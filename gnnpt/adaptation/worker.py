@@ -5,7 +5,8 @@ models train) as a :class:`WorkerPool`, which replaces a worker that dies; ``gnn
 own. On start a worker re-queues the jobs a dead worker left running (see :meth:`JobStore.recover`).
 
 A pool's workers end with the server that started them, however it ends (SIGKILL included): the kernel's parent-death
-signal where there is one (Linux), and a watchdog thread that notices the parent is gone everywhere. Worker ``i`` of
+signal where there is one (Linux; SIGKILL, so that no Python code has to run in a busy worker), and a watchdog thread
+that notices the parent is gone everywhere. Worker ``i`` of
 a pool also holds the lock ``worker-<i>.lock`` in the jobs folder while it runs, so a jobs folder never has more
 workers than ``adaptation_workers`` (a second server on the same folder, or a restart while an old worker is still
 ending, waits for the slot instead of adding a worker).
@@ -13,10 +14,12 @@ ending, waits for the slot instead of adding a worker).
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing as mp
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -24,7 +27,6 @@ from typing import IO
 
 from gnnpt.adaptation.jobs import JobStore, jobs_dir
 from gnnpt.adaptation.runner import run_job
-from gnnpt.runtime import die_with_parent
 
 try:
     import fcntl
@@ -69,13 +71,16 @@ def work(
 
 
 def end_with(parent: int) -> None:
-    """End this process at once when ``parent`` ends: its parent-death signal (Linux) and a watchdog thread.
+    """End this process at once when ``parent`` ends: a parent-death SIGKILL (Linux) and a watchdog thread.
 
     At once means SIGTERM exits without cleanup (Lightning would otherwise answer it by ending ``fit`` early and the
     job would register a model trained for fewer epochs); the job stays 'running' until the next worker's
     :meth:`JobStore.recover` re-queues it, to resume from its last stage and checkpoint."""
     signal.signal(signal.SIGTERM, lambda *_: os._exit(128 + signal.SIGTERM))
-    die_with_parent(parent)
+    if sys.platform.startswith("linux"):  # SIGKILL on the parent's death: no Python code has to run to end
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent ended before the signal was armed
+        os._exit(1)
     threading.Thread(target=_watch, args=(parent,), name="gnnpt-parent-watchdog", daemon=True).start()
 
 
