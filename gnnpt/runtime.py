@@ -1,28 +1,64 @@
-"""How many CPU cores this process may use, and how many torch threads a model gets beside other busy processes.
+"""How many CPU cores this process may use, how its thread pools wait, and how many torch threads a model gets.
 
-More torch threads than free cores make them wait on each other: OpenMP's default is to spin while waiting, so on the
-project's 2-core machines a model scoring beside two featurization processes ran a third slower with two torch threads
-than with one. With ``OMP_WAIT_POLICY=PASSIVE`` (waiting threads sleep; ``gnnpt screen`` sets it before torch loads)
-the model can use every core and takes the time the featurization processes leave idle.
+Threads of a pool that spin while they wait for each other (OpenMP's default, ONNX Runtime's) lose their time slices
+to any other busy process: beside four busy processes on 2 cores a LightGBM forest fit went from 1.6 s to 27.5 s
+(and past 300 s with ``OMP_WAIT_POLICY=ACTIVE``), and ``--model auto`` or MiniMol scoring sat for many minutes at a
+load of 8. So every gnnpt process lets waiting threads sleep (:func:`runtime_defaults`, from ``import gnnpt``;
+ONNX Runtime sessions are built with spinning off) and sizes its pools by :func:`available_cores`, which counts a
+cgroup CPU quota as well as the CPU affinity. With sleeping threads a model can use every core and takes the time
+that other processes leave idle.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 WAIT_POLICY = "OMP_WAIT_POLICY"
+OMP_THREADS = "OMP_NUM_THREADS"
 KERNEL_CACHES = ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "LRU_CACHE_CAPACITY")
+OPENMP_MODULES = ("torch", "lightgbm", "sklearn")  # each loads a GNU OpenMP runtime, which reads its settings once
+CGROUP = Path("/sys/fs/cgroup")  # the cgroup file system as a container sees its own cgroup (tests point it elsewhere)
 
 
-def available_cores() -> int:
-    """Cores this process may run on (its CPU affinity where the OS reports one, else the machine's count)."""
+def _affinity_cores() -> int:
+    """CPUs this process may run on (its affinity where the OS reports one, else the machine's count)."""
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+def cgroup_cores() -> int | None:
+    """Cores the CPU quota of this process's cgroup allows (``ceil(quota / period)``), None without a quota:
+    cgroup v2's ``cpu.max`` ("quota period", or "max ..."), else v1's ``cpu/cpu.cfs_quota_us`` (-1: none) and
+    ``cpu/cpu.cfs_period_us``, read under :data:`CGROUP`."""
+    try:
+        quota, period = (CGROUP / "cpu.max").read_text().split()[:2]
+    except (OSError, ValueError):
+        try:
+            quota = (CGROUP / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (CGROUP / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            return None
+    try:
+        quota_us, period_us = int(quota), int(period)
+    except ValueError:  # "max": no quota
+        return None
+    if quota_us <= 0 or period_us <= 0:
+        return None
+    return max(1, math.ceil(quota_us / period_us))
+
+
+def available_cores() -> int:
+    """Cores this process may use: its CPU affinity, capped by a cgroup CPU quota (a container's ``--cpus``), which
+    OpenMP, torch and ONNX Runtime do not count, so that more threads than that would queue for the quota."""
+    quota = cgroup_cores()
+    return min(_affinity_cores(), quota) if quota else _affinity_cores()
 
 
 def cpu_name() -> str:
@@ -54,23 +90,31 @@ def spare_cores(busy: int) -> int:
     return max(1, available_cores() - busy)
 
 
-def runtime_defaults(sleeping_threads: bool = False) -> None:
-    """Defaults for what OpenMP and oneDNN read once, as torch loads them (a value the user set stands; nothing
-    happens once torch is imported, so command-line entry points call this first).
+def runtime_defaults() -> None:
+    """Defaults for what the OpenMP runtimes and oneDNN read once, as they load: ``import gnnpt`` calls this, before
+    any of torch, LightGBM or scikit-learn is imported through gnnpt, so that every entry point and notebook gets
+    them. A value the user set stands; nothing is set once one of :data:`OPENMP_MODULES` is loaded, since it would
+    not be read and :func:`model_threads` would then count on a policy that is not in force.
 
+    - Waiting OpenMP threads sleep (``OMP_WAIT_POLICY=PASSIVE``; GNU OpenMP, which torch and LightGBM load, then
+      does not spin at all, as with ``GOMP_SPINCOUNT=0``): its default spins for ~3 ms at every barrier, and a
+      LightGBM fit crosses thousands of them, so beside four busy processes on 2 cores a forest fit took 17x its
+      idle time with spinning threads and 3x with sleeping ones (``benchmarks/busy_neighbours.py``).
+    - Under a cgroup CPU quota, ``OMP_NUM_THREADS`` is :func:`available_cores` (torch's intra-op threads and OpenMP
+      count only the CPU affinity).
     - oneDNN and PyTorch's ideep layer keep at most 16 compiled kernels each (``ONEDNN_PRIMITIVE_CACHE_CAPACITY``,
       ``LRU_CACHE_CAPACITY``; defaults 1024): bf16 layers get a kernel, with its scratch memory, per batch shape,
       and batches of molecules rarely repeat a shape, so the default caches grew a screening process from 2.4 GB at
       100k molecules to 6 GB at 1M (tox21 in bf16; fp32 stayed flat). Same speed with the small caches.
-    - ``sleeping_threads``: waiting OpenMP threads sleep (``OMP_WAIT_POLICY=PASSIVE``), for a model that shares the
-      cores with other busy processes.
     """
-    if "torch" in sys.modules:
+    if any(name in sys.modules for name in OPENMP_MODULES):
         return
     for cache in KERNEL_CACHES:
         os.environ.setdefault(cache, "16")
-    if sleeping_threads:
-        os.environ.setdefault(WAIT_POLICY, "PASSIVE")
+    os.environ.setdefault(WAIT_POLICY, "PASSIVE")
+    cores = available_cores()
+    if cores < _affinity_cores():
+        os.environ.setdefault(OMP_THREADS, str(cores))
 
 
 def model_threads(busy: int) -> int:

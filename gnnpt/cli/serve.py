@@ -51,9 +51,6 @@ def serve(
     from GNNPT_API_* variables (e.g. GNNPT_API_MAX_MOLECULES); see gnnpt.api.Settings."""
     from gnnpt.api.settings import ENV_PREFIX
     from gnnpt.api.settings import hash_key as digest
-    from gnnpt.runtime import runtime_defaults
-
-    runtime_defaults()  # before torch loads (worker processes inherit it)
 
     if hash_key is not None:
         typer.echo(digest(hash_key))

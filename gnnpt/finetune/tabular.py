@@ -22,7 +22,7 @@ from gnnpt.featurization.vectors import check_vector_kinds
 from gnnpt.finetune.metrics import evaluate, primary_metric
 from gnnpt.models.tabular import TabularModel, build_mlp
 from gnnpt.models.targets import Standardizer
-from gnnpt.runtime import torch_threads
+from gnnpt.runtime import available_cores, torch_threads
 
 
 @dataclass(frozen=True)
@@ -72,13 +72,14 @@ def fit_trees(
     inputs: Sequence[str],
     seeds: Sequence[int] = (0,),
     params: TreeParams | None = None,
-    threads: int = 2,
+    threads: int | None = None,
 ) -> TabularModel:
     """One LightGBM model per (seed, task) on the training part's labelled rows; a task whose training labels hold
-    one class predicts that class's rate as a constant."""
+    one class predicts that class's rate as a constant. ``threads``: LightGBM's (default: :func:`available_cores`)."""
     import lightgbm
 
     params = params or TreeParams()
+    threads = threads or available_cores()
     train = np.asarray(split.train)
     y_all = np.asarray(targets, np.float64).reshape(len(x), -1)
     trees: list[list[str | float]] = []
