@@ -156,7 +156,8 @@ class ModelService:
             raise BrokenModel(f"model {name!r} cannot be loaded: {exc}") from None
         predictor.max_atoms = self.settings.max_atoms
         predictor.precision = resolve_precision(self.settings.precision, predictor.device)
-        return predictor, ScoringCost.measure(predictor.score, self.settings.max_atoms)  # trusted probe molecules
+        cost = ScoringCost.measure(predictor.score, self.settings.max_atoms, self.settings.max_batch_atoms)
+        return predictor, cost  # measured on trusted probe molecules, parsed here
 
     async def predict(self, name: str, request: PredictRequest) -> dict[str, Any]:
         """Score ``request`` with model ``name``: one result per SMILES, in order, invalid ones with their error.

@@ -406,8 +406,11 @@ def test_the_cost_estimate_interpolates_sizes_and_follows_the_servers_speed() ->
     for _ in range(20):  # the server slowed down 4x: the estimate follows
         cost.observe(smiles, 0.4)
     assert cost.seconds_for(smiles) == pytest.approx(0.4, rel=0.01)
-    cost.observe(smiles[:1], 0.5)  # one molecule slowed by fixed costs or preemption says nothing of the rate
-    assert cost.seconds_for(smiles) == pytest.approx(0.4, rel=0.01)
+    for _ in range(200):  # batches of a few molecules each (fair batching) count together
+        cost.observe(smiles[:5], 0.01)
+    assert cost.seconds_for(smiles) == pytest.approx(0.1, rel=0.05)
+    fixed = ScoringCost([1, 24, 200], [0.001, 0.002, 0.1], batch_s=0.005, piece_atoms=240)
+    assert fixed.seconds_for(smiles) == pytest.approx(0.1 + 5 * 0.005)  # 1,200 atoms: five pieces, five batches
 
 
 def test_a_shipped_auto_model_scores_over_rest_as_in_the_notebook(client) -> None:
