@@ -20,7 +20,7 @@ from typing import Any
 from gnnpt.featurization.atom_count import heavy_atoms
 
 PROBE_SIZES = (1, 24)  # heavy atoms of the small probes; the largest probe has the service's atom limit
-PROBE_MOLECULES = 8  # molecules scored per probe size
+PROBE_MOLECULES = 16  # molecules scored per probe size
 SMOOTHING = 0.3  # weight of the latest batch in the speed factor
 MIN_BATCH_S = 0.05  # the factor moves once the batches counted should have taken this long (less is mostly noise)
 
@@ -43,19 +43,23 @@ class ScoringCost:
 
     @classmethod
     def measure(cls, score: Callable[[list[str]], Any], max_atoms: int, piece_atoms: int = 1024) -> ScoringCost:
-        """Time ``score`` (a list of SMILES -> scores) on one probe molecule, then on :data:`PROBE_MOLECULES` of
-        each size."""
+        """Time ``score`` (a list of SMILES -> scores) on one small probe molecule and on :data:`PROBE_MOLECULES`
+        of each size: the difference between one and many small ones separates a batch's fixed cost (the domain
+        lookup, the model call) from a molecule's, which 8 molecules alone would overstate ten times."""
         sizes = sorted({*(s for s in PROBE_SIZES if s < max_atoms), max_atoms})
         score([probe_smiles(sizes[0])])  # first-call costs (threads, caches) are not a molecule's
-        start = time.perf_counter()
-        score([probe_smiles(sizes[0])])
-        single = time.perf_counter() - start
-        seconds = []
-        for size in sizes:
+
+        def timed(molecules: list[str]) -> float:
             start = time.perf_counter()
-            score([probe_smiles(size)] * PROBE_MOLECULES)
-            seconds.append((time.perf_counter() - start) / PROBE_MOLECULES)
-        return cls(sizes, seconds, max(single - seconds[0], 0.0), piece_atoms=piece_atoms)
+            score(molecules)
+            return time.perf_counter() - start
+
+        single = timed([probe_smiles(sizes[0])])
+        many = [timed([probe_smiles(size)] * PROBE_MOLECULES) for size in sizes]
+        first = max((many[0] - single) / (PROBE_MOLECULES - 1), 0.0)
+        batch_s = max(single - first, 0.0)
+        seconds = [first, *(max((t - batch_s) / PROBE_MOLECULES, 0.0) for t in many[1:])]
+        return cls(sizes, seconds, batch_s, piece_atoms=piece_atoms)
 
     def molecule(self, atoms: int) -> float:
         """Seconds for one molecule of ``atoms`` heavy atoms at the load-time speed (none over the atom limit: such
