@@ -21,6 +21,8 @@ from gnnpt.featurization.atom_count import heavy_atoms
 
 PROBE_SIZES = (1, 24)  # heavy atoms of the small probes; the largest probe has the service's atom limit
 PROBE_MOLECULES = 16  # molecules scored per probe size
+PROBE_MAX_ATOMS = 500  # the largest probe: past it a molecule's cost is extrapolated (a 20,000-atom probe chain
+# overflowed RDKit's recursion on the loading thread's stack and killed the server)
 SMOOTHING = 0.3  # weight of the latest batch in the speed factor
 MIN_BATCH_S = 0.05  # the factor moves once the batches counted should have taken this long (less is mostly noise)
 
@@ -36,8 +38,9 @@ class ScoringCost:
     (interpolated between measured sizes), times ``factor``, how much slower than at load recent batches ran."""
 
     def __init__(self, sizes: Sequence[int], seconds: Sequence[float], batch_s: float = 0.0, factor: float = 1.0,
-                 piece_atoms: int = 1024):  # fmt: skip
+                 piece_atoms: int = 1024, limit: int | None = None):  # fmt: skip
         self.sizes, self.seconds, self.batch_s, self.factor = list(sizes), list(seconds), batch_s, factor
+        self.limit = limit or self.sizes[-1]  # the atom limit: molecules past it are refused from their text
         self.piece_atoms = piece_atoms  # the batcher's share of a request per batch: each piece pays batch_s
         self._predicted = self._actual = 0.0  # batches observed since the factor last moved
 
@@ -46,7 +49,7 @@ class ScoringCost:
         """Time ``score`` (a list of SMILES -> scores) on one small probe molecule and on :data:`PROBE_MOLECULES`
         of each size: the difference between one and many small ones separates a batch's fixed cost (the domain
         lookup, the model call) from a molecule's, which 8 molecules alone would overstate ten times."""
-        sizes = sorted({*(s for s in PROBE_SIZES if s < max_atoms), max_atoms})
+        sizes = sorted({*(s for s in PROBE_SIZES if s < max_atoms), min(max_atoms, PROBE_MAX_ATOMS)})
         score([probe_smiles(sizes[0])])  # first-call costs (threads, caches) are not a molecule's
 
         def timed(molecules: list[str]) -> float:
@@ -59,20 +62,20 @@ class ScoringCost:
         first = max((many[0] - single) / (PROBE_MOLECULES - 1), 0.0)
         batch_s = max(single - first, 0.0)
         seconds = [first, *(max((t - batch_s) / PROBE_MOLECULES, 0.0) for t in many[1:])]
-        return cls(sizes, seconds, batch_s, piece_atoms=piece_atoms)
+        return cls(sizes, seconds, batch_s, piece_atoms=piece_atoms, limit=max_atoms)
 
     def molecule(self, atoms: int) -> float:
         """Seconds for one molecule of ``atoms`` heavy atoms at the load-time speed (none over the atom limit: such
-        a molecule is refused from its text, unscored)."""
-        if atoms > self.sizes[-1]:
+        a molecule is refused from its text, unscored; past the largest probe, extrapolated)."""
+        if atoms > self.limit:
             return 0.0
         k = min(max(bisect.bisect_left(self.sizes, atoms), 1), len(self.sizes) - 1)
         (a0, a1), (s0, s1) = self.sizes[k - 1 : k + 1], self.seconds[k - 1 : k + 1]
         return max(s0 + (s1 - s0) * (atoms - a0) / (a1 - a0), 0.0)
 
     def _load_time(self, smiles: Sequence[str], max_length: int | None = None) -> float:
-        atoms = [heavy_atoms(s, stop=self.sizes[-1]) for s in smiles if max_length is None or len(s) <= max_length]
-        pieces = max(1, math.ceil(sum(a for a in atoms if a <= self.sizes[-1]) / self.piece_atoms))
+        atoms = [heavy_atoms(s, stop=self.limit) for s in smiles if max_length is None or len(s) <= max_length]
+        pieces = max(1, math.ceil(sum(a for a in atoms if a <= self.limit) / self.piece_atoms))
         return pieces * self.batch_s + sum(self.molecule(a) for a in atoms)
 
     def seconds_for(self, smiles: Sequence[str], max_length: int | None = None) -> float:
