@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import gnnpt
 from gnnpt.adaptation.jobs import JobStore
+from gnnpt.adaptation.submit import UploadTooLarge
 from gnnpt.adaptation.worker import WorkerPool
 from gnnpt.api.adaptations import BUSY_TIMEOUT_S, adaptation_router
 from gnnpt.api.auth import KeyGate, check_key
@@ -256,7 +257,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         else:
             data, filename = await request.body(), "upload.csv"
         try:
-            frame, column = await asyncio.to_thread(service.contained, read_upload, data, filename, smiles_col)
+            frame, column = await asyncio.to_thread(service.contained, read_upload, data, filename, smiles_col,
+                                                    settings.max_body_bytes)  # fmt: skip
+        except UploadTooLarge as exc:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from None
         except (ValueError, pd.errors.ParserError) as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the upload cannot be read: {exc}") from None
         if frame.empty:

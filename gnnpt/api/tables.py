@@ -14,17 +14,19 @@ from typing import Any
 
 import pandas as pd
 
-from gnnpt.adaptation.submit import upload_suffix
+from gnnpt.adaptation.submit import check_unpacked, upload_suffix
 from gnnpt.datasets.readers import read_table
 from gnnpt.screening.writers import is_formula
 
 
-def read_upload(data: bytes, filename: str, smiles_col: str | None) -> tuple[pd.DataFrame, str]:
+def read_upload(data: bytes, filename: str, smiles_col: str | None, max_bytes: int) -> tuple[pd.DataFrame, str]:
     """An uploaded table, read by the project's file rules (encodings, separators, formats by the file name's
-    suffix; CSV cells kept as text): the table and its SMILES column."""
+    suffix; CSV cells kept as text): the table and its SMILES column. A gzipped upload may unpack to ``max_bytes``
+    (the body limit) at most: UploadTooLarge past it, before anything reads it."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"upload{upload_suffix(filename)}"
         path.write_bytes(data)
+        check_unpacked(path, max_bytes, Path(filename).name)
         try:
             return read_table(path, smiles_col)
         except ValueError as exc:  # say the caller's file name, not the server's temporary path

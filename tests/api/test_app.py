@@ -335,6 +335,15 @@ def test_a_wide_table_is_answered_off_the_event_loop(client, monkeypatch) -> Non
     assert out.loc[0, names[-3:]].tolist() == ["'@a", "'+", ""] and out["canonical_smiles"].tolist() == ["CCO"]
 
 
+def test_a_gzipped_upload_bomb_is_refused_before_it_is_read(client) -> None:
+    """Issue 32, item 2: a gzipped table unpacks to at most the body limit (2 MB of text in a few KB here)."""
+    import gzip
+
+    bomb = gzip.compress(b"smiles\n" + b"CCO\n" * 500_000)
+    response = client.post("/v1/predict/csv", files={"file": ("lib.csv.gz", bomb, "application/gzip")})
+    assert response.status_code == 413 and "lib.csv.gz unpacks to more than 2,000,000 bytes" in response.text
+
+
 def test_curl_d_is_told_to_send_the_file_as_it_is(client) -> None:
     """Issue 32, item 9: ``curl -d @file.csv`` drops the file's line breaks and sends it form-encoded; it got 200 with
     zero rows and no word. Form-encoded bodies are 415 and a table with a header only is 422, both naming
