@@ -105,12 +105,15 @@ def moleculenet(
 
 def _repeated(datasets: list[str] | None, methods: list[str] | None, splits: int, engine: str, charts: bool,
               output_dir: Path) -> None:  # fmt: skip
+    import functools
+
     from gnnpt.finetune.repeated import RepeatedConfig, run_repeated
 
     overrides = {k: v for k, v in (("datasets", datasets), ("methods", methods)) if v}
     try:
         cfg = RepeatedConfig(splits=splits, **overrides)
-        cells = run_repeated(cfg, output_dir, engine=engine, log=lambda line: console.print(line, highlight=False, soft_wrap=True))
+        log = functools.partial(console.print, highlight=False, soft_wrap=True)
+        cells = run_repeated(cfg, output_dir, engine=engine, log=log)
     except (ValueError, KeyError, ImportError) as exc:
         raise typer.BadParameter(str(exc)) from None
     write_repeated(cells, output_dir, charts)
