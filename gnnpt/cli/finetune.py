@@ -94,10 +94,11 @@ def finetune(
     candidates: Annotated[
         str,
         typer.Option(
-            help="With --model auto: comma-separated candidates (trees, forest, minimol, encoder: an MLP on the "
-            "--encoder frozen, gnn, hybrid)."
+            help="With --model auto: comma-separated candidates (trees, forest, minimol: an MLP on MiniMol, "
+            "minimol_trees: LightGBM on MiniMol + RDKit descriptors, encoder: an MLP on the --encoder frozen, gnn, "
+            "hybrid)."
         ),
-    ] = "trees,forest,minimol",
+    ] = "trees,forest,minimol,minimol_trees",
     folds: Annotated[
         int,
         typer.Option(

