@@ -238,7 +238,7 @@ def _chemprop(ep: Endpoint, parts: dict[str, np.ndarray], seed: int) -> Outcome:
     return Outcome(pred, math.nan, {"recipe": "chemprop train defaults"})
 
 
-AUTO_CANDIDATES = ("trees", "forest", "minimol", "encoder")
+AUTO_CANDIDATES = ("trees", "forest", "minimol", "encoder", "minimol_trees")
 
 
 def _auto(ep: Endpoint, parts: dict[str, np.ndarray], seed: int) -> Outcome:
@@ -269,7 +269,7 @@ METHODS: dict[str, Method] = {m.key: m for m in (
            lambda e, p, s: _head(e, p, s, "encoder")),
     Method("gin", "GIN 5x300 from scratch (best of 30 epochs on valid)", _gin),
     Method("chemprop", "Chemprop v2 from scratch (chemprop train defaults, CPU)", _chemprop),
-    Method("auto", "gnnpt auto (trees, forest, minimol, encoder)", _auto),
+    Method("auto", "gnnpt auto (trees, forest, minimol, encoder, minimol_trees)", _auto),
 )}  # fmt: skip
 PEERS = ("forest", "lightgbm", "minimol", "encoder", "gin", "chemprop")
 
