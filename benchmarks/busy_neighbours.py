@@ -4,7 +4,9 @@ Each workload runs in a fresh process (so the environment defaults of ``import g
 first on an otherwise idle machine, then beside ``--busy`` processes running ``yes > /dev/null`` (started here, each
 ended by ``timeout`` after ``--timeout`` seconds at the latest). Threads that spin while they wait for each other
 (OpenMP's and ONNX Runtime's defaults) lose their time slices to the busy processes, so the loaded/idle ratio shows
-whether waiting threads sleep.
+whether waiting threads sleep. Each figure is wall seconds with CPU seconds (every thread) in brackets: spinning
+threads burn CPU while they wait, sleeping ones do not, so the CPU figure tells the two apart even where other work
+loads the machine (the load average is printed beside each row).
 
 - ``forest``: one LightGBM random-forest fit as ``auto`` trains it (ECFP4 bits of BBBP's scaffold training part);
 - ``minimol``: MiniMol fingerprints of 500 BBBP molecules (a fresh cache: nothing is cached);
@@ -17,20 +19,33 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import resource
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 CASES = ("forest", "minimol", "auto")
 MOLECULES = 500
 
 
-def _forest(cache: Path) -> float:
-    """Seconds of one forest fit (the parameters of ``gnnpt.finetune.auto._train``'s ``forest``)."""
+Timing = tuple[float, float]  # wall seconds, CPU seconds (every thread; spinning threads inflate it)
+NOT_DONE = (math.inf, math.nan)
+
+
+def _timed(run: Callable[[], object]) -> Timing:
+    wall, cpu = time.perf_counter(), time.process_time()
+    run()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _forest(cache: Path) -> Timing:
+    """One forest fit (the parameters of ``gnnpt.finetune.auto._train``'s ``forest``) on BBBP's training part."""
     import numpy as np
 
     from gnnpt.datasets import load, scaffold_split
@@ -42,20 +57,17 @@ def _forest(cache: Path) -> float:
     split = scaffold_split(data.smiles)
     params = TreeParams(boosting="rf", n_estimators=500, num_leaves=255, min_child_samples=1, colsample_bytree=0.2,
                         subsample=0.632)  # fmt: skip
-    start = time.perf_counter()
-    fit_trees(x, data.targets, split, "classification", data.task_names, ["ecfp4"], params=params)
-    return time.perf_counter() - start
+    return _timed(lambda: fit_trees(x, data.targets, split, "classification", data.task_names, ["ecfp4"],
+                                    params=params))  # fmt: skip
 
 
-def _minimol(cache: Path) -> float:
-    """Seconds to compute MiniMol fingerprints of 500 molecules, the ONNX session's creation included."""
+def _minimol(cache: Path) -> Timing:
+    """MiniMol fingerprints of 500 molecules, the ONNX session's creation included."""
     from gnnpt.datasets import load
     from gnnpt.featurization.cache import cached_features
 
     smiles = load("bbbp").smiles[:MOLECULES]
-    start = time.perf_counter()
-    cached_features(smiles, "minimol", cache_dir=cache)
-    return time.perf_counter() - start
+    return _timed(lambda: cached_features(smiles, "minimol", cache_dir=cache))
 
 
 def _auto(workdir: Path) -> list[str]:
@@ -71,14 +83,13 @@ def _auto(workdir: Path) -> list[str]:
 
 
 def _child(case: str, workdir: Path) -> None:
-    """Run one measured workload in this (fresh) process and print its seconds."""
-    seconds = {"forest": _forest, "minimol": _minimol}[case](workdir / "cache")
-    print(json.dumps({"seconds": seconds}))
+    """Run one measured workload in this (fresh) process and print its wall and CPU seconds."""
+    print(json.dumps({"forest": _forest, "minimol": _minimol}[case](workdir / "cache")))
 
 
-def _measure(case: str, timeout: float, environ: dict[str, str]) -> float:
-    """Wall seconds of ``case`` in a fresh process given ``environ`` (its own timing for forest and minimol), inf
-    past ``timeout``."""
+def _measure(case: str, timeout: float, environ: dict[str, str]) -> Timing:
+    """Wall and CPU seconds of ``case`` in a fresh process given ``environ``: the workload's own for forest and
+    minimol, the whole command's (its waited-for children included) for auto; :data:`NOT_DONE` past ``timeout``."""
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         env = {**environ, "GNNPT_CACHE_DIR": str(workdir / "cache")}
@@ -86,16 +97,19 @@ def _measure(case: str, timeout: float, environ: dict[str, str]) -> float:
             cmd = _auto(workdir)
         else:
             cmd = [sys.executable, __file__, "--child", case, "--workdir", str(workdir)]
-        start = time.perf_counter()
+        start, children = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
         try:
             done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
-            return float("inf")
+            return NOT_DONE
         if done.returncode != 0:
             raise RuntimeError(f"{case} failed:\n{done.stderr[-3000:]}")
         if case == "auto":
-            return time.perf_counter() - start
-        return json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
+            used = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = used.ru_utime + used.ru_stime - children.ru_utime - children.ru_stime
+            return time.perf_counter() - start, cpu
+        wall, cpu = json.loads(done.stdout.strip().splitlines()[-1])
+        return wall, cpu
 
 
 def _busy(count: int, lifetime: float) -> list[subprocess.Popen]:
@@ -109,8 +123,8 @@ def _stop(procs: list[subprocess.Popen]) -> None:
         proc.wait()
 
 
-def _show(seconds: float, timeout: float) -> str:
-    return f"> {timeout:.0f}" if seconds == float("inf") else f"{seconds:.1f}"
+def _show(timing: Timing, timeout: float) -> str:
+    return f"> {timeout:.0f}" if timing == NOT_DONE else f"{timing[0]:.1f} ({timing[1]:.1f})"
 
 
 def main() -> None:
@@ -125,14 +139,14 @@ def main() -> None:
         _child(args.child, args.workdir)
         return
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # killed: the busy processes are stopped on the way out
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM"))  # the busy processes end on the way out
     environ = dict(os.environ)  # what the user gave: the workloads' processes set gnnpt's defaults themselves
     given = {k: environ.get(k, "unset") for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS")}
     from gnnpt.runtime import available_cores, cpu_name
 
     print(f"CPU {cpu_name()}, {available_cores()} cores available; environment given: {given}", flush=True)
-    print(f"| workload | idle (s) | beside {args.busy} busy (s) | loaded/idle | load average, idle / loaded run |\n"
-          "|---|---:|---:|---:|---:|", flush=True)  # fmt: skip
+    print(f"| workload | idle: wall s (CPU s) | beside {args.busy} busy: wall s (CPU s) | loaded/idle (wall) "
+          "| load average, idle / loaded run |\n|---|---:|---:|---:|---:|", flush=True)  # fmt: skip
     for case in args.cases:
         load_idle = os.getloadavg()[0]
         idle = _measure(case, args.timeout, environ)
@@ -143,8 +157,8 @@ def main() -> None:
             loaded = _measure(case, args.timeout, environ)
         finally:
             _stop(busy)
-        shown = " | ".join(_show(s, args.timeout) for s in (idle, loaded))
-        print(f"| {case} | {shown} | {loaded / idle:.1f} | {load_idle:.1f} / {load_busy:.1f} |", flush=True)
+        shown = " | ".join(_show(t, args.timeout) for t in (idle, loaded))
+        print(f"| {case} | {shown} | {loaded[0] / idle[0]:.1f} | {load_idle:.1f} / {load_busy:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

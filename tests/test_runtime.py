@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -105,55 +104,6 @@ def test_a_cgroup_quota_sets_the_openmp_thread_count(tmp_path) -> None:
     code = ("import os, pathlib, sys, gnnpt.runtime as r; r.CGROUP = pathlib.Path(sys.argv[1]); r.runtime_defaults(); "
             "import torch; print(os.environ['OMP_NUM_THREADS'], torch.get_num_threads())")  # fmt: skip
     assert _defaults_in_a_fresh_process(code, env, str(root)) == "1 1\n"
-
-
-FOREST_FITS = textwrap.dedent(
-    """
-    import subprocess, time
-    import gnnpt  # first, as every entry point: its thread defaults apply
-    import numpy as np
-    from gnnpt.datasets.splits import Split
-    from gnnpt.finetune.tabular import TreeParams, fit_trees
-
-    rng = np.random.default_rng(0)
-    x = (rng.random((1500, 1024)) < 0.05).astype(np.float32)
-    y = (x[:, :20].sum(1) + rng.random(1500) > 1.5).astype(np.float32)[:, None]
-    params = TreeParams(boosting="rf", n_estimators=60, num_leaves=255, min_child_samples=1, colsample_bytree=0.2,
-                        subsample=0.632)  # auto's forest, fewer trees
-    split = Split(np.arange(1200), np.arange(1200, 1350), np.arange(1350, 1500))
-
-    def fit(threads=None):  # wall and CPU seconds (all threads of this process)
-        wall, cpu = time.perf_counter(), time.process_time()
-        fit_trees(x, y, split, "classification", ["y"], ["ecfp4"], params=params, threads=threads)
-        return time.perf_counter() - wall, time.process_time() - cpu
-
-    one_thread, idle = fit(threads=1), fit()  # one thread first: no team of threads exists yet
-    busy = subprocess.Popen(["timeout", "300", "yes"], stdout=subprocess.DEVNULL)
-    try:
-        time.sleep(0.5)
-        print(*one_thread, *idle, *fit())
-    finally:
-        busy.terminate()
-    """
-)
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="runs yes under coreutils' timeout")
-def test_a_forest_fit_beside_a_busy_process_is_not_held_up_by_spinning_threads() -> None:
-    """LightGBM's OpenMP threads wait for each other thousands of times per fit; spinning, they burn the time slices
-    a busy neighbour needs and wait for a partner it holds off the core. One fresh process fits a small forest on one
-    thread (which never waits for another), then with every core idle and beside a busy process. Loose bounds, a
-    behaviour check and not a speed goal: the wall time beside the busy process against the idle one, and the CPU
-    time of both against the one-thread fit's, which is what waiting costs and which holds also when other work
-    loads the machine (sleeping threads: ~2.7x the one-thread fit's; GNU OpenMP's default spinning or
-    ``OMP_WAIT_POLICY=ACTIVE``: 5-50x)."""
-    done = subprocess.run([sys.executable, "-c", FOREST_FITS], capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    _, one_thread_cpu, idle, idle_cpu, loaded, loaded_cpu = map(float, done.stdout.split()[-6:])
-    seconds = (f"wall {loaded:.1f} s beside a busy process, {idle:.1f} s idle; CPU {loaded_cpu:.2f} s and "
-               f"{idle_cpu:.2f} s, {one_thread_cpu:.2f} s on one thread")  # fmt: skip
-    assert loaded < 4 * idle + 2, seconds
-    assert max(idle_cpu, loaded_cpu) < 3 * one_thread_cpu + 0.5, seconds
 
 
 def test_minimol_sessions_use_the_available_cores_and_sleeping_threads() -> None:

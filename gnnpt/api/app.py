@@ -211,9 +211,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                 f"about {atoms:,} heavy atoms in one request; the limit is "
                                 f"{settings.max_request_atoms:,}: split the list, or use `gnnpt screen` for "
                                 "libraries")  # fmt: skip
-        seconds, budget = await service.estimate(name, body.smiles), settings.request_timeout_s * TIME_MARGIN
+        budget = settings.request_timeout_s * TIME_MARGIN
+        seconds, fits = await service.estimate(name, body.smiles, budget)
         if seconds > budget:
-            fits = max(1, int(len(body.smiles) * budget / seconds))
             raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
                                 f"these {len(body.smiles):,} molecules would take about {seconds:.0f} s to score "
                                 f"with {name} on this server now, more than it accepts within the "

@@ -82,6 +82,15 @@ class ScoringCost:
         """Estimated seconds to score ``smiles`` now (a SMILES longer than ``max_length`` is not scored)."""
         return self._load_time(smiles, max_length) * self.factor
 
+    def fitting(self, smiles: Sequence[str], seconds: float, max_length: int | None = None) -> int:
+        """How many of the first ``smiles`` (at least one) the estimate scores within ``seconds`` now: the count a
+        refused request is told to send, which must then be accepted (each piece's fixed cost rounds up)."""
+        lo, hi = 1, len(smiles)
+        while lo < hi:  # the estimate grows with the molecules taken
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if self.seconds_for(smiles[:mid], max_length) <= seconds else (lo, mid - 1)
+        return lo
+
     def observe(self, smiles: Sequence[str], seconds: float) -> None:
         """Count a batch that took ``seconds`` to score ``smiles``; once the batches counted should have taken
         :data:`MIN_BATCH_S` at load-time speed, move the factor towards their real time over that (one small batch

@@ -140,10 +140,13 @@ class ModelService:
         cost.observe(smiles, time.perf_counter() - start)
         return scored
 
-    async def estimate(self, name: str, smiles: list[str]) -> float:
-        """Seconds model ``name`` would take now to score ``smiles`` by itself (loading the model first)."""
+    async def estimate(self, name: str, smiles: list[str], budget: float) -> tuple[float, int]:
+        """Seconds model ``name`` would take now to score ``smiles`` by itself (loading the model first), and how
+        many of the first of them it scores within ``budget`` seconds."""
         await self.batcher(name)
-        return self._costs[name].seconds_for(smiles, self.settings.max_smiles_length)
+        cost, longest = self._costs[name], self.settings.max_smiles_length
+        seconds = cost.seconds_for(smiles, longest)
+        return seconds, len(smiles) if seconds <= budget else cost.fitting(smiles, budget, longest)
 
     def _load(self, name: str) -> tuple[Predictor, ScoringCost]:
         path = self._path(name)

@@ -420,6 +420,10 @@ def test_the_cost_estimate_interpolates_sizes_and_follows_the_servers_speed() ->
     assert cost.seconds_for(smiles) == pytest.approx(0.1, rel=0.05)
     fixed = ScoringCost([1, 24, 200], [0.001, 0.002, 0.1], batch_s=0.005, piece_atoms=240)
     assert fixed.seconds_for(smiles) == pytest.approx(0.1 + 5 * 0.005)  # 1,200 atoms: five pieces, five batches
+    for budget in (0.0, 0.03, 0.0621, 0.124, 1.0):  # the count a refusal advises is accepted, one more is not
+        n = fixed.fitting(smiles, budget)
+        assert n == 1 or fixed.seconds_for(smiles[:n]) <= budget
+        assert n == len(smiles) or fixed.seconds_for(smiles[: n + 1]) > budget
 
 
 def test_a_shipped_auto_model_scores_over_rest_as_in_the_notebook(client) -> None:

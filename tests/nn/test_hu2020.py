@@ -49,15 +49,20 @@ def test_gcn_and_graphsage_need_a_name(checkpoint_dir: Path, tmp_path: Path) -> 
     assert load_hu2020_checkpoint(anonymous, gnn_type="graphsage").gnn_type == "graphsage"
 
 
-def test_pickled_code_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("protocol", "reason"), [(2, "it asks to call posix.system"), (4, "not a pickle of tensors")])
+def test_pickled_code_is_refused_and_never_run(tmp_path: Path, capfd, protocol: int, reason: str) -> None:
+    """torch.save writes protocol 2, where the weights-only unpickler names the global asked for; a protocol-4 pickle
+    fails on its first frame, before any global."""
+
     class Evil:
         def __reduce__(self):
             return (os.system, ("echo pwned",))
 
     path = tmp_path / "evil.pth"
-    path.write_bytes(pickle.dumps({"x_embedding1.weight": Evil()}))
-    with pytest.raises(pickle.UnpicklingError):
+    path.write_bytes(pickle.dumps({"x_embedding1.weight": Evil()}, protocol=protocol))
+    with pytest.raises(ValueError, match=f"{reason}.*never runs a file's code"):
         load_hu2020_checkpoint(path, gnn_type="gin")
+    assert "pwned" not in capfd.readouterr().out
 
 
 def test_gin_state_dict_is_the_published_57_key_layout() -> None:
