@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
-import pandas as pd
 from fastapi import Body, Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
@@ -42,7 +41,7 @@ from gnnpt.api.observe import Observe
 from gnnpt.api.schemas import INT64, ErrorBody, ModelSummary, PredictRequest, PredictResponse, UnprocessableBody
 from gnnpt.api.service import BadRequest, BrokenModel, ModelService, UnknownModel
 from gnnpt.api.settings import Settings
-from gnnpt.api.tables import read_upload, scored_csv
+from gnnpt.api.tables import scored_csv
 from gnnpt.featurization.atom_count import heavy_atoms
 from gnnpt.featurization.contained import ParseLimits
 from gnnpt.runtime import torch_threads
@@ -257,18 +256,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         else:
             data, filename = await request.body(), "upload.csv"
         try:
-            frame, column = await asyncio.to_thread(service.contained, read_upload, data, filename, smiles_col,
-                                                    settings.max_body_bytes)  # fmt: skip
+            upload = await asyncio.to_thread(service.read_upload, data, filename, smiles_col)
         except UploadTooLarge as exc:
             raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from None
-        except (ValueError, pd.errors.ParserError) as exc:
+        except ValueError as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the upload cannot be read: {exc}") from None
-        if frame.empty:
+        if not upload.rows:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                                 f"the table has no rows, only a header: nothing to score. {SEND_FILES}")  # fmt: skip
-        smiles = [s if isinstance(s, str) else "" for s in frame[column]]
-        result = await score(request, name, PredictRequest(smiles=smiles))
-        text = await asyncio.to_thread(scored_csv, frame, filename, smiles, result)
+        result = await score(request, name, PredictRequest(smiles=upload.smiles))
+        text = await asyncio.to_thread(scored_csv, upload, result)
         return Response(text, media_type="text/csv",
                         headers={"content-disposition": f'attachment; filename="{name}_scores.csv"'})  # fmt: skip
 

@@ -7,14 +7,16 @@ import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from gnnpt.api.batching import MicroBatcher
 from gnnpt.api.cost import ScoringCost
 from gnnpt.api.schemas import ModelSummary, PredictRequest
 from gnnpt.api.settings import Settings
+from gnnpt.api.tables import Upload, is_sdf, read_upload
+from gnnpt.adaptation.submit import UploadTooLarge
 from gnnpt.datasets.endpoints import endpoints
-from gnnpt.featurization.contained import ContainedFeaturizer, ParseLimits, contained_parsing
+from gnnpt.featurization.contained import ContainedFailure, ContainedFeaturizer, ParseLimits, contained_parsing
 from gnnpt.models.card import read_card
 from gnnpt.models.defaults import DEFAULT_MODEL
 from gnnpt.models.scored import ScoredMolecules
@@ -22,8 +24,6 @@ from gnnpt.models.store import RegistryError, list_models, model_path, resolve_n
 from gnnpt.nn.precision import resolve_precision
 from gnnpt.predict import Predictor
 from gnnpt.predict.display import depiction_svg
-
-T = TypeVar("T")
 
 TOO_LONG = "too long"
 
@@ -125,11 +125,20 @@ class ModelService:
                 self._batchers[name] = batcher
         return self._batchers[name]
 
-    def contained(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` with any molecule it parses (an uploaded SDF's records) parsed in the upload reading
-        process, apart from the one that parses the molecules being scored."""
-        with contained_parsing(self.reader):
-            return fn(*args)
+    def read_upload(self, data: bytes, filename: str, smiles_col: str | None) -> Upload:
+        """An uploaded table (see :func:`gnnpt.api.tables.read_upload`), read in the upload reading process, apart
+        from the one that parses the molecules being scored: a wide table's parse and escaping cost this process
+        one string per row. An SDF is split here and its records parsed there one call each, so that a record
+        that crashes RDKit is that record's row error. ValueError (UploadTooLarge) for a file that cannot be
+        read."""
+        args = (data, filename, smiles_col, self.settings.max_body_bytes)
+        if is_sdf(filename):
+            with contained_parsing(self.reader):
+                return read_upload(*args)
+        try:
+            return self.reader.call(read_upload, *args, expected=(UploadTooLarge, ValueError))
+        except ContainedFailure as exc:
+            raise ValueError(f"reading it stopped the reading process: {exc}") from None
 
     def _score(self, predictor: Predictor, cost: ScoringCost, smiles: list[str]) -> ScoredMolecules:
         """``predictor.score`` with the molecules parsed in the parse process (whatever the model's featurization);

@@ -52,6 +52,26 @@ class ParseLimits:
             raise ValueError(f"parse limits must be positive, got memory_mb={self.memory_mb}, time_s={self.time_s}")
 
 
+class ContainedFailure(RuntimeError):
+    """A :meth:`ContainedFeaturizer.call` whose child process crashed, ran out of memory or stalled."""
+
+
+@dataclass(frozen=True)
+class _Raised:
+    """An expected exception of a :meth:`ContainedFeaturizer.call`, sent back as its class and message."""
+
+    type: type[Exception]
+    message: str
+
+
+def _caught(fn: Callable[..., Any], args: tuple, expected: tuple[type[Exception], ...], progress: Any) -> Any:
+    """``fn(*args, progress)``, with an exception of ``expected`` returned as the first of those classes it is."""
+    try:
+        return fn(*args, progress)
+    except expected as exc:
+        return _Raised(next(t for t in expected if isinstance(exc, t)), str(exc))
+
+
 @dataclass(frozen=True)
 class _Failure:
     """How a child failed a chunk: the items it had finished (-1: before the first), why, and what to tell."""
@@ -225,6 +245,19 @@ class ContainedFeaturizer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def call(self, fn: Callable[..., Any], *args: Any, expected: tuple[type[Exception], ...] = ()) -> Any:
+        """``fn(*args, progress)`` in the child (``fn`` importable there; ``progress(i)`` says it is on item ``i``, and
+        the time limit counts from the last change). An exception of ``expected`` is raised here again as the first of
+        those classes it is, with its message; a child that crashed, ran out of memory or stalled raises
+        :class:`ContainedFailure`."""
+        with self._lock:
+            outcome = self._child.run(_caught, (fn, args, expected))
+        if isinstance(outcome, _Failure):
+            raise ContainedFailure(outcome.error.message)
+        if isinstance(outcome, _Raised):
+            raise outcome.type(outcome.message)
+        return outcome
 
     def featurize_items(self, items: list[object], start: int, options: FeaturizeOptions) -> list[ChunkResult]:
         """:func:`featurize_chunk` of ``items`` in the child, as consecutive parts covering every item in order; an

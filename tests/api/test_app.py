@@ -245,8 +245,8 @@ def test_timeout_answers_504(monkeypatch) -> None:
     timeout."""
     from gnnpt.api.service import ModelService
 
-    async def no_time(*_: object) -> float:
-        return 0.0
+    async def no_time(_: object, name: str, smiles: list[str], budget: float) -> tuple[float, int]:
+        return 0.0, len(smiles)
 
     monkeypatch.setattr(ModelService, "estimate", no_time)
     with TestClient(create_app(Settings(adaptation_workers=0, request_timeout_s=1e-4, batch_window_ms=50))) as c:
@@ -306,33 +306,42 @@ def test_csv_endpoint_keeps_the_callers_columns_and_neutralizes_formulas(client)
     assert out["dose"].tolist() == ["-5.2", "+3"]
 
 
-def test_a_wide_table_is_answered_off_the_event_loop(client, monkeypatch) -> None:
+def test_a_wide_table_is_read_and_escaped_outside_the_server_process(tmp_path, monkeypatch) -> None:
     """Issue 32, item 1: escaping a 1,999-column upload took ~8 ms a column on the event loop, and another client's
-    one-molecule request waited 5.4-15.3 s. The answer is built in a worker thread, every column escaped."""
-    import asyncio
+    one-molecule request waited 5.4-15.3 s; in a server thread, the table's parse still held the GIL from the event
+    loop. The upload reading process parses the table and escapes every cell; the server only appends scores."""
+    import functools
+    import os
 
+    from gnnpt.api import service as service_module
     from gnnpt.api import tables
+    from gnnpt.featurization.contained import ContainedFeaturizer
 
-    on_loop: list[bool] = []
-    real = tables.is_formula
+    server = os.getpid()
+    real_read, real_formula = tables.read_table, tables.is_formula
 
-    def spy(text: str) -> bool:
-        try:
-            asyncio.get_running_loop()
-            on_loop.append(True)
-        except RuntimeError:
-            on_loop.append(False)
-        return real(text)
+    def read(*args):
+        assert os.getpid() != server, "the upload was parsed in the server process"
+        return real_read(*args)
 
-    monkeypatch.setattr(tables, "is_formula", spy)
+    def formula(text: str) -> bool:
+        assert os.getpid() != server or text == "CCO", f"the caller's cell {text!r} was escaped in the server process"
+        return real_formula(text)
+
+    monkeypatch.setattr(tables, "read_table", read)
+    monkeypatch.setattr(tables, "is_formula", formula)  # the reading process forks, so that it inherits both
+    monkeypatch.setattr(service_module, "ContainedFeaturizer", functools.partial(ContainedFeaturizer,
+                                                                                 start_method="fork"))  # fmt: skip
     names = [f"c{k}" for k in range(1998)]
     table = "smiles," + ",".join(names) + "\nCCO," + ",".join(["=1+1", "-5", "x"] * 665 + ["@a", "+", ""]) + "\n"
-    response = client.post("/v1/predict/csv", content=table.encode(), headers={"content-type": "text/csv"})
-    assert response.status_code == 200, response.text
-    assert len(on_loop) >= 1998 and not any(on_loop)  # every cell checked, none on the event loop
-    out = pd.read_csv(io.StringIO(response.text), dtype=str, keep_default_na=False)
-    assert out.loc[0, names[:6]].tolist() == ["'=1+1", "-5", "x", "'=1+1", "-5", "x"]
-    assert out.loc[0, names[-3:]].tolist() == ["'@a", "'+", ""] and out["canonical_smiles"].tolist() == ["CCO"]
+    with TestClient(create_app(Settings(adaptation_workers=0, jobs_dir=str(tmp_path / "jobs")))) as client:
+        response = client.post("/v1/predict/csv", content=table.encode(), headers={"content-type": "text/csv"})
+        assert response.status_code == 200, response.text
+        out = pd.read_csv(io.StringIO(response.text), dtype=str, keep_default_na=False)
+        assert out.loc[0, names[:6]].tolist() == ["'=1+1", "-5", "x", "'=1+1", "-5", "x"]
+        assert out.loc[0, names[-3:]].tolist() == ["'@a", "'+", ""] and out["canonical_smiles"].tolist() == ["CCO"]
+        response = client.post("/v1/predict/csv", content=b"smiles\n\xff\xfe\x00", headers={"content-type": "text/csv"})
+        assert response.status_code == 422 and "cannot be read" in response.json()["detail"]
 
 
 def test_a_gzipped_upload_bomb_is_refused_before_it_is_read(client) -> None:

@@ -12,7 +12,7 @@ import torch
 
 import gnnpt
 from gnnpt.featurization import chunk
-from gnnpt.featurization.contained import ContainedFeaturizer, ParseLimits, contained_parsing
+from gnnpt.featurization.contained import ContainedFailure, ContainedFeaturizer, ParseLimits, contained_parsing
 from gnnpt.store.errors import ErrorReason
 
 TEST_PROCESS = os.getpid()
@@ -105,6 +105,28 @@ def test_a_death_outside_any_row_is_narrowed_down_by_halves() -> None:
     assert crashed == [(5, "the process parsing it ended unexpectedly (exit code 3)")]
     assert store.smiles == [*gnnpt.featurize(SMILES[:5], canonical=True).smiles, None,
                             *gnnpt.featurize(SMILES[5:], canonical=True).smiles]  # fmt: skip
+
+
+def _read(text: str, progress) -> tuple[int, int]:
+    """What a reading call does with ``text``: its length and the process it ran in, a decoding error, or a death."""
+    if text == "undecodable":
+        raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+    if text == "dies":
+        os._exit(3)
+    progress(0)
+    return len(text), os.getpid()
+
+
+def test_a_call_runs_in_the_child_and_raises_an_expected_error_as_the_class_listed() -> None:
+    with ContainedFeaturizer(start_method="fork") as reader:
+        length, pid = reader.call(_read, "abc")
+        assert length == 3 and pid != TEST_PROCESS
+        with pytest.raises(ValueError, match="invalid start byte") as raised:  # UnicodeDecodeError needs 5 arguments
+            reader.call(_read, "undecodable", expected=(KeyError, ValueError))
+        assert type(raised.value) is ValueError
+        with pytest.raises(ContainedFailure, match="exit code 3"):
+            reader.call(_read, "dies")
+        assert reader.call(_read, "again")[0] == 5  # in a fresh child
 
 
 def test_limits_must_be_positive() -> None:
