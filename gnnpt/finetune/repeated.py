@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,8 @@ from gnnpt.datasets import load as load_dataset
 from gnnpt.datasets.dedup import deduplicate
 from gnnpt.datasets.registry import get_spec
 from gnnpt.datasets.splits import Split, repeated_splits, scaffold_split
+from gnnpt.finetune.grid import commit, plain, run_grid
+from gnnpt.finetune.grid import done_cells as done_cells  # the repeated run's cells
 from gnnpt.finetune.metrics import mean_roc_auc, pr_auc, rmse
 
 MOLECULENET = ("bbbp", "bace", "clintox", "sider", "tox21", "esol", "lipophilicity")
@@ -43,6 +44,7 @@ ENDPOINTS = MOLECULENET + TDC
 SPLITS = 5
 HU = "hu"  # the split id of Hu et al.'s deterministic scaffold split (MoleculeNet endpoints only)
 CELLS = "cells.csv"
+KEYS = ("dataset", "split", "method")  # a cell of the grid, a row of cells.csv
 
 
 @dataclass
@@ -92,20 +94,21 @@ def _frame_endpoint(name: str, smiles: list[str], targets: np.ndarray, task_name
 
 
 @lru_cache(maxsize=2)
-def load_endpoint(name: str, hu: bool = False, n_splits: int = SPLITS) -> Endpoint:
-    """Endpoint ``name``: de-duplicated, with splits ``"0"`` .. ``str(n_splits - 1)``; ``hu=True``: the raw file with
-    Hu et al.'s deterministic scaffold split as split ``"hu"`` (what the literature reports)."""
+def load_endpoint(name: str, hu: bool = False, n_splits: int = SPLITS, first_seed: int = 0) -> Endpoint:
+    """Endpoint ``name``: de-duplicated, with splits ``str(first_seed)`` .. ``str(first_seed + n_splits - 1)`` (their
+    seeds; 100 and above are development splits, finetune/README.md); ``hu=True``: the raw file with Hu et al.'s
+    deterministic scaffold split as split ``"hu"`` (what the literature reports)."""
     spec = get_spec(name)
     raw = load_dataset(name)
     if hu:
         return _frame_endpoint(name, raw.smiles, raw.targets, list(raw.task_names), raw.task_type, spec.metric,
                                {HU: scaffold_split(raw.smiles)}, "raw file, Hu et al.'s split")  # fmt: skip
     ds, report = deduplicate(raw)
-    splits = repeated_splits(ds.smiles, n_splits)
+    splits = repeated_splits(ds.smiles, n_splits, first_seed=first_seed)
     moved = splits[0].moved if splits else 0
     notes = f"{report.describe()} {moved} molecules grouped with another scaffold through a shared parent."
     return _frame_endpoint(name, ds.smiles, ds.targets, list(ds.task_names), ds.task_type, spec.metric,
-                           {str(i): s for i, s in enumerate(splits)}, notes)  # fmt: skip
+                           {str(first_seed + i): s for i, s in enumerate(splits)}, notes)  # fmt: skip
 
 
 @dataclass
@@ -241,11 +244,13 @@ def _chemprop(ep: Endpoint, parts: dict[str, np.ndarray], seed: int) -> Outcome:
 AUTO_CANDIDATES = ("trees", "forest", "minimol", "encoder", "minimol_trees")
 
 
-def _auto(ep: Endpoint, parts: dict[str, np.ndarray], seed: int) -> Outcome:
-    """``gnnpt finetune --model auto`` with the candidates trees, forest, minimol and encoder."""
+def fit_auto(ep: Endpoint, parts: dict[str, np.ndarray], seed: int, candidates: Sequence[str] = AUTO_CANDIDATES,
+             **config: Any) -> Outcome:  # fmt: skip
+    """``gnnpt finetune --model auto`` with ``candidates`` (the reporting run's: trees, forest, minimol, encoder,
+    minimol_trees) and any other :class:`~gnnpt.finetune.auto.AutoConfig` fields in ``config``."""
     from gnnpt.finetune.auto import AutoConfig, train_auto
 
-    cfg = AutoConfig(candidates=AUTO_CANDIDATES, seeds=[seed])
+    cfg = AutoConfig(candidates=candidates, seeds=[seed], **config)
     result = train_auto(ep.smiles, ep.targets, _split_of(parts), ep.task_type, ep.task_names, cfg, store=ep.store)
     valid = endpoint_score(ep.metric, ep.targets[parts["valid"]], _scores(result.model, ep, parts["valid"]))
     record = {k: v for k, v in result.record.items() if k != "test"}  # the test score is the row's, once
@@ -269,43 +274,31 @@ METHODS: dict[str, Method] = {m.key: m for m in (
            lambda e, p, s: _head(e, p, s, "encoder")),
     Method("gin", "GIN 5x300 from scratch (best of 30 epochs on valid)", _gin),
     Method("chemprop", "Chemprop v2 from scratch (chemprop train defaults, CPU)", _chemprop),
-    Method("auto", "gnnpt auto (trees, forest, minimol, encoder, minimol_trees)", _auto),
+    Method("auto", "gnnpt auto (trees, forest, minimol, encoder, minimol_trees)", fit_auto),
 )}  # fmt: skip
 PEERS = ("forest", "lightgbm", "minimol", "encoder", "gin", "chemprop")
 
 
-def commit() -> str:
-    """The checked-out commit (with ``+dirty`` when tracked files differ from it), or ``unknown`` outside git."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
-                              check=True).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "gnnpt"], cwd=root).returncode != 0
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + ("+dirty" if dirty else "")
+def fit_and_score(ep: Endpoint, parts: dict[str, np.ndarray], method: Method, seed: int) -> dict[str, Any]:
+    """Fit ``method`` on ``parts`` of ``ep`` (choosing on its validation part) and score the test part once: the
+    result row's fields after the cell's own keys, with the commit and the CPU."""
+    from gnnpt.runtime import cpu_name
+
+    began = time.perf_counter()
+    outcome = method.run(ep, parts, seed)
+    y_test = ep.targets[parts["test"]]
+    return {"metric": ep.metric, "test": endpoint_score(ep.metric, y_test, outcome.test), "valid": outcome.valid,
+            "wall_s": round(time.perf_counter() - began, 1), "n_train": len(parts["train"]),
+            "n_valid": len(parts["valid"]), "n_test": len(parts["test"]),
+            "chosen": json.dumps(outcome.chosen, default=plain), "commit": commit(), "cpu": cpu_name()}  # fmt: skip
 
 
 def run_cell(name: str, split: str, method: str) -> dict[str, Any]:
     """Fit ``method`` on split ``split`` of endpoint ``name`` and score its test part once: one result row."""
-    from gnnpt.runtime import cpu_name
-
     ep = load_endpoint(name, hu=split == HU)
-    parts = ep.parts(split)
     seed = 0 if split == HU else int(split)
-    began = time.perf_counter()
-    outcome = METHODS[method].run(ep, parts, seed)
-    y_test = ep.targets[parts["test"]]
-    return {"dataset": name, "split": split, "method": method, "metric": ep.metric,
-            "test": endpoint_score(ep.metric, y_test, outcome.test), "valid": outcome.valid,
-            "wall_s": round(time.perf_counter() - began, 1), "n_train": len(parts["train"]),
-            "n_valid": len(parts["valid"]), "n_test": len(parts["test"]), "chosen": json.dumps(outcome.chosen,
-            default=_plain), "commit": commit(), "cpu": cpu_name()}  # fmt: skip
-
-
-def _plain(value: Any) -> Any:
-    """numpy values in a record, as JSON takes them."""
-    return value.tolist() if hasattr(value, "tolist") else str(value)
+    row = fit_and_score(ep, ep.parts(split), METHODS[method], seed)
+    return {"dataset": name, "split": split, "method": method} | row
 
 
 @dataclass
@@ -333,62 +326,11 @@ class RepeatedConfig:
                 for s in ids + ([HU] if self.hu and d in MOLECULENET else [])]  # fmt: skip
 
 
-def done_cells(path: Path) -> set[tuple[str, str, str]]:
-    """The cells ``cells.csv`` at ``path`` already holds."""
-    if not path.is_file():
-        return set()
-    frame = pd.read_csv(path, dtype={"split": str})
-    return set(zip(frame.dataset, frame.split, frame.method, strict=True))
-
-
-def _append(path: Path, row: dict[str, Any]) -> None:
-    frame = pd.DataFrame([row])
-    frame.to_csv(path, mode="a", header=not path.is_file(), index=False)
-
-
 def run_repeated(cfg: RepeatedConfig, out: str | Path, engine: str = "local",
                  log: Callable[[str], None] | None = print) -> pd.DataFrame:  # fmt: skip
     """Run every cell of ``cfg`` not yet in ``out/cells.csv`` (appending each as it finishes) and return all rows.
 
     ``engine="ray"``: the cells run as Ray tasks (``ray.init()``: a local cluster of this machine's cores, or the
     cluster that ``RAY_ADDRESS`` names); rows are appended as tasks finish."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / CELLS
-    done = done_cells(path)
-    todo = [c for c in cfg.cells() if c not in done]
-    if log:
-        log(f"{len(done)} cells done, {len(todo)} to run ({path})")
-    began = time.perf_counter()
-
-    def finished(k: int, row: dict[str, Any]) -> None:
-        _append(path, row)
-        if log:
-            left = (time.perf_counter() - began) / k * (len(todo) - k)
-            log(f"[{k}/{len(todo)}] {row['dataset']} split {row['split']} {row['method']}: test {row['test']:.3f} "
-                f"{row['metric']} ({row['wall_s']:.0f} s; about {left / 60:.0f} min left at this pace)")  # fmt: skip
-
-    if engine == "ray":
-        _run_ray(todo, finished)
-    elif engine == "local":
-        for k, cell in enumerate(todo, 1):
-            finished(k, run_cell(*cell))
-    else:
-        raise ValueError(f"engine={engine!r}: choose local or ray")
-    return pd.read_csv(path, dtype={"split": str}) if path.is_file() else pd.DataFrame()
-
-
-def _run_ray(cells: list[tuple[str, str, str]], finished: Callable[[int, dict[str, Any]], None]) -> None:
-    try:
-        import ray
-    except ImportError:
-        raise ImportError("--engine ray needs Ray: pip install 'gnnpt[ray]'") from None
-    if not ray.is_initialized():
-        ray.init(log_to_driver=False)
-    remote = ray.remote(num_cpus=1)(run_cell)
-    pending = [remote.remote(*cell) for cell in cells]
-    k = 0
-    while pending:
-        ready, pending = ray.wait(pending, num_returns=1)
-        k += 1
-        finished(k, ray.get(ready[0]))
+    return run_grid(cfg.cells(), run_cell, Path(out) / CELLS, KEYS, engine, log,
+                    lambda row: f"{row['dataset']} split {row['split']} {row['method']}")  # fmt: skip
