@@ -4,7 +4,8 @@ scores that did not choose the weights, and record every candidate's scores besi
 - **Candidates** (each with every seed of the run as a member): LightGBM trees on ECFP4 counts + RDKit descriptors, a
   LightGBM random forest on ECFP4 bits, an MLP head on MiniMol fingerprints and LightGBM trees on MiniMol + RDKit
   descriptors (``minimol_trees``; both with the ``minimol`` extra, skipped with the reason logged and on the card
-  without it), an MLP head on the frozen graph vectors of the pretrained encoder of ``gnn`` (``encoder``), a
+  without it), an MLP head on the frozen graph vectors of the pretrained encoder of ``gnn`` (``encoder``; more such
+  heads on other encoders through ``AutoConfig.encoders``, e.g. an adaptation job's domain-adapted one), a
   fine-tuned GNN and a descriptor hybrid. Each is trained on the training part
   (MLP heads choose their size and stop early on the validation part): the saved ensemble's components.
 - **Selection rows**: the training and validation parts together, cut into ``folds`` scaffold folds; each candidate
@@ -83,6 +84,7 @@ class AutoConfig:
     members), the GNN's fine-tuning settings, and how the weights are chosen and calibrated."""
 
     candidates: Sequence[str] = ("trees", "forest", "minimol", "minimol_trees")  # gnn, hybrid: opt in (costly)
+    encoders: dict[str, str] = field(default_factory=dict)  # more frozen-encoder candidates: name -> encoder
     seeds: Sequence[int] = (0,)
     gnn: FinetuneConfig = field(default_factory=lambda: FinetuneConfig(encoder=DEFAULT_ENCODER, epochs=20))
     rounds: int = 20  # greedy selection rounds
@@ -96,9 +98,12 @@ class AutoConfig:
     resamples: int = 200  # bootstrap draws that judge how sure the selection rows are
 
     def __post_init__(self) -> None:
-        unknown = [c for c in self.candidates if c not in CANDIDATES]
+        clash = sorted(set(self.encoders) & set(CANDIDATES))
+        if clash:
+            raise ValueError(f"encoder candidates {clash} take the name of a built-in candidate; name them otherwise")
+        unknown = [c for c in self.candidates if c not in CANDIDATES and c not in self.encoders]
         if unknown or not self.candidates:
-            raise ValueError(f"unknown candidates {unknown}; choose from {', '.join(CANDIDATES)}")
+            raise ValueError(f"unknown candidates {unknown}; choose from {', '.join([*CANDIDATES, *self.encoders])}")
         if self.folds < 0 or self.folds in (1, 2):
             raise ValueError(f"folds={self.folds}: use 0 (choose on the validation part alone) or 3 or more (an MLP "
                              f"head's refit stops early on one of its own training folds)")  # fmt: skip
@@ -113,6 +118,28 @@ class AutoConfig:
 
 
 @dataclass
+class Selection:
+    """What the weights were chosen on: each candidate's scores of the selection rows (``chosen_on``: out of fold, or
+    the validation part's), its final model's scores of every row (``final``), the rows and their scaffold groups."""
+
+    chosen_on: dict[str, np.ndarray]
+    final: dict[str, np.ndarray]
+    rows: np.ndarray
+    groups: np.ndarray
+    targets: np.ndarray
+    task_type: str
+    cfg: AutoConfig
+
+    def blend(self, names: Sequence[str]) -> np.ndarray:
+        """Every row's raw score from a blend of ``names`` alone, weighed as auto weighs its candidates (the recipe
+        without some candidates, on the same rows)."""
+        choice = choose_blend({n: self.chosen_on[n][self.rows] for n in names}, self.targets[self.rows],
+                              self.groups[self.rows], self.task_type, self.cfg.rounds, self.cfg.resamples,
+                              seed=self.cfg.seeds[0])  # fmt: skip
+        return blend(self.final, choice.weights)
+
+
+@dataclass
 class AutoResult:
     """The chosen ensemble, every candidate's scores and wall time, and the calibration record."""
 
@@ -121,6 +148,7 @@ class AutoResult:
     record: dict[str, Any]
     wall_time_s: float
     test: dict[str, np.ndarray] = field(default_factory=dict)  # labels, raw and calibrated scores of the test part
+    selection: Selection | None = None
 
     def reliability_diagram(self, path: str | Path, title: str) -> Path:
         """A PNG of the test part's reliability before and after calibration (classification; needs matplotlib)."""
@@ -131,10 +159,26 @@ class AutoResult:
         return reliability_diagram(curves, path, title)
 
 
-def _inputs(name: str) -> list[str]:
+def _inputs(name: str, cfg: AutoConfig) -> list[str]:
+    if name in cfg.encoders:
+        return [ENCODER_INPUT]
     return {"trees": ["ecfp4_counts", "descriptors:fast"], "forest": ["ecfp4"],
             "minimol": ["minimol"], "minimol_trees": ["minimol", "descriptors:fast"],
             "encoder": [ENCODER_INPUT]}.get(name, [])  # fmt: skip
+
+
+def _encoder_refs(cfg: AutoConfig) -> dict[str, str]:
+    """The frozen-encoder candidates and their encoders: ``encoder`` reads ``gnn``'s, the others their own."""
+    return {"encoder": cfg.gnn.encoder, **cfg.encoders}
+
+
+def _vector_key(name: str) -> str:
+    """Where a frozen-encoder candidate's graph vectors lie in ``store.features`` while auto trains."""
+    return ENCODER_INPUT if name == "encoder" else f"{ENCODER_INPUT}:{name}"
+
+
+def _mlp_head(name: str, cfg: AutoConfig) -> bool:
+    return name in MLP_HEADS or name in cfg.encoders
 
 
 def available_candidates(names: Sequence[str]) -> tuple[list[str], dict[str, str]]:
@@ -156,19 +200,19 @@ def _train(
     encoder: nn.Module | None = None,
 ) -> Any:
     """Train candidate ``name`` on ``split.train``; ``like``: a fitted MLP candidate whose chosen head and weight
-    decay to reuse (refits choose nothing again); ``encoder``: the ``encoder`` candidate's."""
+    decay to reuse (refits choose nothing again); ``encoder``: a frozen-encoder candidate's."""
     if name in ("gnn", "hybrid"):
         extras = HYBRID_INPUTS if name == "hybrid" else []
         gnn = FinetuneConfig(**{**cfg.gnn.to_dict(), "seeds": list(cfg.seeds), "descriptors": extras})
         return finetune(store, targets, split, task_type, task_names, gnn).model
-    inputs = _inputs(name)
-    x = np.concatenate([store.features[k].numpy() for k in inputs], axis=1)
-    if name in MLP_HEADS:
+    inputs = _inputs(name, cfg)
+    x = np.concatenate([store.features[_vector_key(name) if k == ENCODER_INPUT else k].numpy() for k in inputs], 1)
+    if _mlp_head(name, cfg):
         chosen = like.card["learner_params"] if like is not None else None
         sizes = {"hiddens": (chosen["hidden"],), "weight_decays": (chosen["weight_decay"],)} if chosen else {}
         return fit_mlp(x, targets, split, task_type, task_names, inputs, seeds=cfg.seeds,
                        inits=cfg.head_inits if like is None else 1,  # refits: one head, 5x cheaper
-                       encoder=encoder if name == "encoder" else None, **sizes)  # fmt: skip
+                       encoder=encoder if ENCODER_INPUT in inputs else None, **sizes)  # fmt: skip
     params = TreeParams() if name != "forest" else TreeParams(boosting="rf", n_estimators=500, num_leaves=255,
                                                               min_child_samples=1, colsample_bytree=0.2,
                                                               subsample=0.632)  # fmt: skip
@@ -177,13 +221,16 @@ def _train(
 
 
 class _Progress:
-    """Log lines that count the fits and estimate the time left from the seconds per fit so far."""
+    """Log lines that count the fits and estimate the time left from the seconds per fit so far; ``steps`` is told
+    (fits done, fits in all) after each."""
 
-    def __init__(self, log: Callable[[str], None] | None, fits: int):
-        self.log, self.fits, self.done, self.start = log, fits, 0, time.perf_counter()
+    def __init__(self, log: Callable[[str], None] | None, fits: int, steps: Callable[[int, int], None] | None = None):
+        self.log, self.fits, self.done, self.start, self.steps = log, fits, 0, time.perf_counter(), steps
 
     def step(self, message: str) -> None:
         self.done += 1
+        if self.steps is not None:
+            self.steps(self.done, self.fits)
         if self.log is None:
             return
         elapsed = time.perf_counter() - self.start
@@ -204,7 +251,7 @@ def _cross_validate(name: str, model: Any, smiles: Sequence[str], store: PackedG
     for i, fold in enumerate(folds):
         rest = np.concatenate([f for j, f in enumerate(folds) if j != i])
         stop = np.zeros(0, np.int64)
-        if name in MLP_HEADS:
+        if _mlp_head(name, cfg):
             stop = scaffold_folds(smiles, folds[(i + 1) % len(folds)], 2, seed=i)[0]
             rest = np.setdiff1d(rest, stop)
         refit = _train(name, store, targets, Split(rest, stop, fold), task_type, task_names, cfg, like=model,
@@ -330,11 +377,13 @@ def train_auto(
     cfg: AutoConfig | None = None,
     log: Callable[[str], None] | None = None,
     store: PackedGraphs | None = None,
+    steps: Callable[[int, int], None] | None = None,
 ) -> AutoResult:
     """Train the candidates of ``cfg`` on ``split.train``, weigh them on cross-validation over the training and
     validation parts (or the validation part alone), calibrate on cross-fitted scores, and score everything once on
     ``split.test``. ``log``: progress lines (each fit, with the time left, and what was skipped and why);
-    ``store``: the molecules featurized, when the caller has them. The feature vectors are computed from the SMILES
+    ``store``: the molecules featurized, when the caller has them; ``steps``: called with (fits done, fits in all)
+    after each fit (a job's progress; it may raise to stop). The feature vectors are computed from the SMILES
     as given and cached (a molecule's vectors do not depend on how its SMILES is written)."""
     cfg = cfg or AutoConfig()
     if task_type not in ("classification", "regression"):
@@ -350,8 +399,9 @@ def train_auto(
         raise ValueError(f"no candidate can run here ({'; '.join(f'{n}: {w}' for n, w in skipped.items())}); "
                          f"install what is missing or add trees or forest to the candidates")  # fmt: skip
     store = store if store is not None else cached_featurize(list(smiles))
-    attach_vectors(store, sorted({k for n in names for k in _inputs(n)} - {ENCODER_INPUT}), cache=True)
-    encoder = attach_encoder_vectors(cfg.gnn.encoder, store, cfg.gnn.gnn_type) if "encoder" in names else None
+    attach_vectors(store, sorted({k for n in names for k in _inputs(n, cfg)} - {ENCODER_INPUT}), cache=True)
+    encoders = {n: attach_encoder_vectors(ref, store, cfg.gnn.gnn_type, key=_vector_key(n))
+                for n, ref in _encoder_refs(cfg).items() if n in names}  # fmt: skip
     ok = np.asarray(store.valid)
     train, valid, test = (np.asarray(p) for p in (split.train, split.valid, split.test))
     split = Split(train[ok[train]], valid, test)  # no features: no lesson
@@ -370,11 +420,11 @@ def train_auto(
              else "the validation part")  # fmt: skip
     metric, higher = primary_metric(task_type)
     sign = 1 if higher else -1  # scores are signed so that higher is better; logged as the metric reads
-    progress = _Progress(log, len(names) * (1 + len(folds)))
+    progress = _Progress(log, len(names) * (1 + len(folds)), steps)
     models, final, chosen_on, candidates = {}, {}, {}, {}
     for name in names:
         began = time.perf_counter()
-        models[name] = _train(name, store, targets, split, task_type, task_names, cfg, encoder=encoder)
+        models[name] = _train(name, store, targets, split, task_type, task_names, cfg, encoder=encoders.get(name))
         final[name] = ensemble_scores(models[name], store)[0].astype(np.float64)
         candidates[name] = {p: scorer(final[name], r) for p, r in (("valid", valid), ("test", test))}
         progress.step(
@@ -424,6 +474,8 @@ def train_auto(
     lineage = encoder_lineage(cfg.gnn.encoder) if {"encoder", "gnn", "hybrid"} & set(chosen) else None
     if lineage is not None:  # a pretrained encoder's caveats follow every model that reads it
         notes += inherited_notes(cfg.gnn.encoder, lineage)
+    for name in sorted(set(cfg.encoders) & set(chosen)):
+        notes += inherited_notes(cfg.encoders[name], encoder_lineage(cfg.encoders[name]))
     notes += _conformal_notes(task_type, task_names, targets[calibrator], targets[test], record["conformal"])
     selection = (f"greedy ensemble selection with replacement on {where}, moved towards the equal blend as far as a "
                  f"bootstrap over scaffolds finds the greedy choice no better")  # fmt: skip
@@ -434,7 +486,8 @@ def train_auto(
     result_test = {"labels": targets[test], "raw": raw[test]}
     if platt is not None:
         result_test["calibrated"] = calibrated[test]
-    return AutoResult(model, candidates, record, time.perf_counter() - start, result_test)
+    selection = Selection(chosen_on, final, rows, groups, targets, task_type, cfg)
+    return AutoResult(model, candidates, record, time.perf_counter() - start, result_test, selection)
 
 
 def _blend_line(choice: Blend) -> str:
@@ -456,19 +509,24 @@ def run_auto(
     half: bool = False,
     extra_card: dict[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
+    parts: Split | None = None,
+    steps: Callable[[int, int], None] | None = None,
 ) -> tuple[Path, AutoResult]:
     """Split, train and choose (:func:`train_auto`), and save the ensemble with its card (data lineage, every
-    candidate's scores, calibration and coverage) and the training molecules' applicability domain."""
-    parts = make_split(data, split, split_seed)
-    check_split(data, parts, split)
+    candidate's scores, calibration and coverage) and the training molecules' applicability domain. ``parts``: the
+    caller's own split (``split`` names it on the card; an empty test part trains on every labelled molecule)."""
+    if parts is None:
+        parts = make_split(data, split, split_seed)
+        check_split(data, parts, split)
     store = cached_featurize(data.smiles)
-    result = train_auto(data.smiles, data.targets, parts, data.task_type, data.task_names, cfg, log, store)
+    result = train_auto(data.smiles, data.targets, parts, data.task_type, data.task_names, cfg, log, store, steps)
     result.model.card.update({
         "name": Path(out).name,
         "data": {"name": data.name, "sha256": data.sha256(), "rows": len(data.smiles),
                  "invalid_rows": len(store.errors)},
         "split": {"kind": split, "seed": split_seed, "sizes": list(parts.sizes())},
-        "hyperparameters": {"candidates": list(cfg.candidates), "seeds": list(cfg.seeds), "gnn": cfg.gnn.to_dict(),
+        "hyperparameters": {"candidates": list(cfg.candidates), "encoders": dict(cfg.encoders),
+                            "seeds": list(cfg.seeds), "gnn": cfg.gnn.to_dict(),
                             "rounds": cfg.rounds, "head_inits": cfg.head_inits, "folds": cfg.folds,
                             "selection": cfg.selection, "resamples": cfg.resamples},
         "metrics": auto_metrics(result.record, data.task_type),

@@ -35,13 +35,15 @@ def encoder_features(encoder: nn.Module, store: PackedGraphs, batch_size: int = 
     return out
 
 
-def attach_encoder_vectors(spec: str | None, store: PackedGraphs, gnn_type: str | None = None) -> nn.Module:
-    """Encoder ``spec`` frozen, its graph vectors of ``store`` attached as the input ``"encoder"`` (what an MLP head on
-    a frozen encoder trains on; scoring recomputes them from the graphs with the encoder the model holds). A fresh
+def attach_encoder_vectors(
+    spec: str | None, store: PackedGraphs, gnn_type: str | None = None, key: str = ENCODER_INPUT
+) -> nn.Module:
+    """Encoder ``spec`` frozen, its graph vectors of ``store`` attached as ``store.features[key]`` (what an MLP head
+    on a frozen encoder trains on; scoring recomputes them from the graphs with the encoder the model holds). A fresh
     encoder (``"none"``) is seeded, so the same spec always gives the same vectors."""
     torch.manual_seed(0)
     encoder = resolve_encoder(spec, gnn_type).eval()
-    store.features[ENCODER_INPUT] = torch.from_numpy(encoder_features(encoder, store))
+    store.features[key] = torch.from_numpy(encoder_features(encoder, store))
     return encoder
 
 

