@@ -4,6 +4,7 @@ endpoint, each method's mean rank over endpoints, ``auto`` against the best sing
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -104,11 +105,15 @@ def markdown(cells: pd.DataFrame) -> str:
     if not hu.empty:
         title = "\n\n## Hu et al.'s deterministic scaffold split (one split; for comparison with the literature)\n"
         parts += [title, score_table(hu.assign(std=0.0), False), "\n", score_table(hu.assign(std=0.0), True)]
+    parts.append(f"\n\n{provenance(cells)}\n")
+    return "".join(parts)
+
+
+def provenance(cells: pd.DataFrame) -> str:
+    """A line: how many cells, the commits and CPUs that made them, and their fitting time."""
     commits = ", ".join(sorted(cells.commit.astype(str).unique()))
     cpus = "; ".join(sorted(cells.cpu.astype(str).unique()))
-    parts.append(f"\n\nCells: {len(cells)}; commits {commits}; CPU {cpus}; "
-                 f"{cells.wall_s.sum() / 3600:.1f} h of fitting.\n")  # fmt: skip
-    return "".join(parts)
+    return f"Cells: {len(cells)}; commits {commits}; CPU {cpus}; {cells.wall_s.sum() / 3600:.1f} h of fitting."
 
 
 def rank_chart(cells: pd.DataFrame, path: str | Path) -> Path:
@@ -135,6 +140,13 @@ def rank_chart(cells: pd.DataFrame, path: str | Path) -> Path:
     ax.invert_yaxis()
     ax.set_xlabel("test score − ECFP4 + random forest (points; mean over scaffold splits)")
     ax.legend(fontsize=7, loc="lower right")
+    return save_png(fig, path)
+
+
+def save_png(fig: Any, path: str | Path) -> Path:
+    """Write a matplotlib figure to ``path`` (its folder made) and close it."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
