@@ -1,4 +1,5 @@
-"""``gnnpt benchmark moleculenet``: the Hu et al. (2020) transfer benchmark, written as CSV + Markdown + charts."""
+"""``gnnpt benchmark``: the Hu et al. (2020) transfer benchmark, the repeated-split evaluation and the learning
+curves, written as CSV + Markdown + charts."""
 
 from __future__ import annotations
 
@@ -136,6 +137,54 @@ def write_repeated(cells, output_dir: Path, charts: bool) -> None:
             console.print(f"[yellow]no chart: {exc}[/]")
     console.print(text, highlight=False)
     console.print(f"[bold green]results written to {output_dir}[/] (cells.csv, tables.md)")
+
+
+@app.command("learning-curves")
+def learning_curves(
+    datasets: Annotated[str | None, typer.Option(help="Comma-separated endpoints (default: the ten TDC sets).")] = None,
+    methods: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated methods (default: forest, minimol, encoder, auto, auto_adapted)."),
+    ] = None,
+    sizes: Annotated[
+        str | None, typer.Option(help="Comma-separated label budgets (default: 32,64,128,256,512,all).")
+    ] = None,
+    repeats: Annotated[int, typer.Option(help="Scaffold splits (repeats) per endpoint and budget.")] = 5,
+    first_split: Annotated[
+        int, typer.Option(help="Seed of the first split: 0 for the reporting run, 100+ to develop on.")
+    ] = 0,
+    engine: Annotated[
+        str, typer.Option(help="local (one process) or ray (cells as Ray tasks; RAY_ADDRESS).")
+    ] = "local",
+    charts: Annotated[bool, typer.Option(help="Write chart.png, the average curve (needs matplotlib).")] = True,
+    output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Where results go.")] = Path(
+        "finetune/results/curves"
+    ),
+) -> None:
+    """Learning curves: each method's scaffold-held-out test score at 32 .. all training labels, resumable
+    (finetune/README.md); writes cells.csv, tables.md, curve.csv and chart.png."""
+    import functools
+    from importlib.util import find_spec
+
+    from gnnpt.finetune.curves import CurvesConfig, run_curves, unavailable
+    from gnnpt.finetune.curves_table import write
+
+    overrides = {k: v for k, v in (("datasets", _names(datasets)), ("methods", _names(methods)),
+                                   ("sizes", _names(sizes))) if v}  # fmt: skip
+    try:
+        cfg = CurvesConfig(repeats=repeats, first_split=first_split, **overrides)
+        log = functools.partial(console.print, highlight=False, soft_wrap=True)
+        cells = run_curves(cfg, output_dir, engine=engine, log=log)
+    except (ValueError, KeyError, ImportError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if cells.empty:
+        return
+    if charts and find_spec("matplotlib") is None:
+        console.print("[yellow]matplotlib is not installed: no chart (pip install matplotlib)[/]")
+        charts = False
+    text = write(cells, output_dir, unavailable(cfg.methods), charts)
+    console.print(text, highlight=False)
+    console.print(f"[bold green]results written to {output_dir}[/] (cells.csv, tables.md, curve.csv, chart.png)")
 
 
 def _write(results, output_dir: Path, charts: bool) -> None:
