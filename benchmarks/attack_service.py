@@ -277,20 +277,27 @@ def wide_csv(url: str, repeats: int = 5) -> tuple[str, bool]:
     table = (header + "\nCCO," + ",".join(["=1+1"] * 1998) + "\n").encode()
     alone_until = time.monotonic() + 5
     alone = one_molecule_latency(url, lambda: time.monotonic() > alone_until)
-    done = threading.Event()
+    done, answers = threading.Event(), []
 
     def post() -> None:
-        with httpx.Client(headers={"X-API-Key": KEY, "Content-Type": "text/csv"}, timeout=120) as client:
-            for _ in range(repeats):
-                client.post(f"{url}/v1/predict/csv", content=table).raise_for_status()
-        done.set()
+        try:
+            with httpx.Client(headers={"X-API-Key": KEY, "Content-Type": "text/csv"}, timeout=120) as client:
+                for _ in range(repeats):
+                    response = client.post(f"{url}/v1/predict/csv", content=table)
+                    answers.append(f"{response.status_code} {response.text[:80] if response.is_error else ''}")
+        finally:
+            done.set()  # the latency loop ends with the uploads, answered or not
 
     sender = threading.Thread(target=post)
     sender.start()
     during = one_molecule_latency(url, done.is_set)
     sender.join()
+    failed = [a for a in answers if not a.startswith("200")]
+    if failed or not during:
+        return f"{len(answers) - len(failed)} of {repeats} wide CSVs answered 200; {failed[:1]}", False
     extra = max(during) - statistics.median(alone)
-    return (f"one-molecule requests: median {statistics.median(alone) * 1e3:.0f} ms alone; during {repeats} wide "
+    return (f"one-molecule requests: median {statistics.median(alone) * 1e3:.0f} ms alone (max "
+            f"{max(alone) * 1e3:.0f} ms); during {repeats} wide "
             f"CSVs median {statistics.median(during) * 1e3:.0f} ms, max {max(during) * 1e3:.0f} ms "
             f"({len(during)} requests): +{extra * 1e3:.0f} ms at worst"), extra < 0.2  # fmt: skip
 

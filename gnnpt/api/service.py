@@ -52,9 +52,9 @@ class ModelService:
         self.settings, self.on_batch = settings, on_batch
         limits = ParseLimits(settings.parse_memory_mb, settings.parse_time_s)
         self.parser = ContainedFeaturizer(limits)
-        # uploads (tables, SDF records) are read in a process of their own (started on first use): reading a wide
-        # table in the scoring parse process held every other request's molecules behind it
-        self.reader = ContainedFeaturizer(limits)
+        # uploads (tables, SDF records) are read in a process of their own: reading a wide table in the scoring parse
+        # process held every other request's molecules behind it, and in a server thread the GIL
+        self.reader = ContainedFeaturizer(limits, preload=("gnnpt.api.tables",))
         self.default = settings.default_model or DEFAULT_MODEL
         self._predictors: dict[str, Predictor] = {}
         self._costs: dict[str, ScoringCost] = {}
@@ -63,12 +63,12 @@ class ModelService:
         self.ready = False
 
     async def start(self) -> None:
-        """Start the parse process while the default model (and ``settings.preload``) loads; the service is ready
-        afterwards."""
-        parser = asyncio.create_task(asyncio.to_thread(self.parser.start))
+        """Start the parse and upload reading processes while the default model (and ``settings.preload``) loads;
+        the service is ready afterwards."""
+        parsers = [asyncio.create_task(asyncio.to_thread(p.start)) for p in (self.parser, self.reader)]
         for name in [self.default, *self.settings.preload]:
             await self.batcher(name)
-        await parser
+        await asyncio.gather(*parsers)
         self.ready = True
 
     async def close(self) -> None:

@@ -14,6 +14,7 @@ model's ``featurize``) is contained without being told.
 from __future__ import annotations
 
 import functools
+import importlib
 import multiprocessing as mp
 import os
 import signal
@@ -94,10 +95,13 @@ def _limit_memory(memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
 
 
-def _serve(conn: Connection, done: Any, memory_mb: int, parent: int | None) -> None:
-    """The child: run each call sent (``fn(*args, progress)``: featurize a chunk, read SDF records), reporting progress
-    in ``done``; exit on a MemoryError (the supervisor starts a fresh child) and when the supervisor closes the pipe."""
+def _serve(conn: Connection, done: Any, memory_mb: int, parent: int | None, preload: tuple[str, ...]) -> None:
+    """The child: import ``preload`` (before the memory limit and the first call's clock), then run each call sent
+    (``fn(*args, progress)``: featurize a chunk, read SDF records), reporting progress in ``done``; exit on a
+    MemoryError (the supervisor starts a fresh child) and when the supervisor closes the pipe."""
     start_worker(os.getppid() if parent is None else parent)
+    for module in preload:
+        importlib.import_module(module)
     _limit_memory(memory_mb)
     conn.send(("ready", None))
     progress = functools.partial(setattr, done, "value")
@@ -125,8 +129,8 @@ def _signal_name(number: int) -> str:
 class _Child:
     """One parse process: started on first use, and again after it died or was stopped."""
 
-    def __init__(self, context: BaseContext, limits: ParseLimits):
-        self.context, self.limits = context, limits
+    def __init__(self, context: BaseContext, limits: ParseLimits, preload: tuple[str, ...]):
+        self.context, self.limits, self.preload = context, limits, preload
         self.done = context.RawValue("q", -1)  # shared with the child: the items it has finished
         self.process: BaseProcess | None = None
         self.conn: Connection | None = None
@@ -138,8 +142,8 @@ class _Child:
         self.stop()
         ours, theirs = self.context.Pipe()
         parent = os.getpid() if self.context.get_start_method() == "fork" else None  # else its parent is a server
-        process = self.context.Process(target=_serve, args=(theirs, self.done, self.limits.memory_mb, parent),
-                                       name="gnnpt-parse", daemon=True)  # fmt: skip
+        args = (theirs, self.done, self.limits.memory_mb, parent, self.preload)
+        process = self.context.Process(target=_serve, args=args, name="gnnpt-parse", daemon=True)
         try:
             process.start()
         finally:
@@ -217,17 +221,20 @@ class ContainedFeaturizer:
 
     ``start_method``: how the child starts; None for ``forkserver`` where there is one (children fork from a clean
     server process that has only imported featurization: safe from a process with threads, like a web server), else
-    ``spawn``; with either, a script's main module must be safe to import (``if __name__ == "__main__":``). Use as a
-    context manager, or :meth:`close` it.
+    ``spawn``; with either, a script's main module must be safe to import (``if __name__ == "__main__":``).
+    ``preload``: modules the child imports as it starts (those of the functions :meth:`call` runs), so that the
+    first call's time limit is not spent importing them. Use as a context manager, or :meth:`close` it.
     """
 
-    def __init__(self, limits: ParseLimits = ParseLimits(), start_method: str | None = None):
+    def __init__(
+        self, limits: ParseLimits = ParseLimits(), start_method: str | None = None, preload: tuple[str, ...] = ()
+    ):
         method = start_method or ("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
         context = mp.get_context(method)
         if method == "forkserver":
             context.set_forkserver_preload([__name__])  # children fork with RDKit imported
         self.limits = limits
-        self._child = _Child(context, limits)
+        self._child = _Child(context, limits, preload)
         self._lock = threading.Lock()
 
     def start(self) -> None:

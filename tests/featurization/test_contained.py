@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 
 import pandas as pd
 import pytest
@@ -127,6 +128,17 @@ def test_a_call_runs_in_the_child_and_raises_an_expected_error_as_the_class_list
         with pytest.raises(ContainedFailure, match="exit code 3"):
             reader.call(_read, "dies")
         assert reader.call(_read, "again")[0] == 5  # in a fresh child
+
+
+def _loaded(module: str, progress) -> bool:
+    return module in sys.modules
+
+
+def test_the_child_imports_its_preload_as_it_starts() -> None:
+    assert "tabnanny" not in sys.modules
+    for preload, expected in (((), False), (("tabnanny",), True)):
+        with ContainedFeaturizer(start_method="fork", preload=preload) as reader:
+            assert reader.call(_loaded, "tabnanny") is expected
 
 
 def test_limits_must_be_positive() -> None:
