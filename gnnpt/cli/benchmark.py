@@ -75,7 +75,7 @@ def moleculenet(
         str, typer.Option(help="--protocol repeated: local (one process) or ray (cells as Ray tasks; RAY_ADDRESS).")
     ] = "local",
     charts: Annotated[bool, typer.Option(help="Write one bar chart per dataset (needs matplotlib).")] = True,
-    output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Where results go.")] = Path(
+    output_dir: Annotated[Path, typer.Option("--output", "-o", "--output-dir", help="Where results go.")] = Path(
         "finetune/results"
     ),
 ) -> None:
@@ -157,7 +157,7 @@ def learning_curves(
         str, typer.Option(help="local (one process) or ray (cells as Ray tasks; RAY_ADDRESS).")
     ] = "local",
     charts: Annotated[bool, typer.Option(help="Write chart.png, the average curve (needs matplotlib).")] = True,
-    output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Where results go.")] = Path(
+    output_dir: Annotated[Path, typer.Option("--output", "-o", "--output-dir", help="Where results go.")] = Path(
         "finetune/results/curves"
     ),
 ) -> None:
@@ -205,7 +205,7 @@ def _write(results, output_dir: Path, charts: bool) -> None:
 @app.command("report")
 def report(
     parts: Annotated[list[Path], typer.Argument(help="results.csv files of benchmark runs to show in one table.")],
-    output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Where the merged results go.")],
+    output_dir: Annotated[Path, typer.Option("--output", "-o", "--output-dir", help="Where the merged results go.")],
     charts: Annotated[bool, typer.Option(help="Write one bar chart per dataset (needs matplotlib).")] = True,
 ) -> None:
     """Merge the rows of several runs (e.g. rows run side by side in separate processes) into one set of tables."""

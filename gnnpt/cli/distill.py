@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from gnnpt.cli.errors import missing_extra
 from gnnpt.cli.finetune import parse_seeds, show_result
 
 
@@ -38,9 +39,18 @@ def distill(
     batch_size: Annotated[int, typer.Option(help="Graphs per batch.")] = 256,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
     dropout: Annotated[float, typer.Option(help="Student dropout.")] = 0.0,
-    seeds: Annotated[str, typer.Option(help="Number of seeds (ensemble members), or a list like 0,3,7.")] = "1",
+    seeds: Annotated[
+        str,
+        typer.Option(
+            help="Training seeds, one student each, averaged into an ensemble: a count (3: seeds 0, 1, 2) or a list "
+            "like 0,3,7."
+        ),
+    ] = "1",
     half: Annotated[bool, typer.Option(help="Store the weights as float16 (half the size).")] = False,
-    output_dir: Annotated[Path | None, typer.Option("--output-dir", "-o", help="Model directory.")] = None,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", "--output-dir", help="Model directory to write (--output-dir: the old name)."),
+    ] = None,
     register: Annotated[
         str | None, typer.Option(help="Also add the student to the model store under this name.")
     ] = None,
@@ -60,6 +70,8 @@ def distill(
     try:
         path, result = run_distill(teacher, corpus, out, cfg, data, corpus_limit, half,
                                    extra_card={"command": shlex.join(["gnnpt", *sys.argv[1:]])})  # fmt: skip
+    except ImportError as exc:  # an optional package the teacher needs: not a mistyped option
+        missing_extra(exc)
     except (ValueError, FileNotFoundError, KeyError) as exc:
         raise typer.BadParameter(str(exc)) from None
     show_result(result, f"student of {teacher}: {result.metric} (teacher's split)", path, register)

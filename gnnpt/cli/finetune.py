@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from gnnpt.cli.errors import missing_extra
 from gnnpt.models.defaults import DEFAULT_ENCODER
 
 if TYPE_CHECKING:
@@ -56,7 +57,13 @@ def finetune(
         str, typer.Option(help="scaffold (Hu et al., deterministic), scaffold_balanced, random or stratified.")
     ] = "scaffold",
     split_seed: Annotated[int, typer.Option(help="Seed of a scaffold_balanced/random/stratified split.")] = 0,
-    seeds: Annotated[str, typer.Option(help="Number of seeds (ensemble members), or a list like 0,3,7.")] = "1",
+    seeds: Annotated[
+        str,
+        typer.Option(
+            help="Training seeds, one model each, averaged into an ensemble: a count (3: seeds 0, 1, 2) or a list "
+            "like 0,3,7."
+        ),
+    ] = "1",
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 100,
     batch_size: Annotated[int, typer.Option(help="Graphs per batch.")] = 32,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
@@ -73,14 +80,18 @@ def finetune(
     patience: Annotated[int | None, typer.Option(help="Early stopping after this many epochs without gain.")] = None,
     pos_weight: Annotated[bool, typer.Option(help="Weight positives by each task's negative/positive ratio.")] = False,
     half: Annotated[bool, typer.Option(help="Store the weights as float16 (half the size).")] = False,
-    output_dir: Annotated[Path | None, typer.Option("--output", "--output-dir", "-o", help="Model directory.")] = None,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", "--output-dir", help="Model directory to write (--output-dir: the old name)."),
+    ] = None,
     register: Annotated[
         str | None, typer.Option(help="Also add the model to the model store under this name (gnnpt models list).")
     ] = None,
     model: Annotated[
         str,
         typer.Option(
-            help="gnn: fine-tune --encoder; auto: train every candidate kind (fingerprint trees, forest, "
+            help="The kind of model to train (to score with a trained model, give its name to gnnpt screen "
+            "--model): gnn: fine-tune --encoder; auto: train every candidate kind (fingerprint trees, forest, "
             "MiniMol head, GNN from --encoder), weigh their ensemble without the test part, calibrate it."
         ),
     ] = "gnn",
@@ -116,7 +127,7 @@ def finetune(
         ),
     ] = "cv",
 ) -> None:
-    """Fine-tune; writes the model (safetensors + card.json with lineage, split, metrics) to --output-dir."""
+    """Fine-tune; writes the model (safetensors + card.json with lineage, split, metrics) to --output (-o)."""
     from gnnpt.finetune.run import load_labeled, run_finetune
     from gnnpt.finetune.train import FinetuneConfig
 
@@ -145,7 +156,9 @@ def finetune(
             return
         out = output_dir or Path("models") / f"{labeled.name}_{Path(encoder).name.replace(':', '_')}"
         path, result = run_finetune(labeled, cfg, out, split, split_seed, half=half, extra_card={"command": command})
-    except (ValueError, FileNotFoundError, KeyError, ImportError) as exc:
+    except ImportError as exc:  # an optional package a candidate or --descriptors needs: not a mistyped option
+        missing_extra(exc)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
         raise typer.BadParameter(str(exc)) from None
     show_result(result, f"{labeled.name}: {result.metric} ({split} split)", path, register)
 

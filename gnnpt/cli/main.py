@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from typer.core import TyperCommand
 
 from gnnpt.cli import adapt as adapt_cmd
 from gnnpt.cli import benchmark as benchmark_cmd
@@ -14,6 +15,7 @@ from gnnpt.cli import models as models_cmd
 from gnnpt.cli import pretrain as pretrain_cmd
 from gnnpt.cli import screen as screen_cmd
 from gnnpt.cli import serve as serve_cmd
+from gnnpt.cli.usage import Command
 
 app = typer.Typer(
     name="gnnpt",
@@ -32,6 +34,18 @@ app.add_typer(datasets_cmd.app, name="datasets")
 app.add_typer(benchmark_cmd.app, name="benchmark")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(adapt_cmd.app, name="adapt")
+
+
+def _usage_in_capitals(commands: typer.Typer) -> None:
+    """Every command of ``commands`` and of its groups writes its usage line as :class:`Command` does."""
+    for info in commands.registered_commands:
+        if info.cls in (None, TyperCommand):
+            info.cls = Command
+    for group in commands.registered_groups:
+        _usage_in_capitals(group.typer_instance)
+
+
+_usage_in_capitals(app)
 
 
 @app.callback()

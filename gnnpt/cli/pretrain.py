@@ -20,7 +20,10 @@ def pretrain(
         str | None, typer.Option(help="Saved encoder dir or published .pth to continue from (domain adaptation).")
     ] = None,
     corpus: Annotated[str | None, typer.Option(help="Corpus name, mixture a+b, or molecule file / directory.")] = None,
-    output_dir: Annotated[Path | None, typer.Option("--output-dir", "-o", help="Run directory.")] = None,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", "--output-dir", help="Run directory to write (--output-dir: the old name)."),
+    ] = None,
 ) -> None:
     """Pretrain an encoder; writes <run dir>/encoder (safetensors + card.json), checkpoints and logs."""
     from gnnpt.pretraining.config import load_config

@@ -5,11 +5,13 @@ from __future__ import annotations
 import gzip
 import zlib
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from gnnpt.cli.errors import fail, missing_extra
 
 console = Console()
 
@@ -19,7 +21,12 @@ def screen(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output file: .csv, .csv.gz or .parquet.")],
     model: Annotated[
         str | None,
-        typer.Option("--model", "-m", help="A model name or directory gnnpt.load accepts (default: tox21-fast)."),
+        typer.Option(
+            "--model",
+            "-m",
+            help="The model that scores: a shipped or stored name (gnnpt models list), name@v2, or a "
+            "model directory (default: tox21-fast).",
+        ),
     ] = None,
     smiles_col: Annotated[str | None, typer.Option(help="SMILES column (auto-detected if omitted).")] = None,
     keep_columns: Annotated[
@@ -67,15 +74,17 @@ def screen(
             sort_by=sort_by, filters=filter, engine=engine, device=device,
             **({"precision": precision} if precision else {}),
         )  # fmt: skip
-    except (ValueError, FileNotFoundError, ImportError) as exc:
+    except ImportError as exc:  # an optional package the model needs: not a mistyped option
+        missing_extra(exc)
+    except (ValueError, FileNotFoundError) as exc:
         raise typer.BadParameter(str(exc)) from None
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:  # click would print only "Aborted." for an EOFError
-        _fail(f"{input} is a damaged gzip file ({exc or 'it ends too early'}); the rows before the damage are in "
+        fail(f"{input} is a damaged gzip file ({exc or 'it ends too early'}); the rows before the damage are in "
               f"{output}. Download or compress it again, then run again without --resume")  # fmt: skip
     except ConnectionError as exc:  # --engine ray: no Ray cluster where RAY_ADDRESS points
-        _fail(f"{exc}. Start one (ray start --head) or unset RAY_ADDRESS to start a local one, then run again")
+        fail(f"{exc}. Start one (ray start --head) or unset RAY_ADDRESS to start a local one, then run again")
     except OSError as exc:  # a read-only folder, a full disk: the progress file stays consistent
-        _fail(f"cannot write {exc.filename or output}: {exc.strerror or exc}. Free space or choose a writable -o, "
+        fail(f"cannot write {exc.filename or output}: {exc.strerror or exc}. Free space or choose a writable -o, "
               "then run the same command with --resume to continue")  # fmt: skip
     table = Table(title=f"screened {input.name}", show_header=False)
     table.add_row(
@@ -87,12 +96,6 @@ def screen(
         table.add_row("invalid rows", str(summary.errors_file))
     table.add_row("rate", f"{summary.rate:,.0f} molecules/s ({summary.engine} engine)")
     console.print(table)
-
-
-def _fail(message: str) -> NoReturn:
-    """One line on stderr and exit code 1: what happened and what to do, no traceback."""
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
 
 
 def _keep(text: str) -> list[str] | None:

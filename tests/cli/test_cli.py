@@ -82,3 +82,44 @@ def test_serve_starts_one_set_of_adaptation_workers_per_server(monkeypatch, tmp_
     assert result.exit_code == 0, result.output
     assert started == started_by_cli and seen["workers"] == web_workers
     assert seen["env"] == ("0" if web_workers > 1 else "2")  # web workers start none; a lone one starts its own
+
+
+def _commands(command, path: str):
+    """Every command below ``command`` (typer's click objects), with the words that call it."""
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _commands(sub, f"{path} {name}")
+
+
+def test_usage_lines_name_arguments_in_capitals_and_minus_o_is_output_everywhere() -> None:
+    """Issue 32, item 13: typer wrote ``Usage: gnnpt screen [OPTIONS] {input}``, and ``-o`` was ``--output`` in one
+    command, ``--output-dir`` in another (still accepted as a second name)."""
+    import typer.main
+
+    for path, command in _commands(typer.main.get_command(app), "gnnpt"):
+        usage = next(line for line in runner.invoke(app, [*path.split()[1:], "--help"]).output.splitlines()
+                     if "Usage:" in line)  # fmt: skip
+        arguments = usage.split()[3 + path.count(" ") :]  # after "Usage: gnnpt <command...> [OPTIONS]"
+        assert "{" not in usage and not any(w.strip("[].").islower() for w in arguments), usage
+        for option in (p for p in command.params if "-o" in p.opts):
+            assert option.opts[0] == "--output", (path, option.opts)
+    usage = runner.invoke(app, ["screen", "--help"]).output
+    assert "gnnpt screen [OPTIONS] INPUT" in usage
+
+
+def test_a_missing_optional_package_is_exit_1_with_what_to_install(tmp_path, monkeypatch) -> None:
+    """Issue 32, item 13: it exited 2 with a usage line, as if the command were mistyped."""
+    import gnnpt.screening
+
+    def needs_an_extra(*_: object, **__: object):
+        raise ImportError('MiniMol fingerprints need the optional extra: pip install "gnnpt[minimol]"')
+
+    monkeypatch.setattr(gnnpt.screening, "screen", needs_an_extra)
+    (tmp_path / "in.csv").write_text("smiles\nCCO\n")
+    result = runner.invoke(app, ["screen", str(tmp_path / "in.csv"), "-o", str(tmp_path / "out.csv")])
+    assert result.exit_code == 1 and "Usage" not in result.output
+    assert 'error: MiniMol fingerprints need the optional extra: pip install "gnnpt[minimol]"' in result.output
+    monkeypatch.setattr(gnnpt.screening, "screen", lambda *_, **__: __import__("no_such_package_for_gnnpt"))
+    result = runner.invoke(app, ["screen", str(tmp_path / "in.csv"), "-o", str(tmp_path / "out.csv")])
+    assert result.exit_code == 1 and "No module named 'no_such_package_for_gnnpt'" in result.output
+    assert "pip install gnnpt[ray]" in result.output and "Usage" not in result.output
