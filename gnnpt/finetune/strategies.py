@@ -3,6 +3,8 @@
 ``apply_strategy`` sets ``requires_grad`` on a ``GraphModel`` (inserting LoRA or adapters into its encoder where the
 strategy needs them) and returns the optimizer parameter groups, holding only trainable parameters. Frozen modules
 must also stop updating batch-norm statistics: the training loop calls ``set_train_mode`` instead of ``model.train()``.
+The strategies that act by depth read the encoder's ``depth_groups()`` (input embeddings, then each layer's modules):
+a Hu et al. encoder's or MiniMol's (:mod:`gnnpt.nn.minimol`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from torch import nn
 from gnnpt.models.finetuned import FinetunedModel
 from gnnpt.nn.adapters import BottleneckAdapter, LoRALinear, add_adapters, add_lora, merge_lora
 from gnnpt.nn.heads import GraphModel
-from gnnpt.nn.hu2020 import HuEncoder
 
 STRATEGIES = ("full", "linear_probe", "freeze", "llrd", "lora", "adapter")
 FORMS = "full, linear_probe, freeze:K (K >= 0), llrd[:D] (0 < D <= 1), lora[:R] (R >= 1), adapter[:B] (B >= 1)"
@@ -30,13 +31,14 @@ class Strategy:
     - ``full``: every parameter trains at one lr.
     - ``linear_probe``: the encoder is frozen; pooling and head train.
     - ``freeze`` (``freeze_layers`` = K): the input embeddings and message-passing layers 0..K-1 (with their batch
-      norms) are frozen; the rest trains.
+      norms; MiniMol's with their virtual nodes) are frozen; the rest trains.
     - ``llrd`` (``lr_decay`` = D): everything trains, with layer-wise lr decay: head and pooling ``lr``, encoder
       layer i of L ``lr * D**(L - i)``, input embeddings ``lr * D**(L + 1)``.
     - ``lora`` (``lora_rank``, ``lora_alpha``): the base encoder is frozen; LoRA factors on every layer's linear maps,
-      the encoder batch norms (cheap, and they must follow the shift of the fine-tuning data), pooling and head train.
-    - ``adapter`` (``adapter_dim``): the base encoder is frozen; a bottleneck adapter per layer, the encoder batch
-      norms, pooling and head train.
+      the encoder's batch or layer norms (cheap, and they must follow the shift of the fine-tuning data), pooling and
+      head train.
+    - ``adapter`` (``adapter_dim``): the base encoder is frozen; a bottleneck adapter per layer, the encoder's norms,
+      pooling and head train.
     """
 
     name: str = "full"
@@ -73,10 +75,12 @@ class Strategy:
             raise ValueError(f"invalid fine-tuning strategy {text!r} ({err}); valid forms: {FORMS}") from err
 
 
-def _hu_encoder(model: GraphModel, strategy: Strategy) -> HuEncoder:
-    if not isinstance(model.encoder, HuEncoder):
-        raise TypeError(f"strategy {strategy.name!r} needs a HuEncoder, got {type(model.encoder).__name__}")
-    return model.encoder
+def _depth_groups(model: GraphModel, strategy: Strategy) -> tuple[list[nn.Module], list[list[nn.Module]]]:
+    groups = getattr(model.encoder, "depth_groups", None)
+    if groups is None:
+        raise TypeError(f"strategy {strategy.name!r} needs an encoder with layers by depth (Hu et al. or MiniMol), "
+                        f"got {type(model.encoder).__name__}")  # fmt: skip
+    return groups()
 
 
 def _group(name: str, modules: list[nn.Module], lr: float) -> dict[str, Any]:
@@ -84,14 +88,18 @@ def _group(name: str, modules: list[nn.Module], lr: float) -> dict[str, Any]:
     return {"name": name, "params": params, "lr": lr}
 
 
-def _llrd_groups(model: GraphModel, encoder: HuEncoder, decay: float, lr: float) -> list[dict[str, Any]]:
-    depth = encoder.num_layer
+def _llrd_groups(model: GraphModel, depth: tuple[list[nn.Module], list[list[nn.Module]]], decay: float,
+                 lr: float) -> list[dict[str, Any]]:  # fmt: skip
+    inputs, layers = depth
     head = [m for name, m in model.named_children() if name != "encoder"]
-    layers = [
-        _group(f"layer{i}", [encoder.gnns[i], encoder.batch_norms[i]], lr * decay ** (depth - i)) for i in range(depth)
-    ]
-    embeddings = _group("embeddings", [encoder.x_embedding1, encoder.x_embedding2], lr * decay ** (depth + 1))
-    return [_group("head", head, lr), *reversed(layers), embeddings]
+    n = len(layers)
+    groups = [_group(f"layer{i}", modules, lr * decay ** (n - i)) for i, modules in enumerate(layers)]
+    return [_group("head", head, lr), *reversed(groups), _group("embeddings", inputs, lr * decay ** (n + 1))]
+
+
+def _norms(encoder: nn.Module) -> list[nn.Module]:
+    """The encoder's batch and layer norms (Hu et al.'s batch norms, MiniMol's layer norms)."""
+    return [m for m in encoder.modules() if isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.LayerNorm))]
 
 
 def apply_strategy(model: GraphModel, strategy: Strategy, lr: float) -> list[dict[str, Any]]:
@@ -102,10 +110,9 @@ def apply_strategy(model: GraphModel, strategy: Strategy, lr: float) -> list[dic
     empty groups are left out. Existing ``state_dict`` keys are kept (see ``gnnpt.nn.adapters``).
     """
     name, encoder = strategy.name, model.encoder
-    if name in ("freeze", "llrd", "lora", "adapter"):
-        encoder = _hu_encoder(model, strategy)
-    if name == "freeze" and strategy.freeze_layers > encoder.num_layer:
-        raise ValueError(f"cannot freeze {strategy.freeze_layers} of the encoder's {encoder.num_layer} layers")
+    depth = _depth_groups(model, strategy) if name in ("freeze", "llrd", "lora", "adapter") else ([], [])
+    if name == "freeze" and strategy.freeze_layers > len(depth[1]):
+        raise ValueError(f"cannot freeze {strategy.freeze_layers} of the encoder's {len(depth[1])} layers")
     if name == "lora":
         add_lora(encoder, strategy.lora_rank, strategy.lora_alpha)
     elif name == "adapter":
@@ -114,20 +121,19 @@ def apply_strategy(model: GraphModel, strategy: Strategy, lr: float) -> list[dic
     if name == "linear_probe":
         encoder.requires_grad_(False)
     elif name == "freeze":
-        frozen = [encoder.x_embedding1, encoder.x_embedding2]
-        frozen += [*encoder.gnns[: strategy.freeze_layers], *encoder.batch_norms[: strategy.freeze_layers]]
-        for module in frozen:
+        for module in [*depth[0], *(m for layer in depth[1][: strategy.freeze_layers] for m in layer)]:
             module.requires_grad_(False)
     elif name in ("lora", "adapter"):
         encoder.requires_grad_(False)
-        encoder.batch_norms.requires_grad_(True)
+        for norm in _norms(encoder):
+            norm.requires_grad_(True)
         for module in encoder.modules():
             if isinstance(module, LoRALinear):
                 module.lora_a.requires_grad_(True)
                 module.lora_b.requires_grad_(True)
             elif isinstance(module, BottleneckAdapter):
                 module.requires_grad_(True)
-    groups = _llrd_groups(model, encoder, strategy.lr_decay, lr) if name == "llrd" else [_group("model", [model], lr)]
+    groups = _llrd_groups(model, depth, strategy.lr_decay, lr) if name == "llrd" else [_group("model", [model], lr)]
     return [g for g in groups if g["params"]]
 
 

@@ -1,4 +1,6 @@
-"""Parameter-efficient fine-tuning of Hu et al. encoders: LoRA on the layers' linear maps, bottleneck adapters.
+"""Parameter-efficient fine-tuning of an encoder's message-passing layers: LoRA on their linear maps, bottleneck
+adapters on their outputs. An encoder names those layers and their widths with ``adaptable_layers()`` (the Hu et al.
+encoders' convs, MiniMol's GINE layers).
 
 Both keep every existing ``state_dict`` key of the encoder: ``LoRALinear`` adopts the wrapped layer's ``weight`` and
 ``bias`` under the same names (adding ``lora_a``/``lora_b`` beside them), and an adapter is a new ``adapter`` child
@@ -73,29 +75,30 @@ class BottleneckAdapter(nn.Module):
         return x + self.up(self.act(self.down(x)))
 
 
-def _convs(encoder: nn.Module) -> nn.ModuleList:
-    """The message-passing layers of a Hu et al. encoder (``encoder.gnns``)."""
-    convs = getattr(encoder, "gnns", None)
-    if not isinstance(convs, nn.ModuleList):
-        raise TypeError(f"expected a HuEncoder (with a `gnns` ModuleList), got {type(encoder).__name__}")
-    return convs
+def _layers(encoder: nn.Module) -> list[tuple[nn.Module, int]]:
+    """(layer, output width) of each message-passing layer of ``encoder`` (its ``adaptable_layers()``)."""
+    layers = getattr(encoder, "adaptable_layers", None)
+    if layers is None:
+        raise TypeError(f"{type(encoder).__name__} does not name its layers for LoRA or adapters; use a Hu et al. "
+                        "(hu2020) or MiniMol encoder")  # fmt: skip
+    return layers()
 
 
-def _lora_targets(conv: nn.Module) -> list[tuple[nn.Module, str]]:
-    """(parent, name) of the node-feature linear maps of a conv: the GIN ``mlp`` Linears, GCN/GraphSAGE ``linear``,
-    GAT ``weight_linear`` — every ``nn.Linear`` that is a child of the conv or of its ``mlp``."""
-    parents = [conv, *([conv.mlp] if isinstance(getattr(conv, "mlp", None), nn.Sequential) else [])]
-    return [(p, name) for p in parents for name, child in p.named_children() if isinstance(child, nn.Linear)]
+def _lora_targets(layer: nn.Module) -> list[tuple[nn.Module, str]]:
+    """(parent, name) of every ``nn.Linear`` inside a layer: GIN's ``mlp`` Linears, GCN/GraphSAGE ``linear``, GAT
+    ``weight_linear``; MiniMol's edge projection and MLP."""
+    return [(parent, name) for parent in layer.modules() for name, child in parent.named_children()
+            if isinstance(child, nn.Linear)]  # fmt: skip
 
 
 def add_lora(encoder: nn.Module, rank: int = 8, alpha: float = 16.0, dropout: float = 0.0) -> nn.Module:
-    """Wrap, in place, the linear maps of every layer of a HuEncoder in ``LoRALinear``; returns ``encoder``.
+    """Wrap, in place, the linear maps of every layer of ``encoder`` in ``LoRALinear``; returns ``encoder``.
 
     Layers already wrapped are left as they are. ``requires_grad`` is not touched: freezing the base weights is the
     fine-tuning strategy's job (``gnnpt.finetune.strategies``).
     """
-    for conv in _convs(encoder):
-        for parent, name in _lora_targets(conv):
+    for layer, _ in _layers(encoder):
+        for parent, name in _lora_targets(layer):
             setattr(parent, name, LoRALinear(getattr(parent, name), rank, alpha, dropout))
     return encoder
 
@@ -109,20 +112,21 @@ def merge_lora(encoder: nn.Module) -> nn.Module:
     return encoder
 
 
-def _apply_adapter(conv: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
-    return conv.adapter(output)
+def _apply_adapter(layer: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
+    return layer.adapter(output)
 
 
 def add_adapters(encoder: nn.Module, bottleneck: int = 64) -> nn.Module:
-    """Give every layer of a HuEncoder a ``BottleneckAdapter`` on its conv output (before the batch norm), in place.
+    """Give every layer of ``encoder`` a ``BottleneckAdapter`` on its output, in place (a Hu et al. conv's, before
+    the batch norm; for GIN the MLP output).
 
-    Each adapter is registered as ``gnns[i].adapter`` and applied by a forward hook on the conv, the same way for
-    every conv type (for GIN the conv output is the MLP output). Existing keys are unchanged. Returns ``encoder``.
+    Each adapter is registered as the layer's ``adapter`` child (``gnns[i].adapter``) and applied by a forward hook
+    on the layer, the same way for every layer type. Existing keys are unchanged. Returns ``encoder``.
     """
-    for conv in _convs(encoder):
-        if hasattr(conv, "adapter"):
+    for layer, width in _layers(encoder):
+        if hasattr(layer, "adapter"):
             raise ValueError("encoder already has adapters")
-        ref = next(conv.parameters())
-        conv.adapter = BottleneckAdapter(encoder.emb_dim, bottleneck).to(device=ref.device, dtype=ref.dtype)
-        conv.register_forward_hook(_apply_adapter)
+        ref = next(layer.parameters())
+        layer.adapter = BottleneckAdapter(width, bottleneck).to(device=ref.device, dtype=ref.dtype)
+        layer.register_forward_hook(_apply_adapter)
     return encoder

@@ -8,6 +8,14 @@ import torch
 from torch import nn
 
 
+def node_vectors(encoder: nn.Module, batch) -> torch.Tensor:
+    """``encoder``'s node vectors of a batch; an encoder that pools inside (MiniMol's virtual node, its
+    ``reads_graph_ids``) also gets each node's graph and the number of graphs."""
+    if getattr(encoder, "reads_graph_ids", False):
+        return encoder(batch.x, batch.edge_index, batch.edge_attr, batch.batch, batch.num_graphs)
+    return encoder(batch.x, batch.edge_index, batch.edge_attr)
+
+
 class LinearHead(nn.Module):
     """One linear layer from the graph vector to the task outputs (the Hu et al. fine-tuning head)."""
 
@@ -86,8 +94,7 @@ class GraphModel(nn.Module):
 
     def embed(self, batch) -> torch.Tensor:
         """Graph vectors [num_graphs, dim] for a ``GraphBatch`` or PyG ``Batch``."""
-        h = self.encoder(batch.x, batch.edge_index, batch.edge_attr)
-        return self.pooling(h, batch.batch, batch.num_graphs)
+        return self.pooling(node_vectors(self.encoder, batch), batch.batch, batch.num_graphs)
 
     def head_input(self, batch) -> torch.Tensor:
         """The graph vector, followed by the standardized extra vectors of a hybrid."""

@@ -57,6 +57,15 @@ class HuEncoder(nn.Module):
         return {"num_layer": self.num_layer, "emb_dim": self.emb_dim, "jk": self.jk,
                 "drop_ratio": self.drop_ratio, "gnn_type": self.gnn_type}  # fmt: skip
 
+    def depth_groups(self) -> tuple[list[nn.Module], list[list[nn.Module]]]:
+        """(the input embeddings; each layer's conv and batch norm): what the strategies freeze or decay by depth."""
+        layers = [[conv, norm] for conv, norm in zip(self.gnns, self.batch_norms, strict=True)]
+        return [self.x_embedding1, self.x_embedding2], layers
+
+    def adaptable_layers(self) -> list[tuple[nn.Module, int]]:
+        """The convs (LoRA on their linear maps, an adapter on their outputs, before the batch norm) and widths."""
+        return [(conv, self.emb_dim) for conv in self.gnns]
+
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
         """Node representations [N, out_dim] from hu2020 features (edges without self-loops)."""
         h = self.x_embedding1(x[:, 0]) + self.x_embedding2(x[:, 1])

@@ -163,10 +163,10 @@ def test_parse_rejects_bad_forms_and_lists_the_valid_ones(text: str) -> None:
         Strategy.parse(text)
 
 
-def test_layer_strategies_need_a_hu_encoder_with_enough_layers() -> None:
+def test_layer_strategies_need_an_encoder_with_layers_by_depth_and_enough_of_them() -> None:
     with pytest.raises(ValueError, match="cannot freeze 3"):
         apply_strategy(make_model(), Strategy("freeze", freeze_layers=3), lr=1e-3)
     model = GraphModel(nn.Linear(2, D), make_pooling("mean", D), LinearHead(D, TASKS))
     assert apply_strategy(model, Strategy("linear_probe"), lr=1e-3)[0]["params"] == list(model.head.parameters())
-    with pytest.raises(TypeError, match="needs a HuEncoder"):
+    with pytest.raises(TypeError, match="needs an encoder with layers by depth"):
         apply_strategy(model, Strategy("lora"), lr=1e-3)
