@@ -13,11 +13,13 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
+import shutil
+import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import overload
+from typing import BinaryIO, overload
 
 import pandas as pd
 
@@ -188,17 +190,32 @@ def _read_sdf(path: Path, chunk_size: int, text: bool = False) -> Iterator[pd.Da
         yield _sdf_frame([])
 
 
+def _unpacked(path: Path) -> BinaryIO:
+    """A gzipped file unpacked into an unnamed temporary file (gone once closed), 1 MiB at a time: Parquet reads its
+    footer first, so it cannot stream from gzip, and unpacking it in memory took the whole file's size."""
+    unpacked = tempfile.TemporaryFile()
+    try:
+        with gzip.open(path, "rb") as packed:
+            shutil.copyfileobj(packed, unpacked, 1 << 20)
+    except BaseException:
+        unpacked.close()
+        raise
+    unpacked.seek(0)
+    return unpacked
+
+
 def _read_parquet(path: Path, smiles_col: str | None, chunk_size: int, text: bool = False) -> Iterator[pd.DataFrame]:
     import pyarrow.parquet as pq
 
-    source = io.BytesIO(gzip.open(path).read()) if _is_gzip(path) else path
-    pf = pq.ParquetFile(source)
-    empty = True
-    for batch in pf.iter_batches(batch_size=chunk_size):
-        empty = False
-        yield _with_smiles(_as_text(batch) if text else batch.to_pandas(), smiles_col)
-    if empty:
-        yield _with_smiles(pf.schema_arrow.empty_table().to_pandas(), smiles_col)
+    with ExitStack() as stack:
+        source = stack.enter_context(_unpacked(path)) if _is_gzip(path) else path
+        pf = pq.ParquetFile(source)
+        empty = True
+        for batch in pf.iter_batches(batch_size=chunk_size):
+            empty = False
+            yield _with_smiles(_as_text(batch) if text else batch.to_pandas(), smiles_col)
+        if empty:
+            yield _with_smiles(pf.schema_arrow.empty_table().to_pandas(), smiles_col)
 
 
 def _as_text(batch: object) -> pd.DataFrame:
@@ -231,7 +248,8 @@ def iter_molecules(
     ``007`` stay ``007``, ``1.50`` stays ``1.50``) instead of parsing numbers, and a Parquet file's integers as text
     (an ID column with a missing value stays ``7``, not pandas' ``7.0``).
 
-    Memory stays bounded by ``chunk_size`` (except a gzipped Parquet file, which is unpacked in memory).
+    Memory stays bounded by ``chunk_size`` (a gzipped Parquet file is unpacked into a temporary file first: it
+    takes its unpacked size on disk while it is read).
     Chunks are never empty, except the single chunk of a file with no records (it still has the columns).
     """
     path = Path(path)

@@ -82,6 +82,38 @@ def test_parquet_chunks_and_detection_by_magic_bytes(tmp_path) -> None:
     assert read_molecules(tmp_path / "gz_without_suffix.csv")["smiles"].tolist() == ["CCO"]
 
 
+def test_a_gzipped_parquet_file_is_unpacked_a_block_at_a_time(tmp_path, monkeypatch) -> None:
+    """Issue 32: a gzipped Parquet file was unpacked whole into memory before its first row was read."""
+    frame = pd.DataFrame({"smiles": ["CCO", "CCN", "CCC"] * 1000, "id": range(3000)})
+    buf = io.BytesIO()
+    frame.to_parquet(buf)
+    (tmp_path / "lib.parquet.gz").write_bytes(gzip.compress(buf.getvalue()))
+    real = gzip.GzipFile.read
+
+    def read(self, size=-1):
+        assert size is not None and 0 <= size <= 1 << 20, f"read({size}): the whole gzip stream at once"
+        return real(self, size)
+
+    monkeypatch.setattr(gzip.GzipFile, "read", read)
+    chunks = list(iter_molecules(tmp_path / "lib.parquet.gz", chunk_size=1000))
+    assert [len(c) for c in chunks] == [1000, 1000, 1000] and pd.concat(chunks)["id"].tolist() == list(range(3000))
+
+
+def test_sdf_records_with_bad_counts_lines_are_their_rows_errors(tmp_path) -> None:
+    """Issue 32: a counts line that is not numbers, claims 999,999 or 100 million atoms, is cut short or missing
+    costs its record, never the read."""
+    good = Chem.MolToMolBlock(Chem.MolFromSmiles("CCO"))
+    v3000 = Chem.MolToMolBlock(Chem.MolFromSmiles("CCO"), forceV3000=True)
+    counts = ["abcdefghijkl  0  0  0  0  0  0  0  0999 V2000", "999999  2  0  0  0  0  0  0  0  0999 V2000", " 3", "",
+              " -3 -2  0  0  0  0  0  0  0  0999 V2000"]  # fmt: skip
+    bad = ["\n".join([*good.split("\n")[:3], line, *good.split("\n")[4:]]) for line in counts]
+    bad += [v3000.replace("COUNTS 3 2", "COUNTS 100000000 2"), v3000.replace("COUNTS 3 2", "COUNTS x y")]
+    (tmp_path / "bad.sdf").write_text("".join(f"{record}$$$$\n" for record in [good, *bad, good]))
+    sdf = read_molecules(tmp_path / "bad.sdf")
+    assert sdf["smiles"].notna().tolist() == [True, *[False] * len(bad), True]
+    assert all(f"SDF record {k} (0-based)" in sdf["error"][k] for k in range(1, len(bad) + 1))
+
+
 def test_empty_header_only_and_bad_columns(tmp_path) -> None:
     (tmp_path / "h.csv").write_text("smiles,y\r\n")
     header_only = read_molecules(tmp_path / "h.csv")
