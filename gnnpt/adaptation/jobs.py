@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     spec TEXT NOT NULL,
     report TEXT,
     stage TEXT,
+    stage_fraction REAL,
+    eta_s REAL,
     progress REAL NOT NULL DEFAULT 0,
     metrics TEXT,
     error TEXT,
@@ -47,6 +49,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_owner ON jobs (owner, created);
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created);
 """
+_ADDED = {"stage_fraction": "REAL", "eta_s": "REAL"}  # columns a job store made by an earlier version lacks
 
 
 def jobs_dir(root: str | Path | None = None) -> Path:
@@ -65,6 +68,8 @@ class Job:
     spec: dict[str, Any]
     report: dict[str, Any] | None
     stage: str | None
+    stage_fraction: float | None
+    eta_s: float | None
     progress: float
     metrics: dict[str, Any] | None
     error: str | None
@@ -107,6 +112,10 @@ class JobStore:
         with self._db() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+            have = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
+            for column, kind in _ADDED.items():
+                if column not in have:
+                    db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -179,15 +188,16 @@ class JobStore:
     def finish(self, job_id: str, status: str, error: str | None = None, metrics: dict[str, Any] | None = None) -> None:
         if status not in FINAL:
             raise ValueError(f"a finished job is one of {FINAL}, not {status!r}")
-        values: dict[str, Any] = {"status": status, "error": error, "finished": time.time(), "worker_pid": None}
+        values: dict[str, Any] = {"status": status, "error": error, "finished": time.time(), "worker_pid": None,
+                                  "eta_s": None}  # fmt: skip
         if status == "succeeded":
-            values["progress"] = 1.0
+            values.update(progress=1.0, stage_fraction=1.0)
         if metrics is not None:
             values["metrics"] = metrics
         self.update(job_id, **values)
 
     def cancel(self, job_id: str, owner: str | None = None) -> Job | None:
-        """Cancel a queued job now; ask a running one to stop (its worker stops at the next epoch)."""
+        """Cancel a queued job now; ask a running one to stop (its worker stops at its next progress report)."""
         job = self.get(job_id, owner)
         if job is None or job.status in FINAL:
             return job

@@ -1,76 +1,129 @@
-"""The job's result page: learning curves (adapted vs from scratch), test metrics, negative transfer, upload report."""
+"""The job's result page: what was built, whether adaptation paid (the cross-validation table and the paired
+comparison), calibration and conformal coverage on held-out folds, the library's share in the model's domain, an
+update's prospective check, progress and the upload report. Every number is the job's JSON (``metrics``) as it is,
+at :data:`~gnnpt.adaptation.evaluation.DIGITS` decimals: the page and the API say the same."""
 
 from __future__ import annotations
 
 import html
 from typing import Any
 
+from gnnpt.adaptation.evaluation import DIGITS
 from gnnpt.adaptation.jobs import Job
 
-COLOURS = {"adapted": "#2456c7", "from_scratch": "#c7502a"}
+STYLE = ("body{font:15px system-ui,sans-serif;margin:2rem;color:#1d2330} table{border-collapse:collapse;margin:.5rem 0}"
+         "th,td{border:1px solid #dde;padding:.25rem .6rem;text-align:left} .warn{color:#b3261e} .good{color:#1b6e2a}"
+         "pre{background:#f4f5f7;padding:.6rem;overflow-x:auto}")  # fmt: skip
+e = html.escape
 
 
-def learning_curve_svg(runs: dict[str, list[dict[str, Any]]], metric: str, width: int = 560, height: int = 260) -> str:
-    """Validation ``metric`` per epoch of each run as polylines (inline SVG, no plotting library)."""
-    points = [(p["epoch"], p["valid"]) for curve in runs.values() for p in curve if p.get("valid") is not None]
-    if not points:
-        return "<p>No validation scores were recorded.</p>"
-    pad = 40
-    max_epoch = max(e for e, _ in points) or 1
-    lo, hi = min(v for _, v in points), max(v for _, v in points)
-    if hi - lo < 1e-9:
-        lo, hi = lo - 0.5, hi + 0.5
+def number(value: Any) -> str:
+    """A report number as the page shows it: a count as it is, a score at the JSON's digits, — for none."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "—"
+    return str(value) if isinstance(value, int) else f"{value:.{DIGITS}f}"
 
-    def xy(epoch: float, value: float) -> str:
-        x = pad + (width - 2 * pad) * epoch / max_epoch
-        y = height - pad - (height - 2 * pad) * (value - lo) / (hi - lo)
-        return f"{x:.1f},{y:.1f}"
 
-    lines = []
-    for k, (name, curve) in enumerate(runs.items()):
-        pts = " ".join(xy(p["epoch"], p["valid"]) for p in curve if p.get("valid") is not None)
-        colour = COLOURS.get(name, "#555")
-        lines.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{pts}"/>')
-        lines.append(f'<text x="{width - pad - 120}" y="{pad + 16 * k}" fill="{colour}" font-size="12">'
-                     f"{html.escape(name.replace('_', ' '))}</text>")  # fmt: skip
-    axes = (f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#999"/>'
-            f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="#999"/>'
-            f'<text x="{pad}" y="{height - 10}" font-size="12">epoch (0 to {max_epoch})</text>'
-            f'<text x="4" y="{pad - 8}" font-size="12">validation {html.escape(metric)}: '
-            f"{lo:.3f} to {hi:.3f}</text>")  # fmt: skip
-    return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">{axes}{"".join(lines)}</svg>'
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c if isinstance(c, _Html) else e(str(c))}</td>" for c in row) + "</tr>"
+                   for row in rows)  # fmt: skip
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+class _Html(str):
+    """Markup already escaped."""
+
+
+def _status(job: Job) -> str:
+    eta = f"about {job.eta_s:.0f} s left" if job.eta_s is not None and job.status == "running" else "—"
+    stage = f"{job.stage or '—'}" + (f" ({100 * job.stage_fraction:.0f}%)" if job.stage_fraction is not None else "")
+    rows = [["status", job.status], ["stage", stage], ["progress", f"{100 * job.progress:.0f}%"], ["estimate", eta],
+            ["model", (job.metrics or {}).get("model", "—")], ["error", job.error or "—"]]  # fmt: skip
+    return _table(["", ""], rows)
+
+
+def _cross_validation(cv: dict[str, Any]) -> list[str]:
+    metric = cv["metric"]
+    direction = "higher is better" if cv["higher_is_better"] else "lower is better"
+    out = [f"<h2>Did adaptation pay? Scaffold cross-validation on your labels</h2>"
+           f"<p>{cv['repeats']} x {cv['folds']} folds; {e(metric)}, {direction}. Each fold's models trained on the "
+           "other folds only.</p>"]  # fmt: skip
+    names = list(cv["methods"])
+    width = max(len(m["folds"]) for m in cv["methods"].values())
+    rows = [[m["label"], number(m["mean"]), number(m["std"]), *[number(v) for v in m["folds"]]]
+            for m in cv["methods"].values()]  # fmt: skip
+    out.append(_table(["", "mean", "std", *[f"fold {k + 1}" for k in range(width)]], rows))
+    comparison = cv["comparison"]
+    css = "good" if comparison["verdict"].startswith("adaptation paid") else "warn"
+    if "without_adaptation" in names:
+        gains = ", ".join(number(g) for g in comparison["gains"])
+        interval = comparison["ci"] or [None, None]
+        out.append(
+            f"<p>Gain of the recipe over the same recipe without the adapted encoder, per fold: {gains}; mean "
+            f"{number(comparison['mean'])}, 95% interval {number(interval[0])} to {number(interval[1])}.</p>"
+        )
+    out.append(f"<p class='{css}'><b>{e(comparison['verdict'])}</b></p>")
+    return out
+
+
+def _calibration(calibration: dict[str, Any]) -> list[str]:
+    if not calibration:
+        return []
+    out = ["<h2>Calibration and conformal coverage on the held-out folds</h2>"]
+    if "ece_after" in calibration:
+        out.append(f"<p>Expected calibration error before Platt scaling {number(calibration['ece_before'])}, after "
+                   f"{number(calibration['ece_after'])}.</p>")  # fmt: skip
+    levels = [k for k in calibration if k[0].isdigit()]
+    kinds = list(calibration[levels[0]]) if levels else []
+    rows = [[f"{float(level):.0%}", *[number(calibration[level][k]) for k in kinds]] for level in levels]
+    out.append(_table(["promised", *[k.replace("_", " ") for k in kinds]], rows))
+    return out
+
+
+def _domain(domain: dict[str, Any] | None, library: int) -> list[str]:
+    if domain is None:
+        return [f"<h2>Your library</h2><p>{'No unlabeled molecules were uploaded.' if not library else '—'}</p>"]
+    share, threshold, median = (number(domain[k]) for k in ("share", "threshold", "median_similarity"))
+    return ["<h2>Your library in the model's domain</h2>",
+            f"<p>{domain['in_domain']} of {domain['molecules']} library molecules (share {share}) have a training "
+            f"molecule at least {threshold} similar (Morgan-2 Tanimoto, the <code>in_domain</code> rule of scoring); "
+            f"median similarity {median}.</p>"]  # fmt: skip
+
+
+def _versions(versions: dict[str, Any]) -> list[str]:
+    check = versions["prospective"]
+    return ["<h2>This version against the last</h2>", _table(["", "value"], [
+        [f"{versions['previous']} on the {check['rows']} new molecules, before it saw them ({check['metric']})",
+         number(check["score"])],
+        [f"{versions['previous']} by cross-validation (its report)", number(versions["previous_cv"])],
+        ["this version by cross-validation", number(versions["cv"])],
+        ["change (positive: better)", number(versions["change"])]])]  # fmt: skip
 
 
 def report_html(job: Job, log_tail: list[str]) -> str:
     """The whole result page of ``job``."""
-    e = html.escape
     metrics = job.metrics or {}
-    rows = [("status", job.status), ("stage", job.stage or "—"), ("progress", f"{100 * job.progress:.0f}%"),
-            ("model", metrics.get("model", "—")), ("error", job.error or "—")]  # fmt: skip
-    body = [f"<h1>Adaptation {e(job.name)} <small>({e(job.id)})</small></h1>", "<table>"]
-    body += [f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in rows]
-    body.append("</table>")
-    runs = {k: metrics[k] for k in ("adapted", "from_scratch") if k in metrics}
-    if runs:
-        metric = runs["adapted"]["metric"]
-        body.append(f"<h2>Test {e(metric)} (best-validation epoch, mean over seeds)</h2><table>")
-        body.append("<tr><th>run</th><th>test</th><th>valid</th></tr>")
-        for name, r in runs.items():
-            test, valid = r.get(f"test_{metric}_mean"), r.get(f"valid_{metric}_mean")
-            body.append(f"<tr><td>{e(name.replace('_', ' '))}</td><td>{_num(test)}</td><td>{_num(valid)}</td></tr>")
-        body.append("</table>")
-        verdict = metrics.get("negative_transfer", "absent")
-        if verdict is True:
-            body.append("<p class='warn'><b>Negative transfer:</b> the adapted model tests worse than the same "
-                        "fine-tuning from scratch, by more than the seeds' spread. Prefer more labeled data, another "
-                        "encoder, or no pretraining.</p>")  # fmt: skip
-        elif verdict is False:
-            body.append("<p><b>No negative transfer:</b> the adapted model tests within the seeds' spread of "
-                        "fine-tuning from scratch, or better.</p>")  # fmt: skip
-        elif verdict is None:
-            body.append("<p><b>Transfer not judged:</b> one seed cannot tell a difference from noise; run the job "
-                        "with seeds=3 or more.</p>")  # fmt: skip
-        body.append("<h2>Learning curves</h2>" + learning_curve_svg({k: r["curve"] for k, r in runs.items()}, metric))
+    body = [f"<h1>Adaptation {e(job.name)} <small>({e(job.id)})</small></h1>", _status(job)]
+    if "cross_validation" in metrics:
+        body += _cross_validation(metrics["cross_validation"])
+        choice = metrics["model_choice"]
+        weights = ", ".join(f"{e(n)} {number(w)}" for n, w in choice["weights"].items())
+        body.append(f"<h2>The model</h2><p>auto's blend on all {metrics['labels']} labels: {weights}.</p>")
+        body.append(_table(["candidate", "cross-validated within the build"],
+                           [[n, number(v)] for n, v in choice["candidates"].items()]))  # fmt: skip
+        if "adaptation" in metrics:
+            a = metrics["adaptation"]
+            body.append(
+                f"<p>Adapted encoder: {e(a['encoder'])} continued for {a['minutes']} minutes on "
+                f"{a['molecules']} molecules ({a['steps']} steps of {e(a['objective'])}).</p>"
+            )
+        body += _calibration(metrics["cross_validation"]["calibration"])
+        body += _domain(metrics.get("domain"), metrics.get("library", 0))
+        if "versions" in metrics:
+            body += _versions(metrics["versions"])
+        if metrics.get("notes"):
+            body.append("<h2>Notes</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in metrics["notes"]) + "</ul>")
     report = job.report or {}
     if report:
         body.append(f"<h2>Upload</h2><p>{report.get('usable')} of {report.get('rows')} labeled rows used; "
@@ -78,18 +131,8 @@ def report_html(job: Job, log_tail: list[str]) -> str:
                     f"({report.get('unlabeled_invalid', 0)} unparsable, left out).</p>")  # fmt: skip
         problems = report.get("problems", [])
         if problems:
-            body.append("<table><tr><th>row</th><th>SMILES</th><th>left out because</th></tr>")
-            body += [f"<tr><td>{p['row']}</td><td>{e(str(p['smiles']))}</td><td>{e(p['problem'])}</td></tr>"
-                     for p in problems[:200]]  # fmt: skip
-            body.append("</table>")
+            body.append(_table(["row", "SMILES", "left out because"],
+                               [[p["row"], p["smiles"], p["problem"]] for p in problems[:200]]))  # fmt: skip
     body.append("<h2>Log (last lines)</h2><pre>" + e("\n".join(log_tail)) + "</pre>")
-    style = ("body{font:15px system-ui,sans-serif;margin:2rem;color:#1d2330} "
-             "table{border-collapse:collapse;margin:.5rem 0}"
-             "th,td{border:1px solid #dde;padding:.25rem .6rem;text-align:left} .warn{color:#b3261e}"
-             "pre{background:#f4f5f7;padding:.6rem;overflow-x:auto}")  # fmt: skip
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>gnnpt adaptation {e(job.name)}</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")  # fmt: skip
-
-
-def _num(value: Any) -> str:
-    return f"{value:.3f}" if isinstance(value, (int, float)) else "—"
+            f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>")  # fmt: skip

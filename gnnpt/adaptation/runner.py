@@ -1,58 +1,44 @@
-"""Run one adaptation job, stage by stage, resumable: pretrain on the domain -> fine-tune -> from-scratch comparison
--> register.
+"""Run one adaptation job, stage by stage, resumable: (an update's prospective check) -> the encoder continued on the
+job's molecules -> the model built with auto's recipe -> the report's cross-validation -> register.
 
 Each stage writes its output into the job folder and is skipped when that output exists, so a job interrupted by a
-crash continues where it stopped (pretraining also from its last Lightning checkpoint). Progress and the cancel flag
-are exchanged with the job store at every epoch end.
+crash continues where it stopped (the continued pretraining also from its last Lightning checkpoint). Progress (the
+stage, how far through it, an estimate of the time left) and the cancel flag are exchanged with the job store after
+every fit and every second of pretraining.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
-import pytorch_lightning as pl
 
+from gnnpt.adaptation.continued import continue_encoder
+from gnnpt.adaptation.evaluation import cross_validate, library_domain, rounded
 from gnnpt.adaptation.jobs import Job, JobStore
+from gnnpt.adaptation.progress import Cancelled, StageProgress
+from gnnpt.adaptation.recipe import ADAPTED, BLEND_MIN, job_config, report_folds, training_parts
 from gnnpt.adaptation.spec import AdaptationSpec
-from gnnpt.finetune.metrics import worse_beyond_spread
-from gnnpt.finetune.run import run_finetune
-from gnnpt.finetune.train import FinetuneConfig, FinetuneResult
-from gnnpt.models.store import resolve_encoder
+from gnnpt.adaptation.versions import CARD_KEY, TRAINING_LABELS, change, merge, previous, prospective
+from gnnpt.featurization.cache import cached_featurize
+from gnnpt.finetune.auto import AutoConfig, run_auto
+from gnnpt.finetune.metrics import primary_metric
+from gnnpt.finetune.run import LabeledData
+from gnnpt.models.card import read_card, write_card
 
 LABELED_FILE = "labeled.csv"  # the usable rows of the upload (smiles + targets), written at submission
 UNLABELED_FILE = "unlabeled.csv"  # the parsable unlabeled SMILES (one column, "smiles")
 LOG_FILE = "log.txt"
-
-
-class Cancelled(Exception):
-    """The job's owner cancelled it."""
-
-
-class JobProgress(pl.Callback):
-    """Reports the fraction of a stage's epochs done (scaled into the job's ``[start, end]`` range) and stops the
-    stage when a cancel was requested."""
-
-    def __init__(self, store: JobStore, job_id: str, stage: str, start: float, end: float, runs: int = 1):
-        self.store, self.job_id, self.stage, self.start, self.end, self.runs = store, job_id, stage, start, end, runs
-        self.fits = 0
-
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.store.update(self.job_id, stage=self.stage)
-
-    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.fits += 1
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        epochs = max(trainer.max_epochs or 1, 1)
-        done = (self.fits + (trainer.current_epoch + 1) / epochs) / self.runs
-        self.store.update(self.job_id, progress=round(self.start + (self.end - self.start) * min(done, 1.0), 4))
-        if self.store.cancel_requested(self.job_id):
-            raise Cancelled("cancelled by its owner")
+CV_FILE = "cross_validation.json"
+CHECK_FILE = "prospective.json"
+FIXED_S = {"prospective": 15.0, "register": 5.0}  # the plan's guesses for the short stages
 
 
 def _job_logger(folder: Path) -> logging.Logger:
@@ -64,29 +50,6 @@ def _job_logger(folder: Path) -> logging.Logger:
         log.setLevel(logging.INFO)
         log.propagate = False
     return log
-
-
-def _curve(result: FinetuneResult) -> list[dict[str, Any]]:
-    """Per epoch (first seed): validation and test primary metric, for the learning-curve plot."""
-    metric = result.metric
-    history = result.runs[0].history if result.runs else []
-    return [{"epoch": h["epoch"], "valid": h.get("valid", {}).get(metric), "test": h.get("test", {}).get(metric)}
-            for h in history]  # fmt: skip
-
-
-def _negative_transfer(adapted: dict[str, Any], scratch: dict[str, Any], seeds: int) -> bool | None:
-    """The benchmark's rule over the job's seeds: worse than from scratch by more than its spread; ``None`` (not
-    judged) with one seed, whose difference says nothing about noise."""
-    metric = adapted["metric"]
-    a, b, spread = (adapted.get(f"test_{metric}_mean"), scratch.get(f"test_{metric}_mean"),
-                    scratch.get(f"test_{metric}_std"))  # fmt: skip
-    if seeds < 2 or a is None or b is None or spread is None:
-        return None
-    return bool(worse_beyond_spread(a, b, spread, higher_is_better=metric not in ("rmse", "mae")))
-
-
-def _summary(result: FinetuneResult) -> dict[str, Any]:
-    return {"metric": result.metric, **result.summary(), "curve": _curve(result), "wall_time_s": result.wall_time_s}
 
 
 def run_job(store: JobStore, job: Job) -> None:
@@ -109,58 +72,114 @@ def run_job(store: JobStore, job: Job) -> None:
     store.finish(job.id, "succeeded", metrics=metrics)
 
 
+def plan(spec: AdaptationSpec, labels: int, adapts: bool) -> dict[str, float]:
+    """Each stage's expected seconds on two cores (the estimate of the time left corrects them as the job runs)."""
+    cfg, _ = job_config(spec, labels, "adapted" if adapts else None)
+    per_fit = 0.5 + labels / 250
+    build = len(cfg.candidates) * (1 + cfg.folds) * per_fit
+    stages = {"prospective": FIXED_S["prospective"]} if spec.update else {}
+    if adapts:
+        stages["adapt"] = spec.adapt_minutes * 60 + 20
+    folds, _ = report_folds(spec, labels)
+    return {**stages, "build": build, "evaluate": build * folds * spec.repeats * 0.8, "register": FIXED_S["register"]}
+
+
 def _stages(store: JobStore, job: Job, spec: AdaptationSpec, folder: Path, log: logging.Logger) -> dict[str, Any]:
     frame = pd.read_csv(folder / LABELED_FILE)
-    data = spec.labeled_data(frame)
     unlabeled = folder / UNLABELED_FILE
-    pretraining = unlabeled.exists() and spec.pretrain_epochs > 0
-    encoder = spec.encoder
-    compare = spec.compare_from_scratch and (pretraining or spec.encoder != "none")  # else both runs are the same
-    bounds = (0.0, 0.35 if pretraining else 0.0, (0.8 if pretraining else 0.75) if compare else 1.0)
-    if pretraining:
-        encoder = str(_pretrain(store, job, spec, folder, unlabeled, bounds[1], log))
-    cfg = FinetuneConfig(encoder=encoder, strategy=spec.strategy, epochs=spec.epochs, batch_size=spec.batch_size,
-                         lr=spec.lr, seeds=list(range(spec.seeds)), accelerator="auto",
-                         descriptors=spec.descriptors)  # fmt: skip
-    metrics: dict[str, Any] = {"task_type": data.task_type, "pretrained_on_domain": pretraining}
-    log.info("fine-tuning %s on %d molecules", encoder, len(data.smiles))
-    progress = JobProgress(store, job.id, "finetune", bounds[1], bounds[2], spec.seeds)
-    model_dir, adapted = run_finetune(data, cfg, folder / "model", spec.split, callbacks=[progress],
-                                      extra_card={"adaptation_job": job.id})  # fmt: skip
-    metrics["adapted"] = _summary(adapted)
-    if compare:
-        architecture = resolve_encoder(encoder).config()
-        log.info("the same fine-tuning of the same architecture from scratch, for comparison")
-        same = {"encoder": f"none:{architecture['gnn_type']}", "emb_dim": architecture["emb_dim"],
-                "num_layer": architecture["num_layer"]}  # fmt: skip
-        scratch_cfg = FinetuneConfig(**{**cfg.to_dict(), **same})
-        progress = JobProgress(store, job.id, "from_scratch", bounds[2], 1.0, spec.seeds)
-        _, scratch = run_finetune(data, scratch_cfg, folder / "from_scratch", spec.split, callbacks=[progress])
-        metrics["from_scratch"] = _summary(scratch)
-        metrics["negative_transfer"] = _negative_transfer(metrics["adapted"], metrics["from_scratch"], spec.seeds)
-    store.update(job.id, stage="register")
+    library = pd.read_csv(unlabeled)["smiles"].astype(str).tolist() if unlabeled.exists() else []
+    notes: list[str] = []
+    if spec.update:
+        old_ref, old_card, old = previous(spec, store)
+        frame, unseen = merge(old, frame)
+        notes.append(f"an update of {old_ref}: {len(old)} earlier labels plus {len(unseen)} new molecules")
+    frame.to_csv(folder / TRAINING_LABELS, index=False)
+    data = spec.labeled_data(frame)
+    adapts = spec.adapts and len(data.smiles) >= BLEND_MIN
+    progress = StageProgress(store, job.id, plan(spec, len(data.smiles), adapts))
+    metric, higher = primary_metric(data.task_type)
+    metrics: dict[str, Any] = {"task_type": data.task_type, "metric": metric, "higher_is_better": higher,
+                               "labels": len(data.smiles), "library": len(library)}  # fmt: skip
+    if spec.update:
+        progress.begin("prospective")
+        check = _cached(folder / CHECK_FILE, lambda: prospective(old_ref, unseen, spec.targets, data.task_type))
+        log.info("prospective check of %s on %d new molecules: %s %s", old_ref, len(unseen), metric, check["score"])
+    adapted = None
+    if adapts:
+        progress.begin("adapt")
+        if (folder / "adapted" / "encoder" / "card.json").exists():
+            log.info("the encoder is already continued (resumed job)")
+        else:
+            log.info("continuing %s on %d molecules for %s minutes (descriptor prediction)", spec.encoder,
+                     len(library) + len(data.smiles), spec.adapt_minutes)  # fmt: skip
+        adapted = continue_encoder(spec.encoder, library + data.smiles, spec.adapt_minutes, folder / "adapted",
+                                   spec.name, progress)  # fmt: skip
+        metrics["adaptation"] = _adaptation_record(adapted, spec)
+    elif spec.adapts:
+        notes.append(f"the encoder is not continued: {len(data.smiles)} labels are too few to tell what it buys")
+    cfg, small = job_config(spec, len(data.smiles), str(adapted) if adapted else None)
+    notes += small
+    progress.begin("build")
+    model_dir, card = _build(data, cfg, folder, job.id, log, progress)
+    metrics["model_choice"] = _choice(card, higher)
+    progress.begin("evaluate")
+    folds, few = report_folds(spec, len(data.smiles))
+    notes += few
+    log.info("the report: %d x %d-fold scaffold cross-validation of the recipe", spec.repeats, folds)
+    cv = _cached(folder / CV_FILE, lambda: cross_validate(data, cfg, folds, spec.repeats,
+                                                           cached_featurize(data.smiles), progress.update))  # fmt: skip
+    metrics["cross_validation"] = cv
+    progress.begin("register")
+    metrics["domain"] = library_domain(model_dir, library)
+    if spec.update:
+        metrics["versions"] = change(old_card, cv, old_ref, check)
+    metrics["notes"] = notes + cv["notes"]
+    card[CARD_KEY] = {"job": job.id, "targets": list(spec.targets), "task_type": data.task_type,
+                      "cv": (cv["methods"].get("recipe") or {}).get("mean"),
+                      "verdict": cv["comparison"]["verdict"]}  # fmt: skip
+    write_card(model_dir, card)
     from gnnpt.models.store import import_model
 
-    entry = import_model(model_dir, name=spec.name)
-    metrics["model"] = entry.ref
+    metrics["model"] = import_model(model_dir, name=spec.name).ref
     return metrics
 
 
-def _pretrain(store: JobStore, job: Job, spec: AdaptationSpec, folder: Path, unlabeled: Path, end: float,
-              log: logging.Logger) -> Path:  # fmt: skip
-    from gnnpt.pretraining.config import PretrainConfig
-    from gnnpt.pretraining.run import pretrain
+def _build(data: LabeledData, cfg: AutoConfig, folder: Path, job_id: str, log: logging.Logger,
+           progress: StageProgress) -> tuple[Path, dict[str, Any]]:  # fmt: skip
+    """The job's model: auto's recipe on every label (a scaffold eighth validates the MLP heads), saved in the job
+    folder; kept as it is when a resumed job finds it there."""
+    out = folder / "model"
+    if (out / "card.json").exists():
+        log.info("the model is already built (resumed job)")
+        return out, read_card(out)
+    log.info("building with auto's recipe: %s", ", ".join(cfg.candidates))
+    parts = training_parts(data.smiles, np.arange(len(data.smiles)), np.zeros(0, np.int64), seed=0)
+    path, _ = run_auto(data, cfg, out, split="every label", parts=parts, log=log.info,
+                       extra_card={"adaptation_job": job_id}, steps=progress.steps)  # fmt: skip
+    return path, read_card(path)
 
-    out = folder / "pretrain"
-    if (out / "encoder" / "card.json").exists():
-        log.info("domain-adaptive pretraining already done (resumed job)")
-        return out / "encoder"
-    log.info(
-        "domain-adaptive pretraining of %s on %s for %d epochs", spec.encoder, unlabeled.name, spec.pretrain_epochs
-    )
-    init = None if spec.encoder == "none" else spec.encoder
-    batch = max(2, min(64, len(pd.read_csv(unlabeled))))  # a small domain still makes a batch
-    cfg = PretrainConfig(name=f"{spec.name}_domain", corpus=str(unlabeled), init=init, epochs=spec.pretrain_epochs,
-                         output_dir=str(out), featurize_workers=1, batch_size=batch, lr=5e-4,
-                         checkpoint_every_n_steps=50, progress=False)  # fmt: skip
-    return pretrain(cfg, callbacks=[JobProgress(store, job.id, "pretrain", 0.0, end)])
+
+def _choice(card: dict[str, Any], higher: bool) -> dict[str, Any]:
+    """The built model's weights and each candidate's cross-validated score (as the metric reads)."""
+    sign = 1 if higher else -1
+    candidates = card["auto"]["candidates"]
+    return {"weights": card["auto"]["chosen"],
+            "candidates": {n: rounded(sign * c["cv"]) if "cv" in c else None for n, c in candidates.items()},
+            "adapted_chosen": ADAPTED in card["auto"]["chosen"]}  # fmt: skip
+
+
+def _adaptation_record(adapted: Path, spec: AdaptationSpec) -> dict[str, Any]:
+    """What the continued pretraining did (from the encoder's card)."""
+    card = read_card(adapted)
+    return {"encoder": spec.encoder, "minutes": spec.adapt_minutes, "objective": "descriptor prediction",
+            "molecules": card["corpus"]["molecules"], "steps": card["steps"],
+            "loss": card.get("final_metrics", {}).get("loss")}  # fmt: skip
+
+
+def _cached(path: Path, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``compute()``'s JSON, kept in ``path`` so a resumed job does not compute it again."""
+    if path.exists():
+        return json.loads(path.read_text())
+    value = compute()
+    path.write_text(json.dumps(value))
+    return value

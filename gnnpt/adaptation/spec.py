@@ -11,41 +11,41 @@ import numpy as np
 import pandas as pd
 
 from gnnpt.datasets.readers import read_molecules
+from gnnpt.datasets.splits import scaffold_folds
 from gnnpt.featurization.contained import ContainedFeaturizer, ParseLimits, contained_parsing
 from gnnpt.featurization.pipeline import featurize
-from gnnpt.featurization.vectors import check_vector_kinds
-from gnnpt.finetune.run import SPLITS, LabeledData, check_split, infer_task_type, make_split
-from gnnpt.finetune.strategies import Strategy
+from gnnpt.finetune.auto import AutoConfig
+from gnnpt.finetune.run import LabeledData, infer_task_type
 from gnnpt.finetune.tasks import check_task_type
 from gnnpt.models.defaults import DEFAULT_ENCODER
 from gnnpt.models.packaged import packaged_models
 from gnnpt.models.store import RegistryError, resolve_encoder, scratch_gnn_type
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-MIN_LABELED = 20  # fewer valid rows leave nothing to split into train, valid and test
+MAX_ADAPT_MINUTES = 60
+MIN_LABELED = 20  # fewer valid rows leave nothing to cross-validate
+JOB_CANDIDATES = ("trees", "forest", "minimol", "minimol_trees", "encoder")  # auto's, and the shipped encoder frozen
 
 
 @dataclass
 class AdaptationSpec:
-    """One adaptation: optional domain-adaptive pretraining of ``encoder`` on the unlabeled molecules, fine-tuning on
-    the labeled ones (scaffold split), the same fine-tuning from scratch for comparison, and registration as ``name``.
-    """
+    """One adaptation: ``encoder`` continued for ``adapt_minutes`` on the job's molecules (descriptor prediction),
+    ``--model auto``'s recipe on the labels with that adapted encoder as one more candidate, a report of what the
+    adaptation bought (scaffold cross-validation of the recipe with and without it, beside ECFP4 + forest and
+    MiniMol + head), and registration as ``name`` (the next version of it with ``update``)."""
 
     name: str
     targets: list[str]
     smiles_col: str | None = None
     task_type: str | None = None  # inferred from the labels when None
-    encoder: str = DEFAULT_ENCODER  # what gnnpt finetune --encoder takes (a name, a .pth, hu2020:<name>, none)
-    strategy: str = "full"
-    descriptors: list[str] = field(default_factory=list)  # molecule vectors into the head beside the graph's (hybrid)
-    epochs: int = 30
-    batch_size: int = 32
-    lr: float = 1e-3
+    encoder: str = DEFAULT_ENCODER  # the encoder to adapt and to offer frozen (a name, a directory, hu2020:<name>)
+    candidates: list[str] = field(default_factory=lambda: list(JOB_CANDIDATES))
+    adapt_minutes: float = 2.0  # continued pretraining on the job's molecules (0: no adaptive candidate)
+    folds: int = 5  # the report's scaffold cross-validation folds
+    repeats: int = 1  # the report's cross-validation, repeated with other fold seeds
+    selection_folds: int = 3  # auto's own scaffold folds that weigh the candidates (the model and every report fold)
     seeds: int = 1
-    pretrain_epochs: int = 3  # domain-adaptive pretraining epochs (used only with unlabeled molecules)
-    compare_from_scratch: bool = True
-    split: str = "scaffold"
-    extra: dict[str, Any] = field(default_factory=dict)
+    update: str | None = None  # a model of an earlier job: train its next version from its labels plus these
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
@@ -56,15 +56,23 @@ class AdaptationSpec:
             raise ValueError("name at least one target column")
         if self.task_type is not None:
             check_task_type(self.task_type)
-        Strategy.parse(self.strategy)
-        check_vector_kinds(self.descriptors)
-        if self.split not in SPLITS:
-            raise ValueError(f"unknown split {self.split!r}; choose one of {SPLITS}")
-        for key in ("epochs", "batch_size", "seeds"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key} must be at least 1")
-        if self.pretrain_epochs < 0:
-            raise ValueError("pretrain_epochs must be 0 or more")
+        AutoConfig(candidates=self.candidates)  # names what auto cannot train
+        if self.seeds < 1 or self.repeats < 1:
+            raise ValueError("seeds and repeats must be at least 1")
+        if self.folds < 2:
+            raise ValueError(f"folds={self.folds}: the report needs at least 2 scaffold folds (5 is the default)")
+        if self.selection_folds < 3 and self.selection_folds != 0:
+            raise ValueError(f"selection_folds={self.selection_folds}: 0 (weigh on a validation part) or 3 or more")
+        if not 0 <= self.adapt_minutes <= MAX_ADAPT_MINUTES:
+            raise ValueError(f"adapt_minutes={self.adapt_minutes}: 0 (no adaptive candidate) to {MAX_ADAPT_MINUTES}")
+        if self.update is not None and self.update.partition("@")[0] != self.name:
+            raise ValueError(f"an update trains the next version of {self.update!r}: name it "
+                             f"{self.update.partition('@')[0]!r}")  # fmt: skip
+
+    @property
+    def adapts(self) -> bool:
+        """Whether the job continues the encoder on its molecules (a fresh encoder has nothing to continue)."""
+        return self.adapt_minutes > 0 and scratch_gnn_type(self.encoder) is None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,7 +80,7 @@ class AdaptationSpec:
     def check_resources(self) -> None:
         """ValueError at submission for what would otherwise fail only after training: a name a shipped model has,
         an encoder this installation cannot load (said without the server's folders)."""
-        if self.name in packaged_models():
+        if self.name in packaged_models() and self.update is None:  # an update of one is refused as not a job's
             raise ValueError(f"name {self.name!r} is taken by a shipped model; choose another name")
         if scratch_gnn_type(self.encoder) is not None:
             return
@@ -89,10 +97,20 @@ class AdaptationSpec:
         return LabeledData(self.name, frame["smiles"].astype(str).tolist(), targets, list(self.targets),
                            self.task_type or infer_task_type(targets))  # fmt: skip
 
-    def check_split(self, frame: pd.DataFrame) -> None:
-        """ValueError when the job's split of the checked rows leaves a part with one class (before it is queued)."""
+    def check_labels(self, frame: pd.DataFrame) -> None:
+        """ValueError (before the job is queued) when the labels cannot be cross-validated by scaffold: fewer than
+        two scaffolds, or a classification task without both classes."""
         data = self.labeled_data(frame)
-        check_split(data, make_split(data, self.split), self.split)
+        if len(scaffold_folds(data.smiles, np.arange(len(data.smiles)), 2)[1]) == 0:
+            raise ValueError(f"the {len(data.smiles)} labeled molecules share one scaffold: a scaffold "
+                             "cross-validation has no second fold; add molecules of other scaffolds")  # fmt: skip
+        if data.task_type != "classification":
+            return
+        one = [t for k, t in enumerate(data.task_names)
+               if len(np.unique(data.targets[:, k][~np.isnan(data.targets[:, k])])) < 2]  # fmt: skip
+        if one:
+            raise ValueError(f"target(s) {one} hold one class only: a classifier needs actives and inactives; add "
+                             "molecules of the other class or leave the column out")  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AdaptationSpec:

@@ -11,6 +11,7 @@ import pandas as pd
 from gnnpt.adaptation.jobs import Job, JobStore
 from gnnpt.adaptation.runner import LABELED_FILE, UNLABELED_FILE
 from gnnpt.adaptation.spec import AdaptationSpec, check_labeled, check_unlabeled
+from gnnpt.adaptation.versions import merge, previous
 from gnnpt.featurization.contained import ParseLimits
 
 UPLOAD_SUFFIXES = (".csv", ".tsv", ".smi", ".sdf", ".parquet", ".csv.gz", ".tsv.gz", ".smi.gz", ".sdf.gz")
@@ -62,7 +63,10 @@ def submit_job(
     try:
         spec.check_resources()
         clean, report = check_labeled(labeled, spec, limits)
-        spec.check_split(clean)
+        if spec.update is not None:  # the model to update, its targets and its labels, with which these train
+            spec.check_labels(merge(previous(spec, store)[2], clean)[0])
+        else:
+            spec.check_labels(clean)
         molecules = check_unlabeled(unlabeled, report, limits) if unlabeled is not None else None
     except ValueError:
         shutil.rmtree(folder, ignore_errors=True)

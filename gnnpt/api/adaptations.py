@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 from gnnpt.adaptation.jobs import Job, JobStore
 from gnnpt.adaptation.report import report_html
 from gnnpt.adaptation.runner import LOG_FILE
-from gnnpt.adaptation.spec import AdaptationSpec
+from gnnpt.adaptation.spec import JOB_CANDIDATES, MAX_ADAPT_MINUTES, AdaptationSpec
 from gnnpt.adaptation.submit import UploadTooLarge, check_unpacked, submit_job, upload_suffix
 from gnnpt.featurization.contained import ParseLimits
 from gnnpt.models.defaults import DEFAULT_ENCODER
@@ -24,6 +24,7 @@ from gnnpt.models.defaults import DEFAULT_ENCODER
 # Encoders a request may name: none, a published checkpoint, or a model-store name; never a path on the server.
 _ENCODER = re.compile(r"none(:[a-z]+)?|hu2020:[A-Za-z0-9_.-]+|[A-Za-z0-9][A-Za-z0-9._-]*(@v\d+)?")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # what AdaptationSpec accepts, stated in the schema
+UPDATE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}(@v\d+)?$"
 NAME_HELP = ("Name the adapted model is registered (and served) under: 1-64 letters, digits, '.', '_' or '-', "
              "starting with a letter or digit.")  # fmt: skip
 LOG_TAIL = 20
@@ -33,12 +34,14 @@ T = TypeVar("T")
 
 
 def job_view(job: Job, store: JobStore, problems: int = 50) -> dict[str, Any]:
-    """What GET returns for a job: status, progress, metrics, the upload report (first problems) and the log tail."""
+    """What GET returns for a job: status, stage (with its fraction done), progress of the whole job and an estimate of
+    the seconds left, metrics (the report), the upload report (first problems) and the log tail."""
     report = dict(job.report or {})
     if "problems" in report:
         report["problems_total"] = len(report["problems"])
         report["problems"] = report["problems"][:problems]
-    return {"id": job.id, "name": job.name, "status": job.status, "stage": job.stage, "progress": job.progress,
+    return {"id": job.id, "name": job.name, "status": job.status, "stage": job.stage,
+            "stage_fraction": job.stage_fraction, "progress": job.progress, "eta_s": job.eta_s,
             "spec": job.spec, "report": report, "metrics": job.metrics, "error": job.error, "attempts": job.attempts,
             "created": job.created, "started": job.started, "finished": job.finished,
             "logs_tail": log_tail(store, job), "result_page": f"/v1/adaptations/{job.id}/report"}  # fmt: skip
@@ -92,40 +95,47 @@ def adaptation_router(store: JobStore, owner: Any, default_encoder: str = DEFAUL
         encoder: Annotated[
             str | None,
             Form(
-                description=f"A shipped or model-store encoder (default {DEFAULT_ENCODER}), none "
-                "(from scratch) or hu2020:<name>."
+                description=f"A shipped or model-store encoder (default {DEFAULT_ENCODER}) to continue on your "
+                "molecules and offer frozen, none or hu2020:<name>."
             ),
         ] = None,
-        strategy: Annotated[str, Form(description="full, linear_probe, freeze:K, llrd:D, lora:R, adapter:B")] = "full",
-        descriptors: Annotated[
-            str,
-            Form(
-                description="Comma-separated molecule vectors fed into the head beside the graph vector (a descriptor "
-                "hybrid): descriptors:fast, ecfp4, ecfp4_counts, minimol. Empty: a plain GNN."
-            ),
+        candidates: Annotated[
+            str, Form(description=f"Comma-separated auto candidates (default {','.join(JOB_CANDIDATES)}).")
         ] = "",
-        epochs: Annotated[int, Form(ge=1, le=500)] = 30,
-        pretrain_epochs: Annotated[int, Form(ge=0, le=100)] = 3,
+        adapt_minutes: Annotated[
+            float, Form(ge=0, le=MAX_ADAPT_MINUTES, description="Minutes of continued pretraining (0: none).")
+        ] = 2.0,
+        folds: Annotated[int, Form(ge=2, le=10, description="The report's scaffold cross-validation folds.")] = 5,
+        repeats: Annotated[int, Form(ge=1, le=5, description="The report's cross-validation repeats.")] = 1,
+        selection_folds: Annotated[int, Form(ge=0, le=10, description="auto's folds that weigh candidates.")] = 3,
         seeds: Annotated[int, Form(ge=1, le=10)] = 1,
-        batch_size: Annotated[int, Form(ge=1, le=4096)] = 32,
-        lr: Annotated[float, Form(gt=0, le=1)] = 1e-3,
-        compare_from_scratch: Annotated[bool, Form()] = True,
+        update: Annotated[
+            str | None,
+            Form(
+                pattern=UPDATE_PATTERN,
+                description="An earlier job's model (name or name@vN): train its next "
+                "version from its labels plus these, with a prospective check of it on the new molecules.",
+            ),
+        ] = None,
         who: str = caller,
     ) -> dict[str, Any]:
-        """Queue an adaptation: optional domain-adaptive pretraining on ``unlabeled``, fine-tuning on ``labeled``
-        (scaffold split), the same fine-tuning from scratch for comparison, then registration as ``name``.
-        Rows with an invalid SMILES or a non-numeric label are left out and listed in the job's report."""
+        """Queue an adaptation: the encoder continued on ``unlabeled`` (and the labeled structures), auto's recipe on
+        ``labeled`` with that encoder as one more candidate, a report of what adapting bought (scaffold
+        cross-validation against the recipe without it and two peers), then registration as ``name`` (or the next
+        version of ``update``). Rows with an invalid SMILES or a non-numeric label are left out and listed."""
         encoder = encoder or default_encoder
         if not _ENCODER.fullmatch(encoder):
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                                 f"encoder {encoder!r}: name 'none', 'hu2020:<name>' or a model-store "
                                 "encoder")  # fmt: skip
         try:
-            spec = AdaptationSpec(name=name, targets=[t.strip() for t in targets.split(",") if t.strip()],
-                                  smiles_col=smiles_col, task_type=task_type, encoder=encoder, strategy=strategy,
-                                  descriptors=[d.strip() for d in descriptors.split(",") if d.strip()],
-                                  epochs=epochs, pretrain_epochs=pretrain_epochs, seeds=seeds, batch_size=batch_size,
-                                  lr=lr, compare_from_scratch=compare_from_scratch)  # fmt: skip
+            spec = AdaptationSpec(name=name,
+                                  targets=[t.strip() for t in targets.split(",") if t.strip()],
+                                  smiles_col=smiles_col, task_type=task_type, encoder=encoder,
+                                  candidates=[c.strip() for c in candidates.split(",") if c.strip()]
+                                  or list(JOB_CANDIDATES), adapt_minutes=adapt_minutes, folds=folds,
+                                  repeats=repeats, selection_folds=selection_folds, seeds=seeds,
+                                  update=update)  # fmt: skip
         except ValueError as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
         job_id = store.new_id()
@@ -171,7 +181,8 @@ def adaptation_router(store: JobStore, owner: Any, default_encoder: str = DEFAUL
 
     @router.get("/{job_id}/report", response_class=HTMLResponse)
     async def report(job_id: str, who: str = caller) -> HTMLResponse:
-        """The result page: learning curves, test metrics against fine-tuning from scratch, the upload report."""
+        """The result page: did adaptation pay (cross-validation with and without it, beside two peers), calibration
+        and coverage on held-out folds, the library's share in the model's domain, an update's prospective check."""
         found = await mine(job_id, who)
         return HTMLResponse(report_html(found, await asyncio.to_thread(log_tail, store, found, 40)))
 

@@ -1,5 +1,6 @@
-"""Adaptation jobs over REST: a small job end to end (submit, poll, predict with the new model), cancel, a restart
-in the middle of a job, invalid uploads, and two users who do not see each other's jobs."""
+"""Adaptation jobs over REST: a small job end to end (submit, poll with progress, the report, predict with the new
+model, an update to @v2), cancel, a restart in the middle of a job, invalid uploads, and two users who do not see each
+other's jobs."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from gnnpt.api import Settings, create_app
 from gnnpt.api.settings import hash_key
 from gnnpt.datasets import load
 
-FORM = {"name": "my_bbbp", "targets": "p_np", "epochs": "2", "batch_size": "16", "pretrain_epochs": "1"}
+FORM = {"name": "my_bbbp", "targets": "p_np", "candidates": "trees,forest", "adapt_minutes": "0.02", "folds": "2"}
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,9 @@ def files(moleculenet_dir) -> dict[str, bytes]:
     rows = slice(None, 80 * 13, 13)  # every 13th molecule: both classes in every part of the scaffold split
     labeled = pd.DataFrame({"smiles": ds.smiles[rows], "p_np": ds.targets[rows, 0]}).to_csv(index=False)
     unlabeled = pd.DataFrame({"smiles": ds.smiles[100:160]}).to_csv(index=False)
-    return {"labeled": labeled.encode(), "unlabeled": unlabeled.encode()}
+    later = slice(80 * 13 + 7, 110 * 13 + 7, 13)  # 30 molecules the first job did not see
+    more = pd.DataFrame({"smiles": ds.smiles[later], "p_np": ds.targets[later, 0]}).to_csv(index=False)
+    return {"labeled": labeled.encode(), "unlabeled": unlabeled.encode(), "more": more.encode()}
 
 
 @pytest.fixture()
@@ -67,11 +70,13 @@ def test_small_job_end_to_end_then_served_by_name(settings, files) -> None:
         done = wait(client, job["id"], ("succeeded", "failed"))
         assert done["status"] == "succeeded", done["error"]
         metrics = done["metrics"]
-        assert metrics["model"] == "my_bbbp@v1" and metrics["pretrained_on_domain"] is True
-        assert metrics["negative_transfer"] is None and "test_roc_auc_mean" in metrics["from_scratch"]  # one seed
-        assert done["progress"] == 1.0 and any("succeeded" in line for line in done["logs_tail"])
+        assert metrics["model"] == "my_bbbp@v1" and metrics["adaptation"]["steps"] > 0
+        assert set(metrics["cross_validation"]["methods"]) == {"recipe", "without_adaptation", "forest"}
+        assert metrics["domain"]["molecules"] == 60 and metrics["cross_validation"]["comparison"]["verdict"]
+        assert (done["stage"], done["stage_fraction"], done["progress"], done["eta_s"]) == ("register", 1.0, 1.0, None)
+        assert any("succeeded" in line for line in done["logs_tail"])
         page = client.get(done["result_page"], headers=ALICE)
-        assert page.status_code == 200 and "<polyline" in page.text and "from scratch" in page.text
+        assert page.status_code == 200 and "Did adaptation pay?" in page.text and "ECFP4 + random forest" in page.text
         scored = client.post("/v1/models/my_bbbp/predict", json={"smiles": ["CCO", "bad("]}, headers=ALICE).json()
         assert scored["tasks"] == ["p_np"] and scored["results"][0]["error"] is None
         assert 0 <= scored["results"][0]["scores"]["p_np"] <= 1 and scored["results"][1]["error"]
@@ -80,11 +85,24 @@ def test_small_job_end_to_end_then_served_by_name(settings, files) -> None:
         assert client.get(f"/v1/adaptations/{job['id']}", headers=BOB).status_code == 404
         assert client.delete(f"/v1/adaptations/{job['id']}", headers=BOB).status_code == 404
         assert client.get("/v1/adaptations").status_code == 401
+        # more labels arrive: the REST field `update` trains my_bbbp@v2 and checks v1 on the new molecules first
+        more = {"labeled": files["more"], "unlabeled": files["unlabeled"]}
+        response = submit(client, more, unlabeled=False, update="my_bbbp", adapt_minutes="0")
+        assert response.status_code == 202, response.text
+        done = wait(client, response.json()["id"], ("succeeded", "failed"))
+        assert done["status"] == "succeeded", done["error"]
+        versions = done["metrics"]["versions"]
+        assert done["metrics"]["model"] == "my_bbbp@v2" and versions["previous"] == "my_bbbp@v1"
+        assert versions["prospective"]["rows"] == 30 and done["metrics"]["labels"] == report["usable"] + 30
+        assert set(pd.read_csv(io.BytesIO(files["more"]))["p_np"]) == {1.0}  # new rows of one class: trained with v1's
+        assert versions["prospective"]["note"] == "the new rows hold one class of every task: no roc_auc"
+        page = client.get(done["result_page"], headers=ALICE).text
+        assert "before it saw them" in page
 
 
 def test_cancel_a_running_job(settings, files) -> None:
     with TestClient(create_app(settings)) as client:
-        job = submit(client, files, unlabeled=False, epochs="200").json()
+        job = submit(client, files, unlabeled=False, adapt_minutes="10").json()  # long enough to be cancelled in it
         wait(client, job["id"], ("running",))
         assert client.delete(f"/v1/adaptations/{job['id']}", headers=ALICE).status_code == 200
         done = wait(client, job["id"], ("cancelled", "failed", "succeeded"), timeout=120)
@@ -93,7 +111,7 @@ def test_cancel_a_running_job(settings, files) -> None:
 
 def test_restart_in_the_middle_of_a_job_resumes_it(settings, files) -> None:
     with TestClient(create_app(settings)) as client:
-        job = submit(client, files, epochs="20").json()  # long enough to be cut off: the stages take seconds each
+        job = submit(client, files, adapt_minutes="0.3").json()  # long enough to be cut off in the middle
         running = wait(client, job["id"], ("running",))
         deadline = time.monotonic() + 240
         while running["progress"] <= 0:  # a stage has reported progress: cut off in the middle, not before it starts
@@ -135,7 +153,7 @@ def test_invalid_uploads_are_refused_with_the_reason(settings, files) -> None:
         assert response.status_code == 422 and "taken by a shipped model" in response.json()["detail"]
         same = {**files, "labeled": ("smiles,p_np\n" + "CCO,1\nCCO,0\n" * 25).encode()}
         response = submit(client, same, unlabeled=False)
-        assert response.status_code == 422 and "parts empty (too few molecules" in response.json()["detail"]
+        assert response.status_code == 422 and "share one scaffold" in response.json()["detail"]
         noise = {**files, "labeled": files["labeled"] + "".join(f"C\u00e9{k}x,1\n" for k in range(30)).encode()}
         job = submit(client, noise, unlabeled=False, **{"name": "noisy"})
         assert job.status_code == 202 and job.json()["report"]["rows"] == 110

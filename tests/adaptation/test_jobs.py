@@ -1,8 +1,8 @@
-"""The job store and runner without HTTP: upload checks, claim/cancel, recovery after a crash, a resumed stage."""
+"""The job store and runner without HTTP: upload checks, claim/cancel, recovery after a crash, a resumed job, workers.
+The report's numbers, small sets and updates are in ``test_report.py`` and ``test_versions.py``."""
 
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 import os
 import re
@@ -36,7 +36,9 @@ def write(tmp_path, frame: pd.DataFrame, name: str = "labeled.csv"):
 
 
 def spec(**kw) -> AdaptationSpec:
-    return AdaptationSpec(**{"name": "mine", "targets": ["p_np"], "epochs": 2, "batch_size": 16, **kw})
+    """A cheap job: two auto candidates, no continued pretraining unless asked, a 2-fold report."""
+    return AdaptationSpec(**{"name": "mine", "targets": ["p_np"], "candidates": ["trees", "forest"], "adapt_minutes": 0,
+                             "folds": 2, **kw})  # fmt: skip
 
 
 def test_upload_report_lists_invalid_smiles_and_non_numeric_labels(tmp_path, bbbp) -> None:
@@ -79,37 +81,24 @@ def test_a_job_left_running_by_a_dead_worker_is_requeued_then_failed_after_max_a
     assert "interrupted 2 times" in store.get(job.id).error
 
 
-def test_from_scratch_comparison_is_like_for_like_and_judged_over_seeds(tmp_path, bbbp, monkeypatch) -> None:
-    """A GCN encoder is compared with a GCN (same width, depth and strategy) trained from scratch, not a GIN."""
-    monkeypatch.setenv("GNNPT_MODEL_DIR", str(tmp_path / "models"))
-    store = JobStore(tmp_path / "jobs")
-    job = submit_job(store, "alice", spec(encoder="hu2020:gcn_contextpred", strategy="freeze:1", seeds=2, epochs=1),
-                     write(tmp_path, bbbp))  # fmt: skip
-    run_job(store, store.claim(worker_pid=1))
-    done = store.get(job.id)
-    assert done.status == "succeeded", done.error
-    scratch = json.loads((store.folder(job.id) / "from_scratch" / "card.json").read_text())
-    assert scratch["hyperparameters"]["encoder"] == "none:gcn" and scratch["hyperparameters"]["strategy"] == "freeze:1"
-    assert (scratch["encoder_config"]["gnn_type"], scratch["encoder_config"]["emb_dim"]) == ("gcn", 300)
-    assert isinstance(done.metrics["negative_transfer"], bool)  # two seeds: judged by the spread
-
-
-def test_resumed_job_skips_its_finished_pretraining_and_registers(tmp_path, bbbp, monkeypatch) -> None:
+def test_a_resumed_job_skips_its_finished_stages_and_registers_the_next_version(tmp_path, bbbp, monkeypatch) -> None:
     monkeypatch.setenv("GNNPT_MODEL_DIR", str(tmp_path / "models"))
     store = JobStore(tmp_path / "jobs")
     unlabeled = write(tmp_path, pd.DataFrame({"smiles": bbbp["smiles"][:40]}), "unlabeled.csv")
-    job = submit_job(store, "alice", spec(pretrain_epochs=1), write(tmp_path, bbbp), unlabeled)
+    job = submit_job(store, "alice", spec(adapt_minutes=0.02), write(tmp_path, bbbp), unlabeled)
     run_job(store, store.claim(worker_pid=1))
     done = store.get(job.id)
     assert done.status == "succeeded", done.error
-    assert done.metrics["model"] == "mine@v1" and done.metrics["pretrained_on_domain"]
-    assert {"adapted", "from_scratch", "negative_transfer"} <= set(done.metrics)
-    assert len(done.metrics["adapted"]["curve"]) == 2
-    # the same job again (as after a crash during fine-tuning): pretraining is not redone
+    assert done.metrics["model"] == "mine@v1" and done.metrics["adaptation"]["steps"] > 0
+    assert "encoder_adapted" in done.metrics["model_choice"]["candidates"]
+    assert (done.stage, done.stage_fraction, done.progress, done.eta_s) == ("register", 1.0, 1.0, None)
+    # the same job again (as after a crash before registering): nothing is trained again
     store.update(job.id, status="queued")
     run_job(store, store.claim(worker_pid=1))
     log = (store.folder(job.id) / "log.txt").read_text()
-    assert "pretraining already done (resumed job)" in log and store.get(job.id).metrics["model"] == "mine@v2"
+    assert "the model is already built (resumed job)" in log and store.get(job.id).metrics["model"] == "mine@v2"
+    assert "the encoder is already continued (resumed job)" in log
+    assert log.count("continuing gin-desc-v2") == 1 and log.count("building with auto's recipe") == 1
 
 
 def test_a_killed_worker_is_reaped_and_replaced_and_its_job_resumes(tmp_path) -> None:

@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 
-from gnnpt.adaptation.spec import AdaptationSpec
 from gnnpt.datasets import load
 from gnnpt.datasets.splits import scaffold_split
 from gnnpt.featurization.cache import cached_featurize
@@ -50,5 +49,3 @@ def test_a_hybrid_trains_saves_and_scores_like_a_gnn(tmp_path, moleculenet_dir, 
 def test_unknown_molecule_vectors_are_refused_up_front() -> None:
     with pytest.raises(ValueError, match="unknown molecule features"):
         FinetuneConfig(descriptors=["rdkit200"])
-    with pytest.raises(ValueError, match="unknown molecule features"):
-        AdaptationSpec(name="x", targets=["y"], descriptors=["mordred"])

@@ -37,18 +37,17 @@ def test_run_finetune_refuses_before_training_and_names_the_remedy(one_class_tes
     assert len(np.unique(labels[balanced.test])) == 2  # the remedy works here
 
 
-def test_cli_and_adaptation_submission_refuse_it_too(one_class_test_part, tmp_path) -> None:
+def test_the_cli_refuses_it_too_and_an_adaptation_job_reports_it_instead(one_class_test_part, tmp_path) -> None:
     path, _, _ = one_class_test_part
     result = CliRunner().invoke(app, ["finetune", "--data", str(path), "--targets", "toxic", "--encoder", "none",
                                       "--epochs", "1", "-o", str(tmp_path / "m")])  # fmt: skip
     assert result.exit_code != 0 and "scaffold_balanced" in result.output and not (tmp_path / "m").exists()
     from gnnpt.adaptation.jobs import JobStore
 
-    store = JobStore(tmp_path / "jobs")
-    with pytest.raises(ValueError, match="only class 0"):
-        submit_job(store, "alice", AdaptationSpec(name="small", targets=["toxic"]), path)
-    assert store.list("alice") == []
-    job = submit_job(store, "alice", AdaptationSpec(name="small", targets=["toxic"], split="scaffold_balanced"), path)
-    assert job.status == "queued"
-    with pytest.raises(ValueError, match="unknown split"):
-        AdaptationSpec(name="small", targets=["toxic"], split="scaffold_random")
+    store = JobStore(tmp_path / "jobs")  # a job has no test part: it cross-validates and reports such a fold
+    assert submit_job(store, "alice", AdaptationSpec(name="small", targets=["toxic"]), path).status == "queued"
+    inactive = pd.read_csv(path).assign(toxic=0.0)
+    inactive.to_csv(tmp_path / "inactive.csv", index=False)
+    with pytest.raises(ValueError, match=r"target\(s\) \['toxic'\] hold one class only"):
+        submit_job(store, "alice", AdaptationSpec(name="none_active", targets=["toxic"]), tmp_path / "inactive.csv")
+    assert [j.name for j in store.list("alice")] == ["small"]
