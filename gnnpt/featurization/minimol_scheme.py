@@ -23,6 +23,8 @@ from gnnpt.featurization.minimol_inputs import (
     RW_STEPS,
     laplacian_eigenvectors,
     minimol_order,
+    read_atoms,
+    read_bonds,
     return_probabilities,
 )
 from gnnpt.store.errors import ErrorReason, ItemError
@@ -57,11 +59,8 @@ class MinimolScheme:
             raise ItemError(ErrorReason.EMPTY, "no atoms are left once hydrogen atoms are removed (MiniMol reads "
                             "heavy atoms)")  # fmt: skip
         x = np.zeros((n, NODE_DIM), np.int16)
-        x[:, :ATOM_COLUMNS] = [(a.GetTotalDegree(), a.GetFormalCharge(), a.GetNumRadicalElectrons(),
-                                a.GetIsAromatic(), a.IsInRing(), a.GetAtomicNum(), a.GetTotalValence())
-                               for a in mol.GetAtoms()]  # fmt: skip
-        bonds = np.array([(b.GetBeginAtomIdx(), b.GetEndAtomIdx(), int(b.GetBondType()), int(b.GetStereo()),
-                           b.IsInRing()) for b in mol.GetBonds()], np.int64).reshape(-1, 5)  # fmt: skip
+        x[:, :ATOM_COLUMNS] = read_atoms(mol)
+        bonds = np.array(read_bonds(mol), np.int64).reshape(-1, 5)
         src = np.stack([bonds[:, 0], bonds[:, 1]], 1).ravel()
         dst = np.stack([bonds[:, 1], bonds[:, 0]], 1).ravel()
         attr = np.stack([BOND_TYPE_COLUMN[bonds[:, 2]], np.minimum(bonds[:, 3], 6), bonds[:, 4]], 1)
