@@ -1,5 +1,6 @@
 """Lightning without its per-fit banners (devices, tips, "max_epochs reached") and known-harmless warnings: gnnpt
-says what a run does in its own words, and a benchmark fits hundreds of models."""
+says what a run does in its own words, and a benchmark fits hundreds of models. Its progress bar counts epochs from
+one."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from pytorch_lightning.callbacks import RichProgressBar
 
 
 @contextmanager
@@ -24,3 +27,13 @@ def quiet_lightning() -> Iterator[None]:
     finally:
         for lg, level in zip(loggers, levels, strict=True):
             lg.setLevel(level)
+
+
+class EpochBar(RichProgressBar):
+    """Lightning's progress bar with epochs counted from one: the last of 2 is "Epoch 2/2" (Lightning's "Epoch 1/1"),
+    and a run bounded by time shows no total (Lightning's "Epoch 3/-2")."""
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        total = self.trainer.max_epochs
+        description = f"Epoch {current_epoch + 1}" + (f"/{total}" if total is not None and total > 0 else "")
+        return description.ljust(len(self.validation_description))  # as Lightning pads it: no flicker

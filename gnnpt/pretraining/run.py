@@ -36,7 +36,7 @@ from gnnpt.pretraining.objectives import (
     GraphContrastive,
     GraphMAE,
 )
-from gnnpt.pretraining.quiet import quiet_lightning
+from gnnpt.pretraining.quiet import EpochBar, quiet_lightning
 from gnnpt.pretraining.snapshots import EncoderSnapshots, hardware
 
 
@@ -169,7 +169,7 @@ def pretrain(cfg: PretrainConfig, callbacks: list[pl.Callback] | None = None) ->
             max_epochs=-1 if budget_s else cfg.epochs,  # a time budget replaces the epoch count
             max_steps=cfg.max_steps or -1,
             gradient_clip_val=cfg.grad_clip,
-            callbacks=[checkpoints, timer, snapshots, *(callbacks or [])],
+            callbacks=[checkpoints, timer, snapshots, *([EpochBar()] if cfg.progress else []), *(callbacks or [])],
             logger=CSVLogger(run_dir, name="logs"),  # logs/version_N/metrics.csv, a new N for each (resumed) fit
             use_distributed_sampler=False,  # PackedDataModule shards by rank itself
             enable_progress_bar=cfg.progress,

@@ -115,6 +115,13 @@ def test_pretraining_prints_no_lightning_banners(corpus, tmp_path, caplog, capfd
         assert banner not in said, banner
 
 
+def test_the_progress_bar_counts_epochs_from_one(corpus, tmp_path, capfd) -> None:
+    """Issue 32, item 11: after 2 epochs Lightning's bar ended on "Epoch 1/1"."""
+    pretrain(_cfg(corpus, tmp_path, "epochs=2", "progress=true"))
+    out = capfd.readouterr().out
+    assert "Epoch 2/2" in out and "Epoch 1/1" not in out, out[-500:]
+
+
 def test_a_time_budget_ends_the_run_and_snapshots_mark_its_minutes(corpus, tmp_path) -> None:
     """``max_minutes`` replaces the epoch count (epochs=1 would end this run after 8 steps) and snapshots are the
     encoder at each mark, with the steps taken so far."""
