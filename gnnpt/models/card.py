@@ -36,7 +36,7 @@ class EncoderCard(_Card):
     """What an encoder's card must hold: its architecture and constructor arguments."""
 
     kind: Literal["encoder"]
-    architecture: Literal["hu2020", "ogb"]
+    architecture: Literal["hu2020", "ogb", "minimol"]
     config: dict[str, Any]
 
 
@@ -44,7 +44,7 @@ class FinetunedCard(_Card):
     """What a fine-tuned model's card must hold to rebuild its members."""
 
     kind: Literal["finetuned"]
-    architecture: Literal["hu2020", "ogb"]
+    architecture: Literal["hu2020", "ogb", "minimol"]
     encoder_config: dict[str, Any]
     pooling: str
     head: Literal["linear", "mlp"]
@@ -81,7 +81,7 @@ class FinetunedCard(_Card):
 
 
 class _FrozenEncoder(BaseModel):
-    architecture: Literal["hu2020", "ogb"]
+    architecture: Literal["hu2020", "ogb", "minimol"]
     config: dict[str, Any]
 
 

@@ -10,13 +10,14 @@ from torch import nn
 
 from gnnpt.models.card import WEIGHTS_FILE, read_card, write_card
 from gnnpt.nn.hu2020 import HuEncoder
+from gnnpt.nn.minimol import MinimolEncoder
 from gnnpt.nn.ogb import OgbEncoder
 
-ENCODERS: dict[str, type[nn.Module]] = {"hu2020": HuEncoder, "ogb": OgbEncoder}
+ENCODERS: dict[str, type[nn.Module]] = {"hu2020": HuEncoder, "ogb": OgbEncoder, "minimol": MinimolEncoder}
 
 
 def encoder_architecture(encoder: nn.Module) -> str:
-    """The card's ``architecture`` of ``encoder`` (``hu2020`` or ``ogb``)."""
+    """The card's ``architecture`` of ``encoder`` (``hu2020``, ``ogb`` or ``minimol``; also the scheme it reads)."""
     for name, cls in ENCODERS.items():
         if isinstance(encoder, cls):
             return name

@@ -30,6 +30,7 @@ from gnnpt.models.encoders import load_encoder, save_encoder
 from gnnpt.models.hu2020 import export_hu2020_state_dict, load_hu2020_checkpoint, published_path
 from gnnpt.models.packaged import packaged_dir, packaged_models
 from gnnpt.nn.hu2020 import HuEncoder
+from gnnpt.nn.minimol import MinimolEncoder
 
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")
 # Pickle protocol 2+ starts with 0x80; torch.save writes a zip archive around its pickle.
@@ -364,6 +365,9 @@ def _mismatch(directory: Path, card: dict[str, Any], exc: Exception) -> str:
     return "; ".join(problems) or " ".join(str(exc).split())[:500]
 
 
+MINIMOL = "minimol"  # the encoder name of MiniMol's published network
+
+
 def scratch_gnn_type(spec: str | Path | None) -> str | None:
     """For an encoder spec meaning "no pretraining" (None, ``none``, ``none:gcn``, ``scratch``): the layer type it names
     (``""`` when none is named); None for any pretrained encoder."""
@@ -372,13 +376,22 @@ def scratch_gnn_type(spec: str | Path | None) -> str | None:
     return named if head.lower() in ("none", "scratch") else None
 
 
+def encoder_scheme(spec: str | Path | None) -> str:
+    """The featurization scheme the encoder ``spec`` reads: ``minimol`` for :data:`MINIMOL`, else ``hu2020``."""
+    return "minimol" if str(spec) == MINIMOL else "hu2020"
+
+
 def resolve_encoder(spec: str | Path | None, gnn_type: str | None = None, **encoder_kwargs: Any) -> nn.Module:
     """The encoder a user names: ``None``/``"none[:gnn_type]"`` (a fresh ``HuEncoder``, GIN unless named), a saved gnnpt
-    encoder directory, a model-store or shipped name (``name``, ``name@v2``), a published ``.pth`` file, or
-    ``"hu2020:<name>"``. For ``.pth`` files only ``jk``/``drop_ratio`` of ``encoder_kwargs`` apply."""
+    encoder directory, a model-store or shipped name (``name``, ``name@v2``), a published ``.pth`` file,
+    ``"hu2020:<name>"``, or ``"minimol"`` (MiniMol's published network, :class:`~gnnpt.nn.minimol.MinimolEncoder`;
+    the ``minimol`` extra). For ``.pth`` files and MiniMol only ``jk``/``drop_ratio`` (MiniMol: ``drop_ratio``) of
+    ``encoder_kwargs`` apply."""
     named = scratch_gnn_type(spec)
     if named is not None:
         return HuEncoder(gnn_type=named or gnn_type or "gin", **encoder_kwargs)
+    if str(spec) == MINIMOL:
+        return MinimolEncoder(drop_ratio=encoder_kwargs.get("drop_ratio", 0.0))
     text = str(spec)
     path = published_path(text) or Path(text)
     if not path.exists() and not path.suffix:
