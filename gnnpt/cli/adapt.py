@@ -38,6 +38,7 @@ SelectionFolds = Annotated[int, typer.Option(help="auto's scaffold folds that we
 UPDATE_HELP = "An earlier job's model (name or name@vN): train its next version from its labels plus these."
 Update = Annotated[str | None, typer.Option(help=UPDATE_HELP)]
 JobsDir = Annotated[Path | None, typer.Option(help="Job store (default $GNNPT_JOBS_DIR or the gnnpt cache).")]
+SPEC_OPTIONS = ("encoder", "candidates", "adapt_minutes", "folds", "repeats", "selection_folds", "seeds", "update")
 
 
 def _queue(jobs_dir: Path | None, data: Path, targets: list[str], name: str | None, unlabeled: Path | None,
@@ -103,8 +104,7 @@ def run(data: Data, targets: Targets, name: Name = None, unlabeled: Unlabeled = 
     """Run an adaptation here and now (same stages and report as a service job), then register the model."""
     from gnnpt.adaptation.runner import run_job
 
-    settings = {"encoder": encoder, "candidates": candidates, "adapt_minutes": adapt_minutes, "folds": folds,
-                "repeats": repeats, "selection_folds": selection_folds, "seeds": seeds, "update": update}  # fmt: skip
+    settings = {k: v for k, v in locals().items() if k in SPEC_OPTIONS}
     store, job = _queue(jobs_dir, data, targets, name, unlabeled, settings)
     claimed = store.claim(os.getpid(), job.id)
     if claimed is None:
@@ -121,8 +121,7 @@ def submit(data: Data, targets: Targets, name: Name = None, unlabeled: Unlabeled
            folds: Folds = 5, repeats: Repeats = 1, selection_folds: SelectionFolds = 3, seeds: int = 1,
            update: Update = None, jobs_dir: JobsDir = None) -> None:  # fmt: skip
     """Queue an adaptation for the service's workers (or `gnnpt adapt worker`)."""
-    settings = {"encoder": encoder, "candidates": candidates, "adapt_minutes": adapt_minutes, "folds": folds,
-                "repeats": repeats, "selection_folds": selection_folds, "seeds": seeds, "update": update}  # fmt: skip
+    settings = {k: v for k, v in locals().items() if k in SPEC_OPTIONS}
     _, job = _queue(jobs_dir, data, targets, name, unlabeled, settings)
     console.print(f"queued {job.id}: {job.report['usable']} of {job.report['rows']} labeled rows usable")
 
