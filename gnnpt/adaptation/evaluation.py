@@ -31,7 +31,7 @@ CONFIDENCE = 0.95  # of the paired difference's interval
 
 def rounded(value: float | None) -> float | None:
     """``value`` as the report gives it (None for NaN)."""
-    return None if value is None or not math.isfinite(value) else round(float(value), DIGITS)
+    return None if value is None or not math.isfinite(value) else round(float(value), DIGITS) + 0.0  # no -0.0
 
 
 def cross_validate(data: LabeledData, cfg: AutoConfig, folds: int, repeats: int, store: PackedGraphs,

@@ -60,8 +60,9 @@ def _cross_validation(cv: dict[str, Any]) -> list[str]:
         gains = ", ".join(number(g) for g in comparison["gains"])
         interval = comparison["ci"] or [None, None]
         out.append(
-            f"<p>Gain of the recipe over the same recipe without the adapted encoder, per fold: {gains}; mean "
-            f"{number(comparison['mean'])}, 95% interval {number(interval[0])} to {number(interval[1])}.</p>"
+            f"<p>Gain of the recipe over the same recipe without the adapted encoder (positive: better with it), per "
+            f"fold: {gains}; mean {number(comparison['mean'])}, 95% interval {number(interval[0])} to "
+            f"{number(interval[1])}.</p>"
         )
     out.append(f"<p class='{css}'><b>{e(comparison['verdict'])}</b></p>")
     return out

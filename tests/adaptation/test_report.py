@@ -126,6 +126,18 @@ def test_twenty_labels_finish_without_a_blend_and_with_fewer_folds_and_say_so(tm
     assert "no blend is chosen" in report_html(job, [])
 
 
+def test_a_regression_job_reports_rmse_and_interval_coverage(tmp_path, monkeypatch, moleculenet_dir) -> None:
+    ds = load("esol")
+    frame = pd.DataFrame({"smiles": ds.smiles[:180:3], "logS": ds.targets[:180:3, 0]})
+    job = run(tmp_path, monkeypatch, frame, targets=["logS"], candidates=["trees", "forest"], folds=2)
+    assert job.status == "succeeded", job.error
+    cv = job.metrics["cross_validation"]
+    assert (cv["metric"], cv["higher_is_better"], job.metrics["domain"]) == ("rmse", False, None)
+    assert all(s > 0 for s in cv["methods"]["recipe"]["folds"])  # RMSE as it reads, not signed
+    assert set(cv["calibration"]["0.90"]) == {"coverage", "width"} and "ece_after" not in cv["calibration"]
+    assert "lower is better" in report_html(job, [])
+
+
 def test_the_paired_verdict_says_no_evidence_when_the_folds_disagree() -> None:
     assert paired([0.8, 0.7, 0.9], [0.75, 0.72, 0.85], 1)["verdict"].startswith("no evidence either way")
     paid = paired([0.80, 0.81, 0.82, 0.83], [0.70, 0.70, 0.71, 0.73], 1)
