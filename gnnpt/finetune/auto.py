@@ -6,8 +6,10 @@ scores that did not choose the weights, and record every candidate's scores besi
   descriptors (``minimol_trees``; both with the ``minimol`` extra, skipped with the reason logged and on the card
   without it), an MLP head on the frozen graph vectors of the pretrained encoder of ``gnn`` (``encoder``; more such
   heads on other encoders through ``AutoConfig.encoders``, e.g. an adaptation job's domain-adapted one), a
-  fine-tuned GNN and a descriptor hybrid. Each is trained on the training part
-  (MLP heads choose their size and stop early on the validation part): the saved ensemble's components.
+  fine-tuned GNN and a descriptor hybrid, and MiniMol fine-tuned (``minimol_ft``, opt in by name:
+  :mod:`gnnpt.finetune.minimol_ft`'s recipe on MiniMol's graphs; it cannot share a model with the candidates that
+  read gnnpt's own graphs: ``encoder``, ``gnn``, ``hybrid`` and ``AutoConfig.encoders``). Each is trained on the
+  training part (MLP heads choose their size and stop early on the validation part): the saved ensemble's components.
 - **Selection rows**: the training and validation parts together, cut into ``folds`` scaffold folds; each candidate
   is refit on the other folds to score each fold (an MLP head's refit stops early on half of one of its own
   training folds, never on the scored fold). With a GNN candidate (refits cost too much on a CPU), ``folds=0``,
@@ -49,6 +51,7 @@ from gnnpt.featurization.minimol import TOX21_CAVEAT
 from gnnpt.featurization.vectors import attach_vectors
 from gnnpt.finetune.blend import Blend, Scorer, blend, choose_blend
 from gnnpt.finetune.metrics import primary_metric
+from gnnpt.finetune.minimol_ft import minimol_config
 from gnnpt.finetune.probe import attach_encoder_vectors
 from gnnpt.finetune.run import LabeledData, check_split, encoder_lineage, inherited_notes, make_split
 from gnnpt.finetune.tabular import TreeParams, fit_mlp, fit_trees
@@ -64,11 +67,13 @@ from gnnpt.models.tabular import ENCODER_INPUT
 from gnnpt.runtime import device_name
 from gnnpt.store.packed import PackedGraphs
 
-CANDIDATES = ("trees", "forest", "minimol", "minimol_trees", "encoder", "gnn", "hybrid")
+CANDIDATES = ("trees", "forest", "minimol", "minimol_trees", "encoder", "gnn", "hybrid", "minimol_ft")
 SELECTIONS = ("cv", "valid")
 HYBRID_INPUTS = ["descriptors:fast"]
 MLP_HEADS = ("minimol", "encoder")
-ON_MINIMOL = ("minimol", "minimol_trees")
+ON_MINIMOL = ("minimol", "minimol_trees", "minimol_ft")
+FINE_TUNED = ("gnn", "hybrid", "minimol_ft")  # refits per fold cost too much on a CPU: chosen on the validation part
+HU_GRAPHS = ("encoder", "gnn", "hybrid")  # candidates that read gnnpt's own graphs (minimol_ft reads MiniMol's)
 COVERAGE_LEVELS = (0.8, 0.9)
 MINIMOL_NOTE = f"uses MiniMol fingerprints; {TOX21_CAVEAT}"
 MINIMOL_MISSING = "the minimol extra is not installed (pip install 'gnnpt[minimol]')"
@@ -104,6 +109,10 @@ class AutoConfig:
         unknown = [c for c in self.candidates if c not in CANDIDATES and c not in self.encoders]
         if unknown or not self.candidates:
             raise ValueError(f"unknown candidates {unknown}; choose from {', '.join([*CANDIDATES, *self.encoders])}")
+        own = ", ".join(c for c in self.candidates if c in HU_GRAPHS or c in self.encoders)
+        if "minimol_ft" in self.candidates and own:
+            raise ValueError(f"minimol_ft reads MiniMol's graphs and {own} gnnpt's own; one model reads one kind of "
+                             f"graph: leave out minimol_ft or {own}")  # fmt: skip
         if self.folds < 0 or self.folds in (1, 2):
             raise ValueError(f"folds={self.folds}: use 0 (choose on the validation part alone) or 3 or more (an MLP "
                              f"head's refit stops early on one of its own training folds)")  # fmt: skip
@@ -201,6 +210,9 @@ def _train(
 ) -> Any:
     """Train candidate ``name`` on ``split.train``; ``like``: a fitted MLP candidate whose chosen head and weight
     decay to reuse (refits choose nothing again); ``encoder``: a frozen-encoder candidate's."""
+    if name == "minimol_ft":
+        return finetune(_graphs(name, store), targets, split, task_type, task_names,
+                        minimol_config(seeds=list(cfg.seeds))).model  # fmt: skip
     if name in ("gnn", "hybrid"):
         extras = HYBRID_INPUTS if name == "hybrid" else []
         gnn = FinetuneConfig(**{**cfg.gnn.to_dict(), "seeds": list(cfg.seeds), "descriptors": extras})
@@ -218,6 +230,13 @@ def _train(
                                                               subsample=0.632)  # fmt: skip
     return fit_trees(x, targets, split, task_type, task_names, inputs, seeds=cfg.seeds, params=params,
                      threads=cfg.threads)  # fmt: skip
+
+
+def _graphs(name: str, store: PackedGraphs) -> PackedGraphs:
+    """The graphs candidate ``name`` reads: ``store``, or for ``minimol_ft`` the same molecules in MiniMol's scheme."""
+    if name != "minimol_ft":
+        return store
+    return cached_featurize([s or "" for s in store.smiles], scheme="minimol")
 
 
 class _Progress:
@@ -406,7 +425,7 @@ def train_auto(
     train, valid, test = (np.asarray(p) for p in (split.train, split.valid, split.test))
     split = Split(train[ok[train]], valid, test)  # no features: no lesson
     train = split.train
-    cv = (cfg.folds >= 3 and cfg.selection == "cv" and not {"gnn", "hybrid"} & set(names)  # GNN refits: too costly
+    cv = (cfg.folds >= 3 and cfg.selection == "cv" and not set(FINE_TUNED) & set(names)  # GNN refits: too costly
           and len(valid) < cfg.valid_enough)  # fmt: skip
     folds = [f for f in scaffold_folds(smiles, np.concatenate([train, valid[ok[valid]]]), cfg.folds,
                                        seed=cfg.seeds[0]) if len(f)] if cv else []  # fmt: skip
@@ -425,7 +444,7 @@ def train_auto(
     for name in names:
         began = time.perf_counter()
         models[name] = _train(name, store, targets, split, task_type, task_names, cfg, encoder=encoders.get(name))
-        final[name] = ensemble_scores(models[name], store)[0].astype(np.float64)
+        final[name] = ensemble_scores(models[name], _graphs(name, store))[0].astype(np.float64)
         candidates[name] = {p: scorer(final[name], r) for p, r in (("valid", valid), ("test", test))}
         progress.step(
             f"{name}: trained on {len(train)} molecules, valid {metric} {sign * candidates[name]['valid']:.4f}"

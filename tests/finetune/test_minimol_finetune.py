@@ -13,8 +13,9 @@ pytest.importorskip("onnx")
 import gnnpt
 from gnnpt.datasets.splits import Split
 from gnnpt.featurization.cache import cached_featurize
-from gnnpt.finetune.run import LabeledData, save_finetuned
+from gnnpt.finetune.run import LabeledData, run_finetune, save_finetuned
 from gnnpt.finetune.train import FinetuneConfig, finetune
+from gnnpt.models.card import read_card
 from gnnpt.models.scoring import ensemble_scores
 from gnnpt.nn.minimol import MinimolEncoder
 
@@ -60,3 +61,11 @@ def test_a_saved_lora_model_scores_the_same_through_gnnpt_load(store, tmp_path) 
 def test_a_store_of_another_scheme_is_refused_with_the_remedy() -> None:
     with pytest.raises(ValueError, match="scheme='minimol'"):
         finetune(cached_featurize(SMILES), LABELS, SPLIT, "classification", ["aromatic"], _cfg())
+
+
+def test_run_finetune_reads_minimols_graphs_and_the_card_says_so(tmp_path) -> None:
+    data = LabeledData("toy", SMILES * 2, np.concatenate([LABELS, LABELS]), ["aromatic"], "classification")
+    path, _ = run_finetune(data, _cfg(epochs=1), tmp_path / "mm", split="stratified")
+    card = read_card(path)
+    assert (card["architecture"], card["scheme"], card["pooling"]) == ("minimol", "minimol", "max")
+    assert any("Tox21" in note for note in card["notes"]) and card["lineage"]["encoder"] == "minimol"
