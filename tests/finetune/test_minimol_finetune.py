@@ -26,7 +26,7 @@ SPLIT = Split(np.arange(12), np.arange(12, 14), np.arange(14, 16))
 
 
 def _cfg(**kw) -> FinetuneConfig:
-    return FinetuneConfig(**{"encoder": "minimol", "pooling": "max", "dropout": 0.0, "epochs": 4, "batch_size": 4,
+    return FinetuneConfig(**{"encoder": "minimol", "pooling": "max", "dropout": 0.0, "epochs": 4, "batch_size": 6,
                              "lr": 1e-3, "accelerator": "cpu", "precision": "32-true", **kw})  # fmt: skip
 
 
