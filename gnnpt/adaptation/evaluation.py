@@ -35,10 +35,11 @@ def rounded(value: float | None) -> float | None:
 
 
 def cross_validate(data: LabeledData, cfg: AutoConfig, folds: int, repeats: int, store: PackedGraphs,
-                   done: Callable[[float], None] | None = None) -> dict[str, Any]:  # fmt: skip
+                   done: Callable[[float], None] | None = None,
+                   log: Callable[[str], None] | None = None) -> dict[str, Any]:  # fmt: skip
     """``repeats`` x ``folds`` scaffold cross-validation of the recipe ``cfg``; each fold's auto is the recipe trained
     on the other folds, its candidates the peers and its selection rows the recipe without the adapted encoder.
-    ``done``: told the share of the work done after every fit (and may raise to stop)."""
+    ``done``: told the share of the work done after every fit (and may raise to stop); ``log``: a line per fold."""
     metric, higher = primary_metric(data.task_type)
     sign = 1 if higher else -1
     scorer = Scorer(data.task_type, data.targets)
@@ -67,6 +68,8 @@ def cross_validate(data: LabeledData, cfg: AutoConfig, folds: int, repeats: int,
             if fold["recipe"] is None:
                 notes.append(f"{where} ({len(test)} molecules) holds one class of every task: no {metric} there")
             calibration.append(_fold_calibration(result.record, data.targets[test], data.task_type))
+            if log is not None:
+                log(f"{where} of {total}: {metric} " + ", ".join(f"{m} {v}" for m, v in fold.items()))
     return {"metric": metric, "higher_is_better": higher, "folds": folds, "repeats": repeats,
             "methods": {m: _summary(METHODS[m], v) for m, v in scores.items() if any(s is not None for s in v)},
             "comparison": paired(scores["recipe"], scores["without_adaptation"], sign),

@@ -126,8 +126,8 @@ def _stages(store: JobStore, job: Job, spec: AdaptationSpec, folder: Path, log: 
     folds, few = report_folds(spec, len(data.smiles))
     notes += few
     log.info("the report: %d x %d-fold scaffold cross-validation of the recipe", spec.repeats, folds)
-    cv = _cached(folder / CV_FILE, lambda: cross_validate(data, cfg, folds, spec.repeats,
-                                                           cached_featurize(data.smiles), progress.update))  # fmt: skip
+    cv = _cached(folder / CV_FILE, lambda: cross_validate(data, cfg, folds, spec.repeats, cached_featurize(data.smiles),
+                                                           progress.update, log.info))  # fmt: skip
     metrics["cross_validation"] = cv
     progress.begin("register")
     metrics["domain"] = library_domain(model_dir, library)
