@@ -88,6 +88,12 @@ def _limit_memory(memory_mb: int) -> None:
         return
     import resource
 
+    import pyarrow
+
+    # Arrow's default allocator (mimalloc) reserves 1 GiB of address space on its first use (pandas reads text columns
+    # into Arrow): under this limit a two-line CSV ran out of memory
+    pyarrow.set_memory_pool(pyarrow.system_memory_pool())
+
     with open("/proc/self/statm") as fh:
         mapped = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
