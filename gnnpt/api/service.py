@@ -9,12 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gnnpt.adaptation.submit import UploadTooLarge
 from gnnpt.api.batching import MicroBatcher
 from gnnpt.api.cost import ScoringCost
 from gnnpt.api.schemas import ModelSummary, PredictRequest
 from gnnpt.api.settings import Settings
 from gnnpt.api.tables import Upload, is_sdf, read_upload
-from gnnpt.adaptation.submit import UploadTooLarge
 from gnnpt.datasets.endpoints import endpoints
 from gnnpt.featurization.contained import ContainedFailure, ContainedFeaturizer, ParseLimits, contained_parsing
 from gnnpt.models.card import read_card
@@ -35,6 +35,17 @@ class UnknownModel(LookupError):
 class BrokenModel(RuntimeError):
     """A model on the server that cannot be served (a corrupt card, weights that do not fit it): answered 503, a
     fault of the server's model store, never of the request."""
+
+
+class ModelLoading(RuntimeError):
+    """A model still loading when a request has waited its share of the timeout (answered 503 with Retry-After):
+    the load goes on, and a later request finds the model ready."""
+
+    RETRY_AFTER_S = 5
+
+    def __init__(self, name: str):
+        super().__init__(f"model {name!r} is still loading (a model loads on its first request, and some take a "
+                         f"minute on a busy server): send the request again in {self.RETRY_AFTER_S} s")  # fmt: skip
 
 
 class BadRequest(ValueError):
@@ -59,7 +70,7 @@ class ModelService:
         self._predictors: dict[str, Predictor] = {}
         self._costs: dict[str, ScoringCost] = {}
         self._batchers: dict[str, MicroBatcher] = {}
-        self._lock = asyncio.Lock()
+        self._loading: dict[str, asyncio.Task[MicroBatcher]] = {}
         self.ready = False
 
     async def start(self) -> None:
@@ -74,6 +85,8 @@ class ModelService:
     async def close(self) -> None:
         """Finish the queued requests of every model, then stop its scoring thread (models stay loaded)."""
         self.ready = False
+        for loading in self._loading.values():  # no batcher starts after this
+            loading.cancel()
         batchers, self._batchers = self._batchers, {}
         for batcher in batchers.values():
             await batcher.close()
@@ -109,21 +122,36 @@ class ModelService:
         except ValueError as exc:  # not valid JSON
             raise BrokenModel(f"model {name!r} has an unreadable card: {exc}") from None
 
-    async def batcher(self, name: str) -> MicroBatcher:
-        """The running batcher of ``name`` (loading the model, off the event loop, the first time)."""
+    async def batcher(self, name: str, wait_s: float | None = None) -> MicroBatcher:
+        """The running batcher of ``name``, the model loaded (off the event loop) on first use, one load per model
+        however many requests wait for it; :class:`ModelLoading` when it is still loading after ``wait_s`` seconds
+        (the load goes on)."""
         if name in self._batchers:
             return self._batchers[name]
-        async with self._lock:
-            if name not in self._predictors:
-                self._predictors[name], self._costs[name] = await asyncio.to_thread(self._load, name)
-            if name not in self._batchers:
-                batcher = MicroBatcher(functools.partial(self._score, self._predictors[name], self._costs[name]),
-                                       self.settings.batch_window_ms / 1000,
-                                       self.settings.max_batch_molecules, self.on_batch, ScoredMolecules.concat,
-                                       self.settings.max_batch_atoms)  # fmt: skip
-                batcher.start()
-                self._batchers[name] = batcher
-        return self._batchers[name]
+        loading = self._loading.get(name)
+        if loading is None:
+            loading = self._loading[name] = asyncio.create_task(self._start_batcher(name))
+            loading.add_done_callback(functools.partial(self._loaded, name))
+        try:
+            return await asyncio.wait_for(asyncio.shield(loading), wait_s)
+        except TimeoutError:
+            raise ModelLoading(name) from None
+
+    async def _start_batcher(self, name: str) -> MicroBatcher:
+        self._predictors[name], self._costs[name] = await asyncio.to_thread(self._load, name)
+        batcher = MicroBatcher(functools.partial(self._score, self._predictors[name], self._costs[name]),
+                               self.settings.batch_window_ms / 1000, self.settings.max_batch_molecules, self.on_batch,
+                               ScoredMolecules.concat, self.settings.max_batch_atoms)  # fmt: skip
+        batcher.start()
+        self._batchers[name] = batcher
+        return batcher
+
+    def _loaded(self, name: str, loading: asyncio.Task[MicroBatcher]) -> None:
+        """A load ended: the next request for a model that failed to load tries again (its error, which the
+        requests that waited were told, is not logged again as never retrieved)."""
+        self._loading.pop(name, None)
+        if not loading.cancelled():
+            loading.exception()
 
     def read_upload(self, data: bytes, filename: str, smiles_col: str | None) -> Upload:
         """An uploaded table (see :func:`gnnpt.api.tables.read_upload`), read in the upload reading process, apart
@@ -150,9 +178,9 @@ class ModelService:
         return scored
 
     async def estimate(self, name: str, smiles: list[str], budget: float) -> tuple[float, int]:
-        """Seconds model ``name`` would take now to score ``smiles`` by itself (loading the model first), and how
-        many of the first of them it scores within ``budget`` seconds."""
-        await self.batcher(name)
+        """Seconds model ``name`` would take now to score ``smiles`` by itself, and how many of the first of them it
+        scores within ``budget`` seconds; the model is loaded first, :class:`ModelLoading` past ``budget``."""
+        await self.batcher(name, budget)
         cost, longest = self._costs[name], self.settings.max_smiles_length
         seconds = cost.seconds_for(smiles, longest)
         return seconds, len(smiles) if seconds <= budget else cost.fitting(smiles, budget, longest)
