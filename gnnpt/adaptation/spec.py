@@ -117,7 +117,8 @@ class AdaptationSpec:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown adaptation settings {unknown}; known: {sorted(known)}")
+            raise ValueError(f"unknown adaptation settings {unknown} (a job queued by an earlier gnnpt: submit it "
+                             f"again); known: {sorted(known)}")  # fmt: skip
         return cls(**data)
 
 

@@ -81,6 +81,26 @@ def test_a_job_left_running_by_a_dead_worker_is_requeued_then_failed_after_max_a
     assert "interrupted 2 times" in store.get(job.id).error
 
 
+def test_a_job_store_of_an_earlier_version_gains_the_progress_columns_and_its_old_jobs_fail_with_the_remedy(
+    tmp_path,
+) -> None:
+    import sqlite3
+
+    from gnnpt.adaptation.jobs import _SCHEMA
+
+    old = _SCHEMA.replace("    stage_fraction REAL,\n    eta_s REAL,\n", "")
+    assert "eta_s" not in old
+    with sqlite3.connect(tmp_path / "jobs.sqlite") as db:
+        db.executescript(old)
+    store = JobStore(tmp_path)
+    store.folder("old").mkdir()
+    store.submit("old", "alice", {"name": "x", "targets": ["y"], "epochs": 30, "strategy": "full"}, {})
+    run_job(store, store.claim(worker_pid=1))
+    job = store.get("old")
+    assert (job.stage_fraction, job.eta_s, job.status) == (None, None, "failed")
+    assert "unknown adaptation settings ['epochs', 'strategy'] (a job queued by an earlier gnnpt" in job.error
+
+
 def test_a_resumed_job_skips_its_finished_stages_and_registers_the_next_version(tmp_path, bbbp, monkeypatch) -> None:
     monkeypatch.setenv("GNNPT_MODEL_DIR", str(tmp_path / "models"))
     store = JobStore(tmp_path / "jobs")
