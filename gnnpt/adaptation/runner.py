@@ -95,7 +95,7 @@ def _stages(store: JobStore, job: Job, spec: AdaptationSpec, folder: Path, log: 
         notes.append(f"an update of {old_ref}: {len(old)} earlier labels plus {len(unseen)} new molecules")
     frame.to_csv(folder / TRAINING_LABELS, index=False)
     data = spec.labeled_data(frame)
-    adapts = spec.adapts and len(data.smiles) >= BLEND_MIN
+    adapts = spec.adapts and len(data.smiles) >= BLEND_MIN  # fewer labels: a forest alone (job_config's note)
     progress = StageProgress(store, job.id, plan(spec, len(data.smiles), adapts))
     metric, higher = primary_metric(data.task_type)
     metrics: dict[str, Any] = {"task_type": data.task_type, "metric": metric, "higher_is_better": higher,
@@ -115,8 +115,6 @@ def _stages(store: JobStore, job: Job, spec: AdaptationSpec, folder: Path, log: 
         adapted = continue_encoder(spec.encoder, library + data.smiles, spec.adapt_minutes, folder / "adapted",
                                    spec.name, progress)  # fmt: skip
         metrics["adaptation"] = _adaptation_record(adapted, spec)
-    elif spec.adapts:
-        notes.append(f"the encoder is not continued: {len(data.smiles)} labels are too few to tell what it buys")
     cfg, small = job_config(spec, len(data.smiles), str(adapted) if adapted else None)
     notes += small
     progress.begin("build")
