@@ -13,7 +13,7 @@ from gnnpt.adaptation.jobs import Job, JobStore
 from gnnpt.adaptation.progress import Cancelled, StageProgress
 from gnnpt.adaptation.recipe import ADAPTED, BLEND_MIN
 from gnnpt.adaptation.report import number, report_html
-from gnnpt.adaptation.runner import run_job
+from gnnpt.adaptation.runner import plan, run_job
 from gnnpt.adaptation.spec import AdaptationSpec
 from gnnpt.adaptation.submit import submit_job
 from gnnpt.datasets import load
@@ -160,3 +160,11 @@ def test_progress_names_the_stage_its_fraction_and_the_time_left_and_stops_when_
         progress.update(0.6, force=True)
     with pytest.raises(KeyError, match="not in the job's plan"):
         progress.begin("register")
+
+
+def test_the_plan_holds_the_stages_a_job_runs_in_order() -> None:
+    update = AdaptationSpec(name="x", targets=["y"], update="x")
+    stages = plan(update, 500, adapts=True)
+    assert list(stages) == ["prospective", "adapt", "build", "evaluate", "register"]
+    assert stages["adapt"] > update.adapt_minutes * 60 and stages["evaluate"] > stages["build"]
+    assert list(plan(AdaptationSpec(name="x", targets=["y"]), 20, adapts=False)) == ["build", "evaluate", "register"]
