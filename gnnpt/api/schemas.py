@@ -4,11 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 INT64 = (-(2**63), 2**63 - 1)
+
+
+def _not_a_boolean(value: Any) -> Any:
+    """A JSON ``true`` is not an id (pydantic would read it as the integer 1, which the schema does not allow)."""
+    if isinstance(value, bool):
+        raise ValueError("an id is a string or an integer, not true or false")
+    return value
+
+
 # an id that is a number fits a 64-bit integer: the schema states it, the validator below says so in a sentence
-Int64 = Annotated[int, WithJsonSchema({"type": "integer", "minimum": INT64[0], "maximum": INT64[1]})]
+Int64 = Annotated[
+    int, BeforeValidator(_not_a_boolean), WithJsonSchema({"type": "integer", "minimum": INT64[0], "maximum": INT64[1]})
+]
 
 
 def _lone_surrogate(text: str) -> bool:

@@ -497,3 +497,12 @@ def test_a_model_still_loading_is_503_with_retry_after_and_its_load_goes_on(tmp_
                 break
         assert response.status_code == 200 and response.json()["results"][0]["error"] is None
         assert loads == ["tox21-gnn"]  # one load, however many requests waited for it
+
+
+def test_an_id_of_true_is_refused_as_the_schema_says(client) -> None:
+    """Issue 32, schemathesis ST201: ``{"ids": [true]}`` was answered 200 with the id 1 (pydantic's lax integers); the
+    schema admits strings and integers only."""
+    for ids in ([True], [False]):
+        response = client.post("/v1/predict", json={"smiles": ["CCO"], "ids": ids})
+        assert response.status_code == 422 and "not true or false" in response.text
+    assert client.post("/v1/predict", json={"smiles": ["CCO"], "ids": [1]}).json()["results"][0]["id"] == 1
