@@ -11,8 +11,8 @@ from gnnpt.adaptation.spec import AdaptationSpec
 from gnnpt.datasets.splits import Split, scaffold_folds
 from gnnpt.finetune.auto import AutoConfig
 from gnnpt.finetune.train import FinetuneConfig
+from gnnpt.pretraining.continued import ADAPTED
 
-ADAPTED = "encoder_adapted"  # the candidate: an MLP head on the job's encoder continued on the job's molecules
 BLEND_MIN = 50  # fewer labels: the selection rows would rank candidates by noise, so one candidate, no blend
 ALONE = "forest"  # that candidate: ECFP4 + random forest, the steadiest peer on small sets (issue 29)
 PER_FOLD = 10  # the report's folds hold at least this many molecules each (fewer folds on a small set)

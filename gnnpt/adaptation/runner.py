@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gnnpt.adaptation.continued import continue_encoder
 from gnnpt.adaptation.evaluation import cross_validate, library_domain, rounded
 from gnnpt.adaptation.jobs import Job, JobStore
 from gnnpt.adaptation.progress import Cancelled, StageProgress
@@ -32,6 +31,7 @@ from gnnpt.finetune.auto import AutoConfig, run_auto
 from gnnpt.finetune.metrics import primary_metric
 from gnnpt.finetune.run import LabeledData
 from gnnpt.models.card import read_card, write_card
+from gnnpt.pretraining.continued import continue_encoder
 
 LABELED_FILE = "labeled.csv"  # the usable rows of the upload (smiles + targets), written at submission
 UNLABELED_FILE = "unlabeled.csv"  # the parsable unlabeled SMILES (one column, "smiles")
@@ -115,7 +115,7 @@ def _stages(store: JobStore, job: Job, spec: AdaptationSpec, folder: Path, log: 
             log.info("continuing %s on %d molecules for %s minutes (descriptor prediction)", spec.encoder,
                      len(library) + len(data.smiles), spec.adapt_minutes)  # fmt: skip
         adapted = continue_encoder(spec.encoder, library + data.smiles, spec.adapt_minutes, folder / "adapted",
-                                   spec.name, progress)  # fmt: skip
+                                   spec.name, progress.update)  # fmt: skip
         metrics["adaptation"] = _adaptation_record(adapted, spec)
     cfg, small = job_config(spec, len(data.smiles), str(adapted) if adapted else None)
     notes += small

@@ -20,6 +20,7 @@ from gnnpt.finetune.tasks import check_task_type
 from gnnpt.models.defaults import DEFAULT_ENCODER
 from gnnpt.models.packaged import packaged_models
 from gnnpt.models.store import RegistryError, resolve_encoder, scratch_gnn_type
+from gnnpt.pretraining.continued import ADAPT_MINUTES
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_ADAPT_MINUTES = 60
@@ -40,7 +41,7 @@ class AdaptationSpec:
     task_type: str | None = None  # inferred from the labels when None
     encoder: str = DEFAULT_ENCODER  # the encoder to adapt and to offer frozen (a name, a directory, hu2020:<name>)
     candidates: list[str] = field(default_factory=lambda: list(JOB_CANDIDATES))
-    adapt_minutes: float = 2.0  # continued pretraining on the job's molecules (0: no adaptive candidate)
+    adapt_minutes: float = ADAPT_MINUTES  # continued pretraining on the job's molecules (0: no adaptive candidate)
     folds: int = 5  # the report's scaffold cross-validation folds
     repeats: int = 1  # the report's cross-validation, repeated with other fold seeds
     selection_folds: int = 3  # auto's own scaffold folds that weigh the candidates (the model and every report fold)

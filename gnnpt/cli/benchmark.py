@@ -166,7 +166,7 @@ def learning_curves(
     import functools
     from importlib.util import find_spec
 
-    from gnnpt.finetune.curves import CurvesConfig, run_curves, unavailable
+    from gnnpt.finetune.curves import CurvesConfig, run_curves
     from gnnpt.finetune.curves_table import write
 
     overrides = {k: v for k, v in (("datasets", _names(datasets)), ("methods", _names(methods)),
@@ -182,7 +182,7 @@ def learning_curves(
     if charts and find_spec("matplotlib") is None:
         console.print("[yellow]matplotlib is not installed: no chart (pip install matplotlib)[/]")
         charts = False
-    text = write(cells, output_dir, unavailable(cfg.methods), charts)
+    text = write(cells, output_dir, charts=charts)
     console.print(text, highlight=False)
     console.print(f"[bold green]results written to {output_dir}[/] (cells.csv, tables.md, curve.csv, chart.png)")
 

@@ -15,7 +15,6 @@ reports each set) and the resumable, commit-stamped ``cells.csv`` are the repeat
 
 from __future__ import annotations
 
-import importlib
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,49 +46,20 @@ REPEATS = 5
 VALID_SHARE = 0.2  # of a budget's labels, drawn from the validation part
 MIN_VALID = 2
 KEYS = ("dataset", "split", "labels", "method")  # a cell of the grid, a row of cells.csv
-ADAPTER = ("gnnpt.adaptation.candidates", "adapted_encoders")  # module, function: see _adapter
-
-
-def _adapter() -> Callable[[Sequence[str], int], dict[str, str]] | None:
-    """The function that builds auto's domain-adaptive candidates (issue 31, item 1) from a set's molecules, once it
-    exists: ``adapted_encoders(smiles, seed)`` -> ``{candidate name: encoder}`` for ``AutoConfig.encoders`` (frozen
-    encoder + head candidates); it may cache its encoders per set, as every budget of a set shares them."""
-    module, name = ADAPTER
-    try:
-        found = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return None
-    return getattr(found, name, None)
-
-
-def _adaptive_missing() -> str | None:
-    if _adapter() is None:
-        return f"no domain-adaptive candidates to add yet ({'.'.join(ADAPTER)} does not exist; issue 31, item 1)"
-    return None
 
 
 def _auto_adapted(ep: Endpoint, parts: dict[str, np.ndarray], seed: int) -> Outcome:
-    """auto's candidates plus the domain-adaptive ones, their encoders adapted to the set's own molecules (all of
-    them, without labels: the unlabeled library a job would bring)."""
-    adapt = _adapter()
-    if adapt is None:
-        raise RuntimeError(_adaptive_missing())
-    encoders = adapt(ep.smiles, seed)
+    """auto's candidates plus the domain-adaptive one, the shipped encoder continued on the set's own molecules (all
+    of them, without labels: the unlabeled library a job would bring) as an adaptation job continues it."""
+    from gnnpt.pretraining.continued import adapted_encoders
+
+    encoders = adapted_encoders(ep.smiles, seed)
     return fit_auto(ep, parts, seed, AUTO_CANDIDATES + tuple(encoders), encoders=encoders)
 
 
 METHODS: dict[str, Method] = {k: REPEATED_METHODS[k] for k in ("forest", "minimol", "encoder", "auto")} | {
     "auto_adapted": Method("auto_adapted", "gnnpt auto + domain-adaptive candidates", _auto_adapted)
 }
-MISSING: dict[str, Callable[[], str | None]] = {"auto_adapted": _adaptive_missing}  # why a method cannot run here
-
-
-def unavailable(methods: Sequence[str]) -> dict[str, str]:
-    """Of ``methods``, those that cannot run with this code, each with the reason."""
-    reasons = {m: MISSING[m]() for m in methods if m in MISSING}
-    return {m: why for m, why in reasons.items() if why}
 
 
 def stratified_order(rows: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -169,14 +139,8 @@ class CurvesConfig:
 
 def run_curves(cfg: CurvesConfig, out: str | Path, engine: str = "local",
                log: Callable[[str], None] | None = print) -> pd.DataFrame:  # fmt: skip
-    """Run every cell of ``cfg`` not yet in ``out/cells.csv`` (appending each as it finishes) and return all rows;
-    a method that cannot run here is skipped with its reason (its cells run once it can)."""
-    skipped = unavailable(cfg.methods)
-    for method, why in skipped.items():
-        if log:
-            log(f"{method}: skipped: {why}")
-    cells = [c for c in cfg.cells() if c[3] not in skipped]
-    return run_grid(cells, run_cell, Path(out) / CELLS, KEYS, engine, log, _describe)
+    """Run every cell of ``cfg`` not yet in ``out/cells.csv`` (appending each as it finishes) and return all rows."""
+    return run_grid(cfg.cells(), run_cell, Path(out) / CELLS, KEYS, engine, log, _describe)
 
 
 def _describe(row: dict[str, Any]) -> str:

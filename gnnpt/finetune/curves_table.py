@@ -4,7 +4,6 @@ own label count sits on that curve."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,9 +99,9 @@ def comparison(curve: pd.DataFrame, at: tuple[str, ...] = COMPARED_AT, margin: f
     return "\n".join(lines)
 
 
-def markdown(cells: pd.DataFrame, skipped: Mapping[str, str] | None = None) -> str:
-    """Every table of a run: the average curve with the comparison at 64 and 128 labels, each endpoint's curve,
-    the methods not run and why, and the cells' provenance (commits, CPU)."""
+def markdown(cells: pd.DataFrame) -> str:
+    """Every table of a run: the average curve with the comparison at 64 and 128 labels, each endpoint's curve, and
+    the cells' provenance (commits, CPU)."""
     curve = average_curve(cells)
     summary = summarize(cells)
     sets = _ordered(summary.dataset, TDC)
@@ -114,8 +113,6 @@ def markdown(cells: pd.DataFrame, skipped: Mapping[str, str] | None = None) -> s
         metric = METRIC_NAMES[part.metric.iloc[0]]
         parts += [f"\n## {d} ({metric}; mean ± std over {part.repeats.max()} repeats)\n\n",
                   _wide(part, "{mean:.1f} ± {std:.1f}"), "\n"]  # fmt: skip
-    if skipped:
-        parts.append("\nNot run: " + "; ".join(f"{m} ({why})" for m, why in skipped.items()) + ".\n")
     parts.append(f"\n{provenance(cells)}\n")
     return "".join(parts)
 
@@ -177,12 +174,11 @@ def place_on_curve(curve: pd.DataFrame | str | Path, labels: int) -> list[Placem
     return out
 
 
-def write(cells: pd.DataFrame, out: str | Path, skipped: Mapping[str, str] | None = None,
-          charts: bool = True) -> str:  # fmt: skip
+def write(cells: pd.DataFrame, out: str | Path, charts: bool = True) -> str:
     """Write ``tables.md``, ``curve.csv`` (the average curve, for :func:`place_on_curve`) and ``chart.png``
     (with ``charts``, when matplotlib is installed) into ``out``; return the tables' text."""
     out = Path(out)
-    text = markdown(cells, skipped)
+    text = markdown(cells)
     (out / "tables.md").write_text(text)
     curve = average_curve(cells)
     curve.to_csv(out / "curve.csv", index=False)

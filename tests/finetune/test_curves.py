@@ -9,8 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gnnpt.cli.main import app
-from gnnpt.finetune import curves
-from gnnpt.finetune.curves import CurvesConfig, run_curves, stratified_order, subsample, unavailable
+from gnnpt.finetune.curves import CurvesConfig, run_curves, stratified_order, subsample
 from gnnpt.finetune.curves_table import average_curve, comparison, markdown, place_on_curve, write
 from gnnpt.finetune.grid import done_cells
 
@@ -63,27 +62,9 @@ def test_config_refuses_what_it_cannot_run() -> None:
     assert cells[:2] == [("hia_hou", "0", "32", "forest"), ("hia_hou", "0", "all", "forest")] and len(cells) == 8
 
 
-@pytest.fixture
-def no_adaptive(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No builder of domain-adaptive candidates, whether or not it has landed."""
-    monkeypatch.setattr(curves, "ADAPTER", ("gnnpt.adaptation.not_here", "adapted_encoders"))
-
-
-def test_auto_adapted_runs_once_its_candidates_can_be_built(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(curves, "ADAPTER", ("gnnpt.adaptation.not_here", "adapted_encoders"))
-    assert "gnnpt.adaptation.not_here.adapted_encoders does not exist" in unavailable(["auto_adapted"])["auto_adapted"]
-    monkeypatch.setattr(curves, "ADAPTER", ("gnnpt.finetune.curves", "no_such_function"))
-    assert set(unavailable(["forest", "auto_adapted"])) == {"auto_adapted"}
-    monkeypatch.setattr(curves, "ADAPTER", ("gnnpt.finetune.curves", "draw_seed"))  # a stand-in that exists
-    assert unavailable(["forest", "auto_adapted"]) == {}
-
-
-def test_a_run_resumes_skips_what_cannot_run_and_writes_its_tables(tdc_dir, tmp_path, no_adaptive) -> None:
-    lines: list[str] = []
-    cfg = CurvesConfig(datasets=["bioavailability_ma"], methods=["forest", "auto_adapted"], sizes=["32", "64"],
-                       repeats=1)  # fmt: skip
-    cells = run_curves(cfg, tmp_path, log=lines.append)
-    assert lines[0].startswith("auto_adapted: skipped: no domain-adaptive candidates to add yet")
+def test_a_run_resumes_and_writes_its_tables(tdc_dir, tmp_path) -> None:
+    cfg = CurvesConfig(datasets=["bioavailability_ma"], methods=["forest"], sizes=["32", "64"], repeats=1)
+    cells = run_curves(cfg, tmp_path, log=None)
     assert list(cells.labels) == ["32", "64"] and set(cells.method) == {"forest"}
     assert list(cells.n_train + cells.n_valid) == [32, 64] and (cells.n_test > 40).all()
     assert cells.test.between(0, 100).all() and cells.commit.notna().all()
@@ -147,6 +128,6 @@ def test_place_on_curve_interpolates_on_log_labels(tmp_path) -> None:
 
 def test_write_puts_the_curve_beside_the_tables(tmp_path) -> None:
     cells = _cells({"forest": {"32": 60, "64": 65}, "encoder": {"32": 62, "64": 70}})
-    text = write(cells, tmp_path, {"auto_adapted": "auto has no encoder_adapted candidate yet"}, charts=False)
-    assert "Not run: auto_adapted (auto has no encoder_adapted candidate yet)." in text
+    text = write(cells, tmp_path, charts=False)
+    assert text == (tmp_path / "tables.md").read_text() and "## Average over the 2 endpoints" in text
     assert len(pd.read_csv(tmp_path / "curve.csv")) == 4 and not (tmp_path / "chart.png").exists()

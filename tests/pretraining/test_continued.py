@@ -1,14 +1,13 @@
-"""The domain-adaptive candidate outside a job (what the learning curves add to auto): the job's encoder continued
-on a set's molecules, cached per set, and accepted by auto as one more frozen-encoder candidate."""
+"""The domain-adaptive candidate (what adaptation jobs and the learning curves add to auto): the job's encoder
+continued on a set's molecules, cached per set, and accepted by auto as one more frozen-encoder candidate."""
 
 from __future__ import annotations
 
-from gnnpt.adaptation.candidates import adapted_encoders
-from gnnpt.adaptation.recipe import ADAPTED
 from gnnpt.datasets import load
 from gnnpt.finetune.auto import AutoConfig
 from gnnpt.models.card import read_card
 from gnnpt.models.store import resolve_encoder
+from gnnpt.pretraining.continued import ADAPTED, adapted_encoders
 
 
 def test_adapted_encoders_are_continued_once_per_set_and_fit_autos_candidates(moleculenet_dir) -> None:
