@@ -27,7 +27,7 @@ from gnnpt.models.targets import Standardizer
 from gnnpt.nn.jk import JK_MODES
 from gnnpt.nn.pooling import POOLINGS
 from gnnpt.nn.precision import training_precision
-from gnnpt.pretraining.quiet import quiet_lightning
+from gnnpt.pretraining.quiet import EpochBar, quiet_lightning
 from gnnpt.store.packed import PackedGraphs
 
 
@@ -131,7 +131,7 @@ def num_outputs(task_type: str, targets: np.ndarray) -> int:
 
 
 def _trainer(cfg: FinetuneConfig, metric: str, higher: bool, extra: list[pl.Callback] | None = None) -> pl.Trainer:
-    callbacks = list(extra or [])
+    callbacks = [*(extra or []), *([EpochBar()] if cfg.progress else [])]
     if cfg.patience:
         callbacks.append(EarlyStopping(f"valid_{metric}", patience=cfg.patience, mode="max" if higher else "min"))
     return pl.Trainer(

@@ -174,3 +174,10 @@ def test_invalid_rows_are_left_out_and_counted(tmp_path) -> None:
     path, _ = run_finetune(data, _tiny(epochs=1), tmp_path / "m", split="random")
     card = pd.read_json(path / "card.json", typ="series")
     assert card["data"]["invalid_rows"] == 20
+
+
+def test_the_progress_bar_counts_epochs_from_one(bbbp, capfd) -> None:
+    """Issue 32, item 11: after 2 epochs Lightning's bar ended on "Epoch 1/1"."""
+    finetune(bbbp.store, bbbp.targets, bbbp.split, "classification", ["p_np"], _tiny(epochs=2, progress=True))
+    out = capfd.readouterr().out
+    assert "Epoch 2/2" in out and "Epoch 1/1" not in out, out[-500:]
