@@ -35,6 +35,8 @@ Folds = Annotated[int, typer.Option(help="The report's scaffold cross-validation
 Repeats = Annotated[int, typer.Option(help="The report's cross-validation, repeated with other fold seeds.")]
 SelectionFolds = Annotated[int, typer.Option(help="auto's scaffold folds that weigh the candidates (0: a validation "
                                                   "part).")]  # fmt: skip
+Seeds = Annotated[int, typer.Option(help="How many seeds each candidate trains with (auto's seeds: that many members "
+                                         "per candidate, averaged; more is steadier and slower).")]  # fmt: skip
 UPDATE_HELP = "An earlier job's model (name or name@vN): train its next version from its labels plus these."
 Update = Annotated[str | None, typer.Option(help=UPDATE_HELP)]
 JobsDir = Annotated[Path | None, typer.Option(help="Job store (default $GNNPT_JOBS_DIR or the gnnpt cache).")]
@@ -99,7 +101,7 @@ def _show(job, store) -> None:
 @app.command("run")
 def run(data: Data, targets: Targets, name: Name = None, unlabeled: Unlabeled = None,
         encoder: Encoder = DEFAULT_ENCODER, candidates: Candidates = None, adapt_minutes: AdaptMinutes = 2.0,
-        folds: Folds = 5, repeats: Repeats = 1, selection_folds: SelectionFolds = 3, seeds: int = 1,
+        folds: Folds = 5, repeats: Repeats = 1, selection_folds: SelectionFolds = 3, seeds: Seeds = 1,
         update: Update = None, jobs_dir: JobsDir = None) -> None:  # fmt: skip
     """Run an adaptation here and now (same stages and report as a service job), then register the model."""
     from gnnpt.adaptation.runner import run_job
@@ -118,7 +120,7 @@ def run(data: Data, targets: Targets, name: Name = None, unlabeled: Unlabeled = 
 @app.command("submit")
 def submit(data: Data, targets: Targets, name: Name = None, unlabeled: Unlabeled = None,
            encoder: Encoder = DEFAULT_ENCODER, candidates: Candidates = None, adapt_minutes: AdaptMinutes = 2.0,
-           folds: Folds = 5, repeats: Repeats = 1, selection_folds: SelectionFolds = 3, seeds: int = 1,
+           folds: Folds = 5, repeats: Repeats = 1, selection_folds: SelectionFolds = 3, seeds: Seeds = 1,
            update: Update = None, jobs_dir: JobsDir = None) -> None:  # fmt: skip
     """Queue an adaptation for the service's workers (or `gnnpt adapt worker`)."""
     settings = {k: v for k, v in locals().items() if k in SPEC_OPTIONS}
