@@ -18,9 +18,9 @@ from gnnpt.datasets.corpora import load_corpus
 from gnnpt.runtime import available_cores, cpu_name
 
 
-def _scores(model: str, smiles: list[str]) -> tuple[np.ndarray, float]:
+def _scores(model: str, smiles: list[str], precision: str) -> tuple[np.ndarray, float]:
     """The score columns of ``model`` on ``smiles`` (NaN where a row failed) and the seconds they took."""
-    predictor = gnnpt.load(model)
+    predictor = gnnpt.load(model, precision=precision)
     start = time.perf_counter()
     frame = predictor.predict(smiles)
     seconds = time.perf_counter() - start
@@ -32,14 +32,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="tox21")
     parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--precision", default="auto", help="the model's (auto: bf16 where the CPU has it natively)")
     args = parser.parse_args()
     smiles = load_corpus("moses")["smiles"].sample(args.n, random_state=0).tolist()
-    print(f"CPU {cpu_name()}, {available_cores()} cores; {args.n:,} MOSES molecules (random_state=0); {args.model}")
-    ours, ours_s = _scores(args.model, smiles)
+    print(
+        f"CPU {cpu_name()}, {available_cores()} cores; {args.n:,} MOSES molecules (random_state=0); {args.model}, "
+        f"precision {args.precision}"
+    )
+    ours, ours_s = _scores(args.model, smiles, args.precision)
     fast = minimol.minimol_fingerprints
     minimol.minimol_fingerprints = minimol.onnx_fingerprints  # the reference path, where every caller looks it up
     try:
-        reference, reference_s = _scores(args.model, smiles)
+        reference, reference_s = _scores(args.model, smiles, args.precision)
     finally:
         minimol.minimol_fingerprints = fast
     both = ~np.isnan(ours) & ~np.isnan(reference)
