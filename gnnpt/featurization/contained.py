@@ -38,6 +38,7 @@ from gnnpt.store.errors import ErrorReason, ItemError
 _OUT_OF_MEMORY = 86  # the child's exit code after a MemoryError
 _POLL_S = 0.05  # how often the supervisor looks at the child's progress
 _STARTUP_S = 120.0  # a child that is not ready by then (importing RDKit on a busy machine) is a failure to start
+_PR_SET_DUMPABLE = 4  # prctl option (linux/prctl.h)
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,20 @@ def _limit_memory(memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
 
 
+def _no_core_dumps() -> None:
+    """A crashing parse writes no core dump (Linux): the child is forked from a server holding models (gigabytes),
+    and while the kernel dumps that the child looks alive and stalled, so a crash was told as a parse timeout (seen
+    in CI). RLIMIT_CORE 0 stops core files; not being dumpable also stops dumps piped to a handler (systemd-coredump),
+    which ignore that limit."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
 def _serve(conn: Connection, done: Any, memory_mb: int, parent: int | None, preload: tuple[str, ...]) -> None:
     """The child: import ``preload`` (before the memory limit and the first call's clock), then run each call sent
     (``fn(*args, progress)``: featurize a chunk, read SDF records), reporting progress in ``done``; exit on a
@@ -109,6 +124,7 @@ def _serve(conn: Connection, done: Any, memory_mb: int, parent: int | None, prel
     for module in preload:
         importlib.import_module(module)
     _limit_memory(memory_mb)
+    _no_core_dumps()
     conn.send(("ready", None))
     progress = functools.partial(setattr, done, "value")
     while True:
