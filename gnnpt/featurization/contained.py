@@ -39,6 +39,7 @@ _OUT_OF_MEMORY = 86  # the child's exit code after a MemoryError
 _POLL_S = 0.05  # how often the supervisor looks at the child's progress
 _STARTUP_S = 120.0  # a child that is not ready by then (importing RDKit on a busy machine) is a failure to start
 _PR_SET_DUMPABLE = 4  # prctl option (linux/prctl.h)
+_STARTING = threading.Lock()  # children start one at a time
 
 
 @dataclass(frozen=True)
@@ -162,14 +163,15 @@ class _Child:
         if self.process is not None and self.process.is_alive():
             return
         self.stop()
-        ours, theirs = self.context.Pipe()
-        parent = os.getpid() if self.context.get_start_method() == "fork" else None  # else its parent is a server
-        args = (theirs, self.done, self.limits.memory_mb, parent, self.preload)
-        process = self.context.Process(target=_serve, args=args, name="gnnpt-parse", daemon=True)
-        try:
-            process.start()
-        finally:
-            theirs.close()
+        with _STARTING:  # a child forked meanwhile by another thread would hold this one's pipe ends open
+            ours, theirs = self.context.Pipe()
+            parent = os.getpid() if self.context.get_start_method() == "fork" else None  # else its parent is a server
+            args = (theirs, self.done, self.limits.memory_mb, parent, self.preload)
+            process = self.context.Process(target=_serve, args=args, name="gnnpt-parse", daemon=True)
+            try:
+                process.start()
+            finally:
+                theirs.close()
         self.process, self.conn = process, ours
         try:
             started = ours.poll(_STARTUP_S) and ours.recv()[0] == "ready"
@@ -215,7 +217,7 @@ class _Child:
                 if status == "raised":
                     raise RuntimeError(f"featurization failed in the parse process: {payload}")
                 return payload
-            if ready:
+            if ready or not self.process.is_alive():  # dead, though a process forked elsewhere may hold its pipes open
                 return self._ended()
             now, done = time.monotonic(), self.done.value
             if done != seen:
