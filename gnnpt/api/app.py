@@ -36,6 +36,8 @@ from gnnpt.adaptation.submit import UploadTooLarge
 from gnnpt.adaptation.worker import WorkerPool
 from gnnpt.api.adaptations import BUSY_TIMEOUT_S, adaptation_router
 from gnnpt.api.auth import KeyGate, check_key
+from gnnpt.api.batching import off_loop
+from gnnpt.api.cost import molecule_atoms
 from gnnpt.api.limits import BodyDeadline, BodyLimit
 from gnnpt.api.metrics import Metrics
 from gnnpt.api.observe import Observe
@@ -43,7 +45,6 @@ from gnnpt.api.schemas import INT64, ErrorBody, ModelSummary, PredictRequest, Pr
 from gnnpt.api.service import BadRequest, BrokenModel, ModelLoading, ModelService, UnknownModel
 from gnnpt.api.settings import Settings
 from gnnpt.api.tables import scored_csv
-from gnnpt.featurization.atom_count import heavy_atoms
 from gnnpt.featurization.contained import ParseLimits
 from gnnpt.runtime import torch_threads
 
@@ -211,14 +212,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
                                 f"{len(body.smiles)} molecules in one request; the limit is {settings.max_molecules}: "
                                 "split the list, or use `gnnpt screen` for libraries")  # fmt: skip
-        atoms = sum(heavy_atoms(s) for s in body.smiles)
-        if atoms > settings.max_request_atoms:
+        atoms = await off_loop(len(body.smiles), lambda: molecule_atoms(body.smiles, settings.max_atoms,
+                                                                        settings.max_smiles_length))  # fmt: skip
+        if sum(atoms) > settings.max_request_atoms:
             raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
-                                f"about {atoms:,} heavy atoms in one request; the limit is "
+                                f"about {sum(atoms):,} heavy atoms in one request; the limit is "
                                 f"{settings.max_request_atoms:,}: split the list, or use `gnnpt screen` for "
                                 "libraries")  # fmt: skip
         budget, began = settings.request_timeout_s * TIME_MARGIN, time.monotonic()
-        seconds, fits = await service.estimate(name, body.smiles, budget)  # a model's first load spends its time
+        seconds, fits = await service.estimate(name, atoms, budget)  # a model's first load spends its time
         if seconds > budget:
             raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
                                 f"these {len(body.smiles):,} molecules would take about {seconds:.0f} s to score "
@@ -228,7 +230,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         request.state.molecules = len(body.smiles)
         try:
             left = settings.request_timeout_s - (time.monotonic() - began)
-            result = await asyncio.wait_for(service.predict(name, body), left)
+            result = await asyncio.wait_for(service.predict(name, body, atoms), left)
         except TimeoutError:
             raise HTTPException(status.HTTP_504_GATEWAY_TIMEOUT,
                                 f"scoring took longer than {settings.request_timeout_s:g} s; send fewer molecules "
@@ -241,7 +243,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     async def score_json(request: Request, name: str, body: PredictRequest) -> Response:
         # serialized here (orjson) rather than validated again against the response model, which only documents it
-        return Response(orjson.dumps(await score(request, name, body)), media_type="application/json")
+        result = await score(request, name, body)
+        return Response(await off_loop(len(body.smiles), lambda: orjson.dumps(result)), media_type="application/json")
 
     async def score_csv(request: Request, name: str, smiles_col: str | None) -> Response:
         given = [key for key, _ in request.query_params.multi_items()]

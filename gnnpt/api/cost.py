@@ -12,10 +12,11 @@ predicted.
 from __future__ import annotations
 
 import bisect
-import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
+
+import numpy as np
 
 from gnnpt.featurization.atom_count import heavy_atoms
 
@@ -31,6 +32,15 @@ def probe_smiles(atoms: int) -> str:
     """A molecule of ``atoms`` heavy atoms shaped like a drug: benzene rings joined by CH2 groups."""
     rings, rest = divmod(atoms, 7)
     return "c1ccccc1C" * rings + "C" * rest
+
+
+def molecule_atoms(smiles: Sequence[str], limit: int, max_length: int | None = None) -> list[int]:
+    """The heavy atoms of each SMILES as scoring will treat it: counting stops past the atom ``limit``, and a SMILES
+    longer than ``max_length`` counts as over it (neither is scored: each is that row's error). Counted once per
+    request (the text scan is most of the gate's own cost) and read by the estimate, the request's atom limit and
+    the batcher's pieces."""
+    over = limit + 1
+    return [over if max_length is not None and len(s) > max_length else heavy_atoms(s, stop=limit) for s in smiles]
 
 
 class ScoringCost:
@@ -73,29 +83,27 @@ class ScoringCost:
         (a0, a1), (s0, s1) = self.sizes[k - 1 : k + 1], self.seconds[k - 1 : k + 1]
         return max(s0 + (s1 - s0) * (atoms - a0) / (a1 - a0), 0.0)
 
-    def _load_time(self, smiles: Sequence[str], max_length: int | None = None) -> float:
-        atoms = [heavy_atoms(s, stop=self.limit) for s in smiles if max_length is None or len(s) <= max_length]
-        pieces = max(1, math.ceil(sum(a for a in atoms if a <= self.limit) / self.piece_atoms))
-        return pieces * self.batch_s + sum(self.molecule(a) for a in atoms)
+    def _times(self, atoms: Sequence[int]) -> np.ndarray:
+        """Seconds at the load-time speed to score the first 1, 2, ... of molecules with ``atoms`` heavy atoms."""
+        counts = np.asarray(atoms, np.int64)
+        scored = np.where(counts <= self.limit, counts, 0)
+        pieces = np.maximum(1, np.ceil(np.cumsum(scored) / self.piece_atoms))
+        return pieces * self.batch_s + np.cumsum([self.molecule(a) for a in atoms])
 
-    def seconds_for(self, smiles: Sequence[str], max_length: int | None = None) -> float:
-        """Estimated seconds to score ``smiles`` now (a SMILES longer than ``max_length`` is not scored)."""
-        return self._load_time(smiles, max_length) * self.factor
+    def seconds_for(self, atoms: Sequence[int]) -> float:
+        """Estimated seconds to score molecules of ``atoms`` heavy atoms (:func:`molecule_atoms`) now."""
+        return float(self._times(atoms)[-1]) * self.factor if len(atoms) else self.batch_s * self.factor
 
-    def fitting(self, smiles: Sequence[str], seconds: float, max_length: int | None = None) -> int:
-        """How many of the first ``smiles`` (at least one) the estimate scores within ``seconds`` now: the count a
+    def fitting(self, atoms: Sequence[int], seconds: float) -> int:
+        """How many of the first molecules (at least one) the estimate scores within ``seconds`` now: the count a
         refused request is told to send, which must then be accepted (each piece's fixed cost rounds up)."""
-        lo, hi = 1, len(smiles)
-        while lo < hi:  # the estimate grows with the molecules taken
-            mid = (lo + hi + 1) // 2
-            lo, hi = (mid, hi) if self.seconds_for(smiles[:mid], max_length) <= seconds else (lo, mid - 1)
-        return lo
+        return max(1, int(np.searchsorted(self._times(atoms) * self.factor, seconds, side="right")))
 
-    def observe(self, smiles: Sequence[str], seconds: float) -> None:
-        """Count a batch that took ``seconds`` to score ``smiles``; once the batches counted should have taken
-        :data:`MIN_BATCH_S` at load-time speed, move the factor towards their real time over that (one small batch
-        alone is mostly the scheduler's noise)."""
-        self._predicted += self._load_time(smiles)
+    def observe(self, atoms: Sequence[int], seconds: float) -> None:
+        """Count a batch of molecules of ``atoms`` heavy atoms that took ``seconds`` to score; once the batches
+        counted should have taken :data:`MIN_BATCH_S` at load-time speed, move the factor towards their real time
+        over that (one small batch alone is mostly the scheduler's noise)."""
+        self._predicted += float(self._times(atoms)[-1]) if len(atoms) else self.batch_s
         self._actual += seconds
         if self._predicted >= MIN_BATCH_S:
             ratio = min(max(self._actual / self._predicted, 0.1), 20.0)

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from gnnpt.adaptation.submit import UploadTooLarge
-from gnnpt.api.batching import MicroBatcher
-from gnnpt.api.cost import ScoringCost
+from gnnpt.api.batching import MicroBatcher, off_loop
+from gnnpt.api.cost import ScoringCost, molecule_atoms
 from gnnpt.api.schemas import ModelSummary, PredictRequest
 from gnnpt.api.settings import Settings
 from gnnpt.api.tables import Upload, is_sdf, read_upload
@@ -174,16 +174,22 @@ class ModelService:
         start = time.perf_counter()
         with contained_parsing(self.parser):
             scored = predictor.score(smiles)
-        cost.observe(smiles, time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        cost.observe(molecule_atoms(smiles, cost.limit), seconds)
         return scored
 
-    async def estimate(self, name: str, smiles: list[str], budget: float) -> tuple[float, int]:
-        """Seconds model ``name`` would take now to score ``smiles`` by itself, and how many of the first of them it
-        scores within ``budget`` seconds; the model is loaded first, :class:`ModelLoading` past ``budget``."""
+    async def estimate(self, name: str, atoms: list[int], budget: float) -> tuple[float, int]:
+        """Seconds model ``name`` would take now to score molecules of ``atoms`` heavy atoms (:func:`molecule_atoms`)
+        by itself, and how many of the first of them it scores within ``budget`` seconds; the model is loaded first,
+        :class:`ModelLoading` past ``budget``. A big request's arithmetic runs off the event loop."""
         await self.batcher(name, budget)
-        cost, longest = self._costs[name], self.settings.max_smiles_length
-        seconds = cost.seconds_for(smiles, longest)
-        return seconds, len(smiles) if seconds <= budget else cost.fitting(smiles, budget, longest)
+        cost = self._costs[name]
+
+        def estimate() -> tuple[float, int]:
+            seconds = cost.seconds_for(atoms)
+            return seconds, len(atoms) if seconds <= budget else cost.fitting(atoms, budget)
+
+        return await off_loop(len(atoms), estimate)
 
     def _load(self, name: str) -> tuple[Predictor, ScoringCost]:
         path = self._path(name)
@@ -199,8 +205,9 @@ class ModelService:
         cost = ScoringCost.measure(predictor.score, self.settings.max_atoms, self.settings.max_batch_atoms)
         return predictor, cost  # measured on trusted probe molecules, parsed here
 
-    async def predict(self, name: str, request: PredictRequest) -> dict[str, Any]:
+    async def predict(self, name: str, request: PredictRequest, atoms: list[int] | None = None) -> dict[str, Any]:
         """Score ``request`` with model ``name``: one result per SMILES, in order, invalid ones with their error.
+        ``atoms``: each molecule's heavy atoms (:func:`molecule_atoms`), where the caller counted them already.
 
         Returns the :class:`PredictResponse` body as plain JSON-ready data (built without pydantic objects: for
         one-molecule requests that validation cost more than the scoring).
@@ -209,12 +216,14 @@ class ModelService:
         predictor = self._predictors[name]
         limit = self.settings.max_smiles_length
         too_long = [len(s) > limit for s in request.smiles]
-        scored = await batcher.submit(["" if long else s for s, long in zip(request.smiles, too_long, strict=True)])
+        scored = await batcher.submit(["" if long else s for s, long in zip(request.smiles, too_long, strict=True)],
+                                      atoms)  # fmt: skip
         for i in (i for i, long in enumerate(too_long) if long):
             scored.errors[i] = f"{TOO_LONG}: {len(request.smiles[i])} characters, more than the limit of {limit}"
         ids = request.ids if request.ids is not None else [None] * len(request.smiles)
-        results = [{"index": i, "id": ids[i], "smiles": request.smiles[i], **record, "depiction_svg": None,
-                    "attribution_svg": None} for i, record in enumerate(scored.records())]  # fmt: skip
+        results = await off_loop(len(ids), lambda: [
+            {"index": i, "id": ids[i], "smiles": request.smiles[i], **record, "depiction_svg": None,
+             "attribution_svg": None} for i, record in enumerate(scored.records())])  # fmt: skip
         if request.depict:
             svgs = await asyncio.to_thread(lambda: [depiction_svg(r["canonical_smiles"]) if r["canonical_smiles"]
                                                     else None for r in results])  # fmt: skip

@@ -413,26 +413,29 @@ def test_a_request_that_cannot_finish_in_time_is_refused_up_front() -> None:
 
 
 def test_the_cost_estimate_interpolates_sizes_and_follows_the_servers_speed() -> None:
-    from gnnpt.api.cost import ScoringCost, probe_smiles
+    from gnnpt.api.cost import ScoringCost, molecule_atoms, probe_smiles
 
     cost = ScoringCost([1, 24, 200], [0.001, 0.002, 0.1])
     assert cost.molecule(1) == 0.001 and cost.molecule(200) == 0.1 and cost.molecule(201) == 0.0
     assert cost.molecule(112) == pytest.approx(0.002 + 0.098 * 88 / 176)
     smiles = [probe_smiles(24)] * 50
-    assert cost.seconds_for(smiles) == pytest.approx(0.1)
-    assert cost.seconds_for(smiles, max_length=10) == 0.0  # too long to be scored
+    atoms = molecule_atoms(smiles, cost.limit)
+    assert atoms == [24] * 50
+    assert molecule_atoms(["C" * 300, "CCO", "C" * 20], 200, max_length=10) == [201, 3, 201]  # over: not scored
+    assert cost.seconds_for(atoms) == pytest.approx(0.1)
+    assert cost.seconds_for(molecule_atoms(smiles, cost.limit, max_length=10)) == 0.0  # too long to be scored
     for _ in range(20):  # the server slowed down 4x: the estimate follows
-        cost.observe(smiles, 0.4)
-    assert cost.seconds_for(smiles) == pytest.approx(0.4, rel=0.01)
+        cost.observe(atoms, 0.4)
+    assert cost.seconds_for(atoms) == pytest.approx(0.4, rel=0.01)
     for _ in range(200):  # batches of a few molecules each (fair batching) count together
-        cost.observe(smiles[:5], 0.01)
-    assert cost.seconds_for(smiles) == pytest.approx(0.1, rel=0.05)
+        cost.observe(atoms[:5], 0.01)
+    assert cost.seconds_for(atoms) == pytest.approx(0.1, rel=0.05)
     fixed = ScoringCost([1, 24, 200], [0.001, 0.002, 0.1], batch_s=0.005, piece_atoms=240)
-    assert fixed.seconds_for(smiles) == pytest.approx(0.1 + 5 * 0.005)  # 1,200 atoms: five pieces, five batches
+    assert fixed.seconds_for(atoms) == pytest.approx(0.1 + 5 * 0.005)  # 1,200 atoms: five pieces, five batches
     for budget in (0.0, 0.03, 0.0621, 0.124, 1.0):  # the count a refusal advises is accepted, one more is not
-        n = fixed.fitting(smiles, budget)
-        assert n == 1 or fixed.seconds_for(smiles[:n]) <= budget
-        assert n == len(smiles) or fixed.seconds_for(smiles[: n + 1]) > budget
+        n = fixed.fitting(atoms, budget)
+        assert n == 1 or fixed.seconds_for(atoms[:n]) <= budget
+        assert n == len(atoms) or fixed.seconds_for(atoms[: n + 1]) > budget
 
 
 def test_a_shipped_auto_model_scores_over_rest_as_in_the_notebook(client) -> None:
