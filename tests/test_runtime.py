@@ -117,3 +117,19 @@ def test_minimol_sessions_use_the_available_cores_and_sleeping_threads() -> None
 
 def test_release_free_memory_runs() -> None:
     release_free_memory()  # glibc's malloc_trim where there is one; a no-op elsewhere
+
+
+def test_one_blas_thread_holds_blas_at_one_thread_in_the_block_and_restores_it() -> None:
+    import scipy.linalg  # noqa: F401  (both OpenBLAS copies loaded)
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from gnnpt.runtime import one_blas_thread
+
+    def blas_threads() -> list[int]:
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    with threadpool_limits(2, user_api="blas"):  # as on a 2-core machine, whatever this one has
+        assert blas_threads() and set(blas_threads()) == {2}
+        with one_blas_thread():
+            assert set(blas_threads()) == {1}
+        assert set(blas_threads()) == {2}

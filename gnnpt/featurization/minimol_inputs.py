@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 from rdkit import Chem, rdBase
 
+from gnnpt.runtime import one_blas_thread
+
 NUM_POS = 8  # Laplacian eigenvectors and eigenvalues per atom
 RW_STEPS = 16  # random-walk return probabilities per atom
 NODE_DIM = 85  # 5 numbers + one-hots: element (44), group (20), period (8), total valence (8)
@@ -256,21 +258,22 @@ def laplacian_eigenvectors(
     eigval = np.zeros((n_atoms, NUM_POS), np.float16)
     failed: list[int] = []
     edge_job = job_of_atom[begin]
-    for size in np.unique(sizes):
-        jobs = np.flatnonzero(sizes == size)
-        slot = np.full(len(sizes), -1)
-        slot[jobs] = np.arange(len(jobs))
-        matrices = np.zeros((len(jobs), size, size))
-        atoms = order[job_ptr[jobs][:, None] + np.arange(size)]  # [jobs, size] global atoms in matrix order
-        matrices[:, np.arange(size), np.arange(size)] = degree[atoms]
-        edges = slot[edge_job] >= 0
-        b, e = begin[edges], end[edges]
-        matrices[slot[edge_job[edges]], local[b], local[e]] = -1
-        matrices[slot[edge_job[edges]], local[e], local[b]] = -1
-        values, vectors, bad = _sorted_eigenpairs(matrices)
-        failed += molecule_of_job[jobs[bad]].tolist()
-        eigvec[atoms.ravel()] = vectors.astype(np.float32).reshape(-1, NUM_POS)
-        eigval[atoms.ravel()] = np.repeat(values.astype(np.float32), size, axis=0)
+    with one_blas_thread():  # small matrices: threads only wait for each other
+        for size in np.unique(sizes):
+            jobs = np.flatnonzero(sizes == size)
+            slot = np.full(len(sizes), -1)
+            slot[jobs] = np.arange(len(jobs))
+            matrices = np.zeros((len(jobs), size, size))
+            atoms = order[job_ptr[jobs][:, None] + np.arange(size)]  # [jobs, size] global atoms in matrix order
+            matrices[:, np.arange(size), np.arange(size)] = degree[atoms]
+            edges = slot[edge_job] >= 0
+            b, e = begin[edges], end[edges]
+            matrices[slot[edge_job[edges]], local[b], local[e]] = -1
+            matrices[slot[edge_job[edges]], local[e], local[b]] = -1
+            values, vectors, bad = _sorted_eigenpairs(matrices)
+            failed += molecule_of_job[jobs[bad]].tolist()
+            eigvec[atoms.ravel()] = vectors.astype(np.float32).reshape(-1, NUM_POS)
+            eigval[atoms.ravel()] = np.repeat(values.astype(np.float32), size, axis=0)
     return eigvec, eigval, np.asarray(failed, np.int64)
 
 
