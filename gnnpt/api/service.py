@@ -162,7 +162,7 @@ class ModelService:
         args = (data, filename, smiles_col, self.settings.max_body_bytes)
         if is_sdf(filename):
             with contained_parsing(self.reader):
-                return read_upload(*args)
+                return read_upload(*args, max_atoms=self.settings.max_atoms)
         try:
             return self.reader.call(read_upload, *args, expected=(UploadTooLarge, ValueError))
         except ContainedFailure as exc:

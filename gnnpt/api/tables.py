@@ -49,17 +49,23 @@ def is_sdf(filename: str) -> bool:
 
 
 def read_upload(
-    data: bytes, filename: str, smiles_col: str | None, max_bytes: int, progress: Callable[[int], None] | None = None
+    data: bytes,
+    filename: str,
+    smiles_col: str | None,
+    max_bytes: int,
+    progress: Callable[[int], None] | None = None,
+    max_atoms: int | None = None,
 ) -> Upload:
     """An uploaded table, read by the project's file rules (encodings, separators, formats by the file name's
     suffix; CSV cells kept as text), telling ``progress`` each row it writes. A gzipped upload may unpack to
-    ``max_bytes`` (the body limit) at most: UploadTooLarge past it, before anything reads it."""
+    ``max_bytes`` (the body limit) at most: UploadTooLarge past it, before anything reads it. ``max_atoms``: an SDF
+    record listing more heavy atoms is that row's error, unread."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"upload{upload_suffix(filename)}"
         path.write_bytes(data)
         check_unpacked(path, max_bytes, Path(filename).name)
         try:
-            frame, column = read_table(path, smiles_col)
+            frame, column = read_table(path, smiles_col, max_atoms)
         except ValueError as exc:  # say the caller's file name, not the server's temporary path
             raise type(exc)(str(exc).replace(str(path), Path(filename).name)) from None
     # an SDF record RDKit could not read has no SMILES and says why in the reader's "error" column

@@ -19,11 +19,14 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import BinaryIO, overload
+from typing import TYPE_CHECKING, BinaryIO, overload
 
 import pandas as pd
 
 from gnnpt.datasets.download import GZIP_MAGIC, magic
+
+if TYPE_CHECKING:
+    from gnnpt.featurization.contained import ContainedFeaturizer
 
 SMILES_CANDIDATES = ("smiles", "canonical_smiles", "isomeric_smiles", "smi", "mol", "structure")
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".smi": "smi", ".smiles": "smi", ".txt": "smi",
@@ -171,11 +174,13 @@ def _sdf_frame(rows: list[dict]) -> pd.DataFrame:
     return frame.reindex(columns=first + [c for c in frame.columns if c not in first])
 
 
-def _read_sdf(path: Path, chunk_size: int, text: bool = False) -> Iterator[pd.DataFrame]:
+def _read_sdf(path: Path, chunk_size: int, text: bool = False, max_atoms: int | None = None
+              ) -> Iterator[pd.DataFrame]:  # fmt: skip
     """Canonical SMILES, title and properties per record; an unreadable record is a row with an error. The records
     are split here as text and read by RDKit in a supervised child process (the active one of
     :func:`~gnnpt.featurization.contained.contained_parsing`, else one of its own), so a record that crashes RDKit
-    or reads for too long costs that record, never the caller."""
+    or reads for too long costs that record, never the caller. A record whose atom block lists more than
+    ``max_atoms`` heavy atoms is that row's error, unread."""
     from gnnpt.featurization.contained import ContainedFeaturizer, active_featurizer
     from gnnpt.featurization.sdf import sdf_records
 
@@ -184,10 +189,29 @@ def _read_sdf(path: Path, chunk_size: int, text: bool = False) -> Iterator[pd.Da
         parser = active_featurizer() or stack.enter_context(ContainedFeaturizer())
         stream = stack.enter_context(gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb"))
         for records in sdf_records(stream, chunk_size):
-            yield _sdf_frame(parser.sdf_rows(records, start, text))
+            yield _sdf_frame(_sdf_rows(parser, records, start, text, max_atoms))
             start, empty = start + len(records), False
     if empty:
         yield _sdf_frame([])
+
+
+def _sdf_rows(parser: ContainedFeaturizer, records: list[bytes], start: int, text: bool, max_atoms: int | None
+              ) -> list[dict]:  # fmt: skip
+    """The rows of ``records``: those over ``max_atoms`` listed heavy atoms are errors, the runs between them are read
+    by ``parser``."""
+    from gnnpt.featurization.sdf import listed_heavy_atoms, unreadable
+
+    over = [] if max_atoms is None else [k for k, r in enumerate(records)
+                                         if (listed_heavy_atoms(r, max_atoms) or 0) > max_atoms]  # fmt: skip
+    rows, first = [], 0
+    for k in [*over, len(records)]:
+        if k > first:
+            rows += parser.sdf_rows(records[first:k], start + first, text)
+        if k < len(records):
+            rows.append(unreadable(start + k, f"lists more than max_atoms={max_atoms} heavy atoms (counted in its "
+                                              "atom block, unread; raise max_atoms to accept it)"))  # fmt: skip
+        first = k + 1
+    return rows
 
 
 def _unpacked(path: Path) -> BinaryIO:
@@ -227,7 +251,8 @@ def _as_text(batch: object) -> pd.DataFrame:
     return pa.Table.from_arrays(columns, names=batch.schema.names).to_pandas()
 
 
-def _chunks(path: Path, smiles_col: str | None, chunk_size: int, text: bool) -> Iterator[pd.DataFrame]:
+def _chunks(path: Path, smiles_col: str | None, chunk_size: int, text: bool, max_atoms: int | None
+            ) -> Iterator[pd.DataFrame]:  # fmt: skip
     fmt = detect_format(path)
     if fmt in ("csv", "tsv"):
         return _read_delimited(path, "," if fmt == "csv" else "\t", smiles_col, chunk_size, text)
@@ -235,18 +260,24 @@ def _chunks(path: Path, smiles_col: str | None, chunk_size: int, text: bool) -> 
         return _read_smi(path, chunk_size)
     if fmt == "sdf":
         text_encoding(path)  # an empty or binary file is refused here too (RDKit would read no record from it)
-        return _read_sdf(path, chunk_size, text)
+        return _read_sdf(path, chunk_size, text, max_atoms)
     return _read_parquet(path, smiles_col, chunk_size, text)
 
 
 def iter_molecules(
-    path: str | Path, smiles_col: str | None = None, chunk_size: int = 100_000, text: bool = False
+    path: str | Path,
+    smiles_col: str | None = None,
+    chunk_size: int = 100_000,
+    text: bool = False,
+    max_atoms: int | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Stream ``path`` as DataFrames of at most ``chunk_size`` rows, each with a ``smiles`` column.
 
     ``text``: keep the other columns of CSV/TSV files and SDF properties as the text they are in the file (IDs like
     ``007`` stay ``007``, ``1.50`` stays ``1.50``) instead of parsing numbers, and a Parquet file's integers as text
-    (an ID column with a missing value stays ``7``, not pandas' ``7.0``).
+    (an ID column with a missing value stays ``7``, not pandas' ``7.0``). ``max_atoms``: an SDF record whose atom
+    block lists more heavy atoms is that row's error, unread (the caller's atom limit: RDKit's parse of a huge
+    record is slow and large, and its molecule would be refused anyway).
 
     Memory stays bounded by ``chunk_size`` (a gzipped Parquet file is unpacked into a temporary file first: it
     takes its unpacked size on disk while it is read).
@@ -258,7 +289,7 @@ def iter_molecules(
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
     first_empty, yielded = None, False
-    for chunk in _chunks(path, smiles_col, chunk_size, text):
+    for chunk in _chunks(path, smiles_col, chunk_size, text, max_atoms):
         if len(chunk):
             yielded = True
             yield chunk
@@ -268,16 +299,19 @@ def iter_molecules(
         yield first_empty
 
 
-def read_table(path: str | Path, smiles_col: str | None = None) -> tuple[pd.DataFrame, str]:
+def read_table(
+    path: str | Path, smiles_col: str | None = None, max_atoms: int | None = None
+) -> tuple[pd.DataFrame, str]:
     """A whole molecule file for echoing back with scores: (the table, the name of its SMILES column).
 
     CSV/TSV cells stay text exactly as written (no numbers parsed, no "NA" turned into missing), read with the same
     encoding and separator rules as :func:`read_molecules`, and so do an SDF's properties (an ID 00007 stays
-    00007) and a Parquet file's integer columns; each with its ``smiles`` column."""
+    00007) and a Parquet file's integer columns; each with its ``smiles`` column. ``max_atoms``: as
+    :func:`iter_molecules` (SDF records over it are error rows, unread)."""
     path = Path(path)
     fmt = detect_format(path)
     if fmt not in ("csv", "tsv"):
-        return pd.concat(iter_molecules(path, smiles_col, text=True), ignore_index=True), "smiles"
+        return pd.concat(iter_molecules(path, smiles_col, text=True, max_atoms=max_atoms), ignore_index=True), "smiles"
     encoding = text_encoding(path)
     frame = pd.read_csv(path, sep=_delimiter(path, encoding, "," if fmt == "csv" else "\t"), encoding=encoding,
                         encoding_errors="replace", dtype=str, keep_default_na=False,

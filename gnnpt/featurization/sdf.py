@@ -29,6 +29,48 @@ def sdf_records(stream: BinaryIO, chunk_size: int) -> Iterator[list[bytes]]:
         yield records
 
 
+def listed_heavy_atoms(record: bytes, stop: int) -> int | None:
+    """The heavy atoms an SDF record's atom block lists (V2000 or V3000; H, D and T are not heavy), read as text
+    before any parse; counting ends at ``stop + 1``. None where the block cannot be told from the text (RDKit then
+    judges the record). A parse takes time and memory in proportion to the atoms: this count refuses a huge record
+    unread, as the SMILES readers count a SMILES' atoms from its text."""
+    lines = record.splitlines()
+    if len(lines) < 4:
+        return None
+    counts = lines[3]
+    if b"V3000" in counts:
+        symbols = _v3000_symbols(lines)
+    else:
+        try:
+            listed = int(counts[:3])
+        except ValueError:
+            return None
+        symbols = (line[31:34].strip() for line in lines[4 : 4 + listed])
+    heavy = 0
+    for symbol in symbols:
+        heavy += symbol not in _HYDROGENS
+        if heavy > stop:
+            break
+    return heavy
+
+
+_HYDROGENS = (b"H", b"D", b"T")
+
+
+def _v3000_symbols(lines: list[bytes]) -> Iterator[bytes]:
+    """The atom types of a V3000 atom block (``M  V30 <index> <type> x y z ...``)."""
+    inside = False
+    for line in lines:
+        if line.startswith(b"M  V30 BEGIN ATOM"):
+            inside = True
+        elif line.startswith(b"M  V30 END ATOM"):
+            return
+        elif inside and line.startswith(b"M  V30 "):
+            parts = line.split()
+            if len(parts) > 3:
+                yield parts[3]
+
+
 def sdf_rows(records: list[bytes], start: int, text: bool, progress: Callable[[int], None] | None = None
              ) -> list[dict[str, Any]]:  # fmt: skip
     """One row per record (``start``: the first record's number in the file): canonical SMILES, title and properties

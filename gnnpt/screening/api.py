@@ -169,7 +169,9 @@ def screen(
         start = time.perf_counter()
         sink = ResultSink(output, output_columns(predictor, list(carry.values())), list(carry.values()), state,
                           filters_, top)  # fmt: skip
-        chunks = numbered_chunks(input, smiles_col, chunk_size, skip=resumed_rows, carry=carry)
+        chunks = numbered_chunks(
+            input, smiles_col, chunk_size, skip=resumed_rows, carry=carry, max_atoms=predictor.max_atoms
+        )
         rows = estimate_rows(input) if progress or workers == 0 else None
         if engine == "ray":
             from gnnpt.screening.ray_engine import ray_scored_chunks

@@ -35,17 +35,23 @@ def carried_columns(
 
 
 def numbered_chunks(
-    path: Path, smiles_col: str | None, chunk_size: int, skip: int = 0, carry: dict[str, str] | None = None
+    path: Path,
+    smiles_col: str | None,
+    chunk_size: int,
+    skip: int = 0,
+    carry: dict[str, str] | None = None,
+    max_atoms: int | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Chunks of ``path`` as frames with ``row`` (0-based record number), the ``carry`` columns (renamed
     {input: output}; as text) and ``smiles`` as read, from row ``skip`` on.
 
-    SDF chunks also carry ``read_error`` (why RDKit could not read a record). A file with no records yields nothing.
+    SDF chunks also carry ``read_error`` (why RDKit could not read a record, or that it lists more than
+    ``max_atoms`` heavy atoms: unread). A file with no records yields nothing.
     """
     sdf = detect_format(path) == "sdf"
     carry = carry or {}
     start = 0
-    for chunk in iter_molecules(path, smiles_col, chunk_size, text=True):
+    for chunk in iter_molecules(path, smiles_col, chunk_size, text=True, max_atoms=max_atoms):
         n = len(chunk)
         first = max(0, skip - start)
         if first < n:

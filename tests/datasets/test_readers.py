@@ -114,6 +114,33 @@ def test_sdf_records_with_bad_counts_lines_are_their_rows_errors(tmp_path) -> No
     assert all(f"SDF record {k} (0-based)" in sdf["error"][k] for k in range(1, len(bad) + 1))
 
 
+def test_an_sdf_record_listing_more_atoms_than_the_limit_is_its_rows_error_unread(tmp_path) -> None:
+    """Issue 32: readers count atoms from the text before any parse. The big record's bond block is broken, so a
+    parse would say "could not be read": the limit's message shows RDKit never saw it."""
+    from gnnpt.featurization.sdf import listed_heavy_atoms
+
+    chain = Chem.AddHs(Chem.MolFromSmiles("C" * 12))  # 12 heavy atoms, 26 hydrogens listed beside them
+    v2000, v3000 = Chem.MolToMolBlock(chain), Chem.MolToMolBlock(chain, forceV3000=True)
+    for block in (v2000, v3000):
+        assert listed_heavy_atoms(block.encode(), stop=100) == 12
+        assert listed_heavy_atoms(block.encode(), stop=5) == 6  # counting ends past the limit
+    assert listed_heavy_atoms(b"no\natom\nblock\n", stop=5) is None
+    broken = v2000.replace("  1  2  1  0", "  1 99  1  0", 1)  # a bond to an atom that does not exist
+    records = [
+        Chem.MolToMolBlock(Chem.MolFromSmiles("CCO")),
+        broken,
+        v3000,
+        Chem.MolToMolBlock(Chem.MolFromSmiles("N")),
+    ]
+    (tmp_path / "big.sdf").write_text("".join(f"{record}$$$$\n" for record in records))
+    assert read_molecules(tmp_path / "big.sdf")["error"].iloc[1].endswith("could not be read by RDKit")
+    rows = pd.concat(iter_molecules(tmp_path / "big.sdf", max_atoms=10, chunk_size=3), ignore_index=True)
+    assert rows["smiles"].tolist()[::3] == ["CCO", "N"] and rows["smiles"].iloc[1:3].isna().all()
+    for k in (1, 2):
+        assert rows["error"].iloc[k] == (f"SDF record {k} (0-based) lists more than max_atoms=10 heavy atoms (counted "
+                                         "in its atom block, unread; raise max_atoms to accept it)")  # fmt: skip
+
+
 def test_empty_header_only_and_bad_columns(tmp_path) -> None:
     (tmp_path / "h.csv").write_text("smiles,y\r\n")
     header_only = read_molecules(tmp_path / "h.csv")
