@@ -109,6 +109,7 @@ def test_cancel_a_running_job(settings, files) -> None:
         assert done["status"] == "cancelled" and done["error"] == "cancelled by its owner"
 
 
+@pytest.mark.slow  # 57-72 s of the default run; `-m slow` runs it
 def test_restart_in_the_middle_of_a_job_resumes_it(settings, files) -> None:
     with TestClient(create_app(settings)) as client:
         job = submit(client, files, adapt_minutes="0.3").json()  # long enough to be cut off in the middle

@@ -53,6 +53,7 @@ def numbers(value) -> list[float]:
     return [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else []
 
 
+@pytest.mark.slow  # 57-72 s of the default run; `-m slow` runs it
 def test_the_report_says_what_adaptation_bought_with_the_same_numbers_in_json_and_html(tmp_path, monkeypatch,
                                                                                        bbbp) -> None:  # fmt: skip
     library = load("bbbp").smiles[1000:1060]

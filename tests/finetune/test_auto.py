@@ -118,6 +118,7 @@ def test_cross_fitted_calibration_scores_never_come_from_weights_their_rows_chos
     assert not np.array_equal(again[200:], cross[200:])  # the weights chosen on it do change: the test can fail
 
 
+@pytest.mark.slow  # 57-72 s of the default run; `-m slow` runs it
 def test_regression_calibrates_on_the_validation_rows_once_they_are_enough(moleculenet_dir) -> None:
     ds = load("esol")
     rows = np.sort(np.random.default_rng(0).choice(len(ds), 300, replace=False))
