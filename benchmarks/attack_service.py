@@ -47,11 +47,11 @@ from gnnpt.api.settings import hash_key
 KEY = "attack-key"
 TIMEOUTS = {"HEADER_TIMEOUT_S": "2", "BODY_TIMEOUT_S": "3", "KEEP_ALIVE_TIMEOUT_S": "3"}
 DEADLINE_S = 20.0  # an attack whose connection is still open after this has found a hole
-# a response may take the service's request timeout (30 s; schemathesis' own limit is 10 s), and positive data may be
+# a response may take the service's request timeout (60 s; schemathesis' own limit is 10 s), and positive data may be
 # answered 503 while a model loads (its first request waits half the timeout, then is told to retry)
 SCHEMATHESIS_CONFIG = """
 [checks]
-max_response_time = 30.0
+max_response_time = 60.0
 
 [checks.positive_data_acceptance]
 expected-statuses = ["2xx", "401", "403", "404", "409", "413", "422", "429", "503"]
@@ -432,7 +432,7 @@ def huge_smiles_in_screen(folder: Path) -> tuple[str, bool]:
     return text, error.startswith("too many atoms") and extra_s < 2 and extra_mb < 500
 
 
-def heavy_requests(url: str, timeout_s: float = 30.0) -> tuple[str, bool]:
+def heavy_requests(url: str, timeout_s: float = 60.0) -> tuple[str, bool]:
     """Requests of 171-atom molecules up to the atom limit: each must be refused up front or answered in time."""
     from gnnpt.api.cost import probe_smiles
 
@@ -451,7 +451,7 @@ def probe(url: str, folder: Path, busy_count: int, bomb_gb: int) -> int:
     """Issue 32's probe; the number of cases that missed their bound."""
     cases = [
         ("another client's latency during 2,000-column CSVs (under +200 ms)", lambda: wide_csv(url)),
-        ("171-atom molecules (each refused up front or answered within 30 s)", lambda: heavy_requests(url)),
+        ("171-atom molecules (each refused up front or answered within the 60 s timeout)", lambda: heavy_requests(url)),
         ("a gzip bomb in a model import (refused within 5 s, under 1 GB)", lambda: gzip_bomb(folder, bomb_gb)),
         ("adaptation workers after their server ends (none after 5 s)", lambda: workers_after_their_server(folder)),
         ("a 10 MB SMILES in gnnpt screen (a row error, +2 s, +500 MB)", lambda: huge_smiles_in_screen(folder)),

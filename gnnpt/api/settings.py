@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     max_smiles_length: PositiveInt = 1000
     max_atoms: PositiveInt = 200
     max_explain: NonNegativeInt = 50  # molecules per request that may ask for atom attributions
-    request_timeout_s: PositiveFloat = 30.0
+    request_timeout_s: PositiveFloat = 60.0  # half of it for the estimate: 5,000 MiniMol-fed molecules fit (~15 s)
     header_timeout_s: PositiveFloat = 10.0  # a request's line and headers, from their first byte (408, then closed)
     body_timeout_s: PositiveFloat = 60.0  # a request's whole body, from its headers (408, then closed)
     keep_alive_timeout_s: PositiveInt = 30  # an idle connection between requests (closed)
