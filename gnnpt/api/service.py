@@ -139,9 +139,10 @@ class ModelService:
 
     async def _start_batcher(self, name: str) -> MicroBatcher:
         self._predictors[name], self._costs[name] = await asyncio.to_thread(self._load, name)
-        batcher = MicroBatcher(functools.partial(self._score, self._predictors[name], self._costs[name]),
+        cost = self._costs[name]
+        batcher = MicroBatcher(functools.partial(self._score, self._predictors[name], cost),
                                self.settings.batch_window_ms / 1000, self.settings.max_batch_molecules, self.on_batch,
-                               ScoredMolecules.concat, self.settings.max_batch_atoms)  # fmt: skip
+                               ScoredMolecules.concat, self.settings.max_batch_atoms, cost.piece_atoms)  # fmt: skip
         batcher.start()
         self._batchers[name] = batcher
         return batcher
@@ -203,6 +204,7 @@ class ModelService:
         predictor.max_atoms = self.settings.max_atoms
         predictor.precision = resolve_precision(self.settings.precision, predictor.device)
         cost = ScoringCost.measure(predictor.score, self.settings.max_atoms, self.settings.max_batch_atoms)
+        cost.piece_atoms = cost.atoms_within(self.settings.piece_ms / 1000, self.settings.max_batch_atoms)
         return predictor, cost  # measured on trusted probe molecules, parsed here
 
     async def predict(self, name: str, request: PredictRequest, atoms: list[int] | None = None) -> dict[str, Any]:

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     batch_window_ms: float = Field(2.0, ge=0)
     max_batch_molecules: PositiveInt = 1024
     max_batch_atoms: PositiveInt = 1024  # a batch's heavy atoms: bounds how long a small request waits behind others
+    piece_ms: PositiveFloat = 75.0  # a big request is scored in pieces of about this long each (sized per model at
+    # load from its measured cost, at most max_batch_atoms): what a small request arriving meanwhile waits behind one
     max_request_atoms: PositiveInt = 250_000  # a request's heavy atoms (counted from the SMILES text; 413 above)
     parse_memory_mb: PositiveInt = 1024  # memory parsing may add to the parse process (Linux; past it: a row error)
     parse_time_s: PositiveFloat = 10.0  # seconds one molecule may take to parse (past it: that row's error)

@@ -390,7 +390,10 @@ def test_the_work_of_a_request_is_bounded_by_its_atoms() -> None:
         whole = gnnpt.load(precision="fp32").predict(smiles)
         assert [r["canonical_smiles"] for r in split] == [None if pd.isna(v) else v for v in whole["canonical_smiles"]]
         np.testing.assert_allclose([r["scores"]["SR-MMP"] or np.nan for r in split], whole["SR-MMP"], atol=2e-3)
-        assert c.app.state.service._batchers[DEFAULT_MODEL].batches > 1
+        service = c.app.state.service
+        assert service._batchers[DEFAULT_MODEL].batches > 1
+        # pieces sized by the model's measured cost, within the batch budget, and the estimate counts the same
+        assert service._batchers[DEFAULT_MODEL].piece_atoms == service._costs[DEFAULT_MODEL].piece_atoms <= 64
 
 
 def test_a_request_that_cannot_finish_in_time_is_refused_up_front() -> None:
@@ -432,6 +435,9 @@ def test_the_cost_estimate_interpolates_sizes_and_follows_the_servers_speed() ->
     assert cost.seconds_for(atoms) == pytest.approx(0.1, rel=0.05)
     fixed = ScoringCost([1, 24, 200], [0.001, 0.002, 0.1], batch_s=0.005, piece_atoms=240)
     assert fixed.seconds_for(atoms) == pytest.approx(0.1 + 5 * 0.005)  # 1,200 atoms: five pieces, five batches
+    # pieces of a big request: atoms scored within 75 ms (0.075 - 0.005 s at 0.002 / 24 s per atom = 840), capped
+    assert abs(fixed.atoms_within(0.075, 1024) - 840) <= 1 and fixed.atoms_within(1.0, 1024) == 1024
+    assert fixed.atoms_within(0.001, 1024) == 64
     for budget in (0.0, 0.03, 0.0621, 0.124, 1.0):  # the count a refusal advises is accepted, one more is not
         n = fixed.fitting(atoms, budget)
         assert n == 1 or fixed.seconds_for(atoms[:n]) <= budget
