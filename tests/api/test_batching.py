@@ -161,6 +161,7 @@ def test_a_small_request_is_not_starved_by_a_big_one_and_a_timed_out_request_sto
 def test_a_big_requests_bookkeeping_runs_off_the_event_loop_and_a_small_ones_on_it() -> None:
     """A 5,000-molecule request's atom counts, estimate and result rows held the event loop ~0.3 s, during which no
     one-molecule request was answered."""
+
     async def threads() -> tuple[int, int, int]:
         return (
             threading.get_ident(),
