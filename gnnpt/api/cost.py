@@ -100,9 +100,13 @@ class ScoringCost:
         pieces = np.maximum(1, np.ceil(np.cumsum(scored) / self.piece_atoms))
         return pieces * self.batch_s + np.cumsum([self.molecule(a) for a in atoms])
 
+    def _load_time(self, atoms: Sequence[int]) -> float:
+        """Seconds at the load-time speed to score molecules of ``atoms`` heavy atoms (one batch at least)."""
+        return float(self._times(atoms)[-1]) if len(atoms) else self.batch_s
+
     def seconds_for(self, atoms: Sequence[int]) -> float:
         """Estimated seconds to score molecules of ``atoms`` heavy atoms (:func:`molecule_atoms`) now."""
-        return float(self._times(atoms)[-1]) * self.factor if len(atoms) else self.batch_s * self.factor
+        return self._load_time(atoms) * self.factor
 
     def fitting(self, atoms: Sequence[int], seconds: float) -> int:
         """How many of the first molecules (at least one) the estimate scores within ``seconds`` now: the count a
@@ -113,7 +117,7 @@ class ScoringCost:
         """Count a batch of molecules of ``atoms`` heavy atoms that took ``seconds`` to score; once the batches
         counted should have taken :data:`MIN_BATCH_S` at load-time speed, move the factor towards their real time
         over that (one small batch alone is mostly the scheduler's noise)."""
-        self._predicted += float(self._times(atoms)[-1]) if len(atoms) else self.batch_s
+        self._predicted += self._load_time(atoms)
         self._actual += seconds
         if self._predicted >= MIN_BATCH_S:
             ratio = min(max(self._actual / self._predicted, 0.1), 20.0)

@@ -104,10 +104,10 @@ def _limit_memory(memory_mb: int) -> None:
 
 
 def _no_core_dumps() -> None:
-    """A crashing parse writes no core dump (Linux): the child is forked from a server holding models (gigabytes),
-    and while the kernel dumps that the child looks alive and stalled, so a crash was told as a parse timeout (seen
-    in CI). RLIMIT_CORE 0 stops core files; not being dumpable also stops dumps piped to a handler (systemd-coredump),
-    which ignore that limit."""
+    """A crashing parse writes no core dump (Linux): the child is forked from a server holding models (a 1.7 GB core
+    was written here with ``ulimit -c unlimited``), and while the kernel writes it the child looks alive and stalled
+    to its supervisor. RLIMIT_CORE 0 stops core files; not being dumpable also stops dumps piped to a handler
+    (systemd-coredump), which ignore that limit."""
     if not sys.platform.startswith("linux"):
         return
     import ctypes

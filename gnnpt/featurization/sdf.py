@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 TERMINATOR = b"$$$$"
+_HYDROGENS = (b"H", b"D", b"T")  # atom symbols that are not heavy atoms
 
 
 def sdf_records(stream: BinaryIO, chunk_size: int) -> Iterator[list[bytes]]:
@@ -52,9 +53,6 @@ def listed_heavy_atoms(record: bytes, stop: int) -> int | None:
         if heavy > stop:
             break
     return heavy
-
-
-_HYDROGENS = (b"H", b"D", b"T")
 
 
 def _v3000_symbols(lines: list[bytes]) -> Iterator[bytes]:
